@@ -1,0 +1,6 @@
+"""Shared fixtures live in tests/fixtures/<boundary>.py; each module is registered here once."""
+
+pytest_plugins = [
+    "tests.fixtures.redis",
+    "tests.fixtures.sim",
+]
