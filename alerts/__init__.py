@@ -1,1 +1,10 @@
-"""alerts package."""
+"""Alerts: pure rules and state machine, plus (later) the watcher and notifier adapters around them.
+
+- `model`: `Condition`, `RuleSpec`, `AlertState`, `fingerprint()` — the values.
+- `catalog`: the rule table (`RULES`).
+- `rules`: `evaluate(snapshot, spec, memory, now)` → conditions + `WatchMemory`.
+- `observations` / `effects`: what happens to an alert, and what Slack should do about it.
+- `state`: `transition()` (the one state machine) and `observe_network()` (one tick of a network).
+- `burst`: `group_effects()` folds a burst of new posts into one summary.
+- `blocks` / `texts` / `ids`: Block Kit builders, thread texts, Slack action ids.
+"""

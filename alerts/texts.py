@@ -1,0 +1,64 @@
+"""Plain texts shared by the alert message and its thread replies (durations, dates, reply lines)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from alerts.model import AlertState, SilenceEnd
+from bot.snapshot import Severity
+
+SEVERITY_EMOJI: dict[Severity, str] = {
+    "critical": ":rotating_light:",
+    "warning": ":warning:",
+    "info": ":information_source:",
+}
+RESOLVED_EMOJI = ":white_check_mark:"
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: 45s, 12m, 1h 5m, 2d 3h."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m = s // 60
+    if m < 60:
+        return f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h {m}m" if m else f"{h}h"
+    d, h = divmod(h, 24)
+    return f"{d}d {h}h" if h else f"{d}d"
+
+
+def slack_date(ts: float) -> str:
+    """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
+    fallback = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def silence_text(until: SilenceEnd, now: float) -> str:
+    if until == "resolved":
+        return "until resolved"
+    return f"for {duration(until - now)} (until {slack_date(until)})"
+
+
+def reminder_text(state: AlertState, now: float) -> str:
+    firing_for = duration(now - (state.fired_at or now))
+    return f"{SEVERITY_EMOJI[state.severity]} Still firing after {firing_for}: {state.summary}"
+
+
+def resolved_text(state: AlertState, now: float) -> str:
+    lasted = duration(now - (state.fired_at or now))
+    return f"{RESOLVED_EMOJI} Resolved after {lasted}. Last seen: {state.summary}"
+
+
+def acknowledged_text(user: str) -> str:
+    return f":eyes: Acknowledged by <@{user}>; reminders stop."
+
+
+def silenced_text(user: str, until: SilenceEnd, now: float) -> str:
+    return f":no_bell: Silenced by <@{user}> {silence_text(until, now)}."
+
+
+def unsilenced_text(user: str) -> str:
+    return f":bell: Silence lifted by <@{user}>."

@@ -1,0 +1,75 @@
+"""`BotContext`: the long-lived pieces every handler needs, built once at start-up by `bot.main`.
+
+Handlers receive it explicitly (never a global), so tests build a real one around real servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from redis.asyncio import Redis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.clock import Clock
+from bot.errors import new_correlation_id
+from bot.settings import Settings
+from bot.store import Store
+from bot.topology import Topology
+
+if TYPE_CHECKING:
+    from bot.authz import UserGroupDirectory
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BotContext:
+    """Shared handles of one bot process.
+
+    `redis` is the process's one `redis.asyncio` client and `store` the `Store` over it. `tasks`
+    keeps strong references to background work, because the event loop only holds tasks weakly and
+    a collected task silently never finishes.
+    """
+
+    settings: Settings
+    topology: Topology
+    http: httpx.AsyncClient
+    clock: Clock
+    slack: AsyncWebClient
+    directory: UserGroupDirectory
+    redis: Redis
+    store: Store
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """Run `coro` in the background, keeping it alive until done; errors are logged, not lost."""
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("background task failed task=%s", task.get_name(), exc_info=exc)
+
+    async def drain(self, within: float) -> None:
+        """Let running work finish (bounded), then cancel what is left; used at shutdown."""
+        pending = set(self.tasks)
+        if not pending:
+            return
+        _done, still = await asyncio.wait(pending, timeout=within)
+        for task in still:
+            logger.warning("cancelling unfinished task at shutdown task=%s", task.get_name())
+            task.cancel()
+        if still:
+            await asyncio.wait(still, timeout=1.0)
+
+    @staticmethod
+    def new_correlation_id() -> str:
+        return new_correlation_id()

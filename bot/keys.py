@@ -1,0 +1,122 @@
+"""The whole Redis keyspace, one method per key.
+
+Every key that belongs to a network carries the network as a hash tag (`cb:{net}:...`), so each
+multi-key Lua script touches a single Redis Cluster slot. Keys that are not about a network live
+under `cb:slack:...`. The TTL each key gets, and why, is in its method's docstring; the code that
+writes the key is the one that applies it.
+
+No code anywhere enumerates keys with `KEYS`: everything we need to list has an index key.
+"""
+
+from __future__ import annotations
+
+import re
+
+# A network name becomes a hash tag, so it must not contain the tag delimiters; colons would make
+# the key ambiguous to read. This is stricter than Redis needs, on purpose.
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_PART = re.compile(r"^[^\s{}]+$")
+
+
+def hash_tag(key: str) -> str | None:
+    """The hash tag Redis Cluster would hash for `key` (text between the first `{` and next `}`)."""
+    start = key.find("{")
+    if start < 0:
+        return None
+    end = key.find("}", start + 1)
+    if end <= start + 1:
+        return None
+    return key[start + 1 : end]
+
+
+class Keys:
+    """Builds every key the bot uses, under one configurable prefix."""
+
+    def __init__(self, prefix: str = "cb") -> None:
+        if not _NAME.match(prefix):
+            raise ValueError(f"invalid key prefix {prefix!r}")
+        self.prefix = prefix
+
+    def _net(self, network: str, *parts: str) -> str:
+        if not _NAME.match(network):
+            raise ValueError(f"network name {network!r} cannot be used in a Redis key")
+        for part in parts:
+            if not _PART.match(part):
+                raise ValueError(f"key part {part!r} must be non-empty, without spaces or braces")
+        return ":".join((self.prefix, "{" + network + "}", *parts))
+
+    def _global(self, *parts: str) -> str:
+        for part in parts:
+            if not _PART.match(part):
+                raise ValueError(f"key part {part!r} must be non-empty, without spaces or braces")
+        return ":".join((self.prefix, *parts))
+
+    # --- per network -------------------------------------------------------------------------
+
+    def request(self, network: str, request_id: str) -> str:
+        """Approval request record (versioned hash). TTL: request TTL plus a grace period while
+        pending, so a forgotten request cleans itself up; terminal records are kept for days
+        (caller's choice) so the Slack message can still be explained."""
+        return self._net(network, "req", request_id)
+
+    def pending(self, network: str) -> str:
+        """Sorted set of pending request ids scored by expiry (unix seconds). No TTL: members are
+        removed by the same Lua transition that ends the request, and the expiry sweep reads it."""
+        return self._net(network, "pending")
+
+    def lock(self, network: str) -> str:
+        """Per-network operation lock holding the holder's token. TTL: a short lease (tens of
+        seconds) renewed while an operation runs, so a crashed executor frees the network."""
+        return self._net(network, "lock")
+
+    def lock_epoch(self, network: str) -> str:
+        """Fencing counter, INCR'd on every acquisition of `lock(network)`. No TTL: the epoch
+        must only grow, or a stale holder could look current again."""
+        return self.lock(network) + ":epoch"
+
+    def audit(self, network: str) -> str:
+        """Audit stream. No TTL: it is the history; XADD caps it at about 10,000 entries."""
+        return self._net(network, "audit")
+
+    def alert(self, network: str, fingerprint: str) -> str:
+        """Alert state record (versioned hash). TTL: a few days after resolution, so a replica
+        that restarts neither forgets a firing alert nor re-posts a resolved one."""
+        return self._net(network, "alert", fingerprint)
+
+    def alerts(self, network: str) -> str:
+        """Sorted set of alert fingerprints with live state, scored by next due time. No TTL:
+        transitions add and remove members atomically with the state change."""
+        return self._net(network, "alerts")
+
+    def memory(self, network: str) -> str:
+        """Watcher memory between ticks (e.g. last best head and when it moved). TTL: a few
+        watch intervals, so stale memory from a long outage is not mistaken for recent."""
+        return self._net(network, "memory")
+
+    def watch_lease(self, network: str) -> str:
+        """Watcher lease holding the owning replica's id. TTL: a few watch intervals, renewed
+        every tick, so exactly one live replica watches a network and another takes over soon
+        after it dies."""
+        return self._net(network, "lease", "watch")
+
+    def silence(self, network: str) -> str:
+        """Network-wide alert silence (JSON: who, why, until). TTL: the silence's own end, so it
+        lifts by itself."""
+        return self._net(network, "silence")
+
+    def once(self, network: str, token: str) -> str:
+        """Idempotency marker for one scheduled slot or event (`SET NX PX`). TTL: about two slot
+        lengths, long enough that overlapping leaders cannot both act on the same slot."""
+        return self._net(network, "once", token)
+
+    # --- Slack, not per network --------------------------------------------------------------
+
+    def usergroup(self, handle: str) -> str:
+        """Cached member list of a Slack user group. TTL: minutes, so membership changes apply
+        soon and the cache stays bounded by the groups in the config."""
+        return self._global("slack", "usergroup", handle)
+
+    def seen(self, interaction_id: str) -> str:
+        """Dedup marker for a Slack delivery (retry or double click). TTL: a few minutes, longer
+        than Slack's retry window."""
+        return self._global("slack", "seen", interaction_id)

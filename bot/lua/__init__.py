@@ -1,0 +1,1 @@
+"""Lua scripts for atomic Redis transitions; loaded by `bot.store` with importlib.resources."""

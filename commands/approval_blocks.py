@@ -1,0 +1,282 @@
+"""Block Kit for approval requests: pure functions of an `ApprovalRequest` (and the network spec).
+
+The same builder renders every state: while pending the message carries Approve / Reject / Cancel
+buttons; once decided the buttons are gone and the outcome is shown. Step results go in the
+message's thread (`step_result_text`). Button values carry only the request id and network; the
+handler loads everything else from the store. Endpoint URLs are shown with credentials redacted.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, JsonValue
+
+from bot.topology import NetworkSpec
+from commands.approval import ApprovalRequest, already_decided_message
+from commands.ids import ApprovalAction, ApprovalBlock
+from commands.plans import FROM_KEY, RpcStep, StepResult
+from commands.preflight import PreflightFinding
+
+Block = dict[str, Any]
+
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+REDACTED = "***"
+
+# Query keys and path segments that look like provider API keys (e.g. .../v2/<key>).
+_SECRET_QUERY = re.compile(r"(key|token|secret|auth|pass|sig)", re.IGNORECASE)
+_SECRET_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{20,}$")
+
+_STATE_TITLE = {
+    "pending": ":hourglass_flowing_sand: Approval needed",
+    "approved": ":white_check_mark: Approved",
+    "executing": ":gear: Executing",
+    "succeeded": ":large_green_circle: Succeeded",
+    "failed": ":red_circle: Failed",
+    "rejected": ":no_entry_sign: Rejected",
+    "cancelled": ":heavy_multiplication_x: Cancelled",
+    "expired": ":alarm_clock: Expired",
+}
+
+
+class ApprovalButtonValue(BaseModel):
+    """The `value` of every approval button."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    request_id: str
+    network: str
+
+
+def redact_url(url: str) -> str:
+    """The URL without user:password, secret-looking query values or key-like path segments."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    if parts.username or parts.password:
+        host = f"{REDACTED}@{host}"
+    path = "/".join(REDACTED if _SECRET_SEGMENT.match(seg) else seg for seg in parts.path.split("/"))
+    query = urlencode(
+        [
+            (k, REDACTED if _SECRET_QUERY.search(k) else v)
+            for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        ],
+        safe="*",
+    )
+    return urlunsplit((parts.scheme, host, path, query, ""))
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _section(block_id: ApprovalBlock, text: str) -> Block:
+    return {
+        "type": "section",
+        "block_id": block_id.value,
+        "text": {"type": "mrkdwn", "text": _truncate(text, SECTION_LIMIT)},
+    }
+
+
+def _slack_date(when: float) -> str:
+    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when))
+    return f"<!date^{int(when)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def _render_param(p: JsonValue) -> JsonValue:
+    if isinstance(p, dict) and set(p) == {FROM_KEY}:
+        return f"<{p[FROM_KEY]} from an earlier step>"
+    return p
+
+
+def _endpoint_url(spec: NetworkSpec, step: RpcStep) -> str:
+    seq = spec.sequencer(step.target)
+    if seq is None:
+        return "unknown endpoint"
+    return redact_url(seq.conductor_rpc_url if step.endpoint == "conductor" else seq.node_rpc_url)
+
+
+def _step_line(i: int, step: RpcStep, spec: NetworkSpec) -> str:
+    params = json.dumps([_render_param(p) for p in step.params], separators=(",", ":"))
+    where = "conductor" if step.endpoint == "conductor" else "op-node"
+    line = (
+        f"{i}. `{step.method}` `{params}` on *{step.target}* {where} `{_endpoint_url(spec, step)}`"
+        f" (timeout {step.timeout:g}s)\n      {step.description}"
+    )
+    if step.tolerate:
+        line += f"; counts as done on: {', '.join(repr(t) for t in step.tolerate)}"
+    return line
+
+
+def _plan_text(request: ApprovalRequest, spec: NetworkSpec) -> str:
+    plan = request.plan
+    if plan is None:
+        return "*Plan*\nno plan"
+    lines = [f"*Plan*: {plan.summary}"]
+    lines += [_step_line(i, s, spec) for i, s in enumerate(plan.steps, start=1)]
+    return "\n".join(lines)
+
+
+def finding_icon(finding: PreflightFinding, forced: bool) -> str:
+    if finding.level == "block":
+        return ":rotating_light:" if forced and finding.forceable else ":no_entry:"
+    return ":warning:" if finding.level == "warn" else ":white_check_mark:"
+
+
+def _findings_text(request: ApprovalRequest) -> str:
+    forced = request.operation.force
+    lines = ["*Preflight*"]
+    for f in request.findings:
+        note = " *(overridden by --force)*" if forced and f.level == "block" and f.forceable else ""
+        lines.append(f"{finding_icon(f, forced)} {f.message}{note}")
+    if len(lines) == 1:
+        lines.append(":white_check_mark: no findings")
+    return "\n".join(lines)
+
+
+def _force_banner(request: ApprovalRequest) -> str:
+    overridden = request.forced
+    text = ":rotating_light: *REQUESTED WITH --force* :rotating_light:"
+    if overridden:
+        text += "\nThese blocking checks are overridden:\n" + "\n".join(f"• {f.message}" for f in overridden)
+    else:
+        text += "\nNo blocking check needed overriding."
+    return text
+
+
+def _summary_fields(request: ApprovalRequest) -> Block:
+    approvals = f"{len(request.approvals)} of {request.approvals_required}"
+    if request.approvals:
+        approvals += ": " + ", ".join(f"<@{u}>" for u in request.approvals)
+    fields = [
+        f"*Requester*\n<@{request.requester}>",
+        f"*Network*\n{request.network}",
+        f"*Approvals*\n{approvals}",
+    ]
+    if request.state == "pending" or request.decided_at is None:
+        fields.append(f"*Expires*\n{_slack_date(request.expires_at)}")
+    else:
+        fields.append(f"*Decided*\n{_slack_date(request.decided_at)}")
+    return {
+        "type": "section",
+        "block_id": ApprovalBlock.SUMMARY.value,
+        "fields": [{"type": "mrkdwn", "text": _truncate(f, 2000)} for f in fields],
+    }
+
+
+def _outcome_text(request: ApprovalRequest) -> str:
+    match request.state:
+        case "succeeded" | "failed":
+            done = sum(1 for r in request.step_results if r.ok)
+            total = len(request.plan.steps) if request.plan else len(request.step_results)
+            return f"*Outcome*: {request.outcome or request.state}\n{done} of {total} steps succeeded"
+        case "executing":
+            return "*Outcome*: executing; step results follow in the thread"
+        case _:
+            return f"*Outcome*: {already_decided_message(request)}"
+
+
+def _buttons(request: ApprovalRequest) -> Block:
+    value = ApprovalButtonValue(request_id=request.id, network=request.network).model_dump_json()
+
+    def button(text: str, action: ApprovalAction, style: str | None = None) -> Block:
+        b: Block = {
+            "type": "button",
+            "action_id": action.value,
+            "text": {"type": "plain_text", "text": text},
+            "value": value,
+        }
+        if style is not None:
+            b["style"] = style
+        return b
+
+    approve = button("Approve", ApprovalAction.APPROVE, "primary")
+    approve["confirm"] = {
+        "title": {"type": "plain_text", "text": "Approve this operation?"},
+        "text": {
+            "type": "mrkdwn",
+            "text": _truncate(f"Once approved, `{request.operation.command}` runs right away.", 300),
+        },
+        "confirm": {"type": "plain_text", "text": "Approve"},
+        "deny": {"type": "plain_text", "text": "Back"},
+    }
+    return {
+        "type": "actions",
+        "block_id": ApprovalBlock.ACTIONS.value,
+        "elements": [
+            approve,
+            button("Reject", ApprovalAction.REJECT, "danger"),
+            button("Cancel", ApprovalAction.CANCEL),
+        ],
+    }
+
+
+def approval_blocks(request: ApprovalRequest, spec: NetworkSpec) -> list[Block]:
+    """The approval message for the request's current state (buttons only while pending)."""
+    title = f"{_STATE_TITLE[request.state]}: {request.operation.command}"
+    blocks: list[Block] = [
+        {
+            "type": "header",
+            "block_id": ApprovalBlock.HEADER.value,
+            "text": {"type": "plain_text", "text": _truncate(title, HEADER_LIMIT), "emoji": True},
+        }
+    ]
+    if request.operation.force:
+        blocks.append(_section(ApprovalBlock.FORCE_BANNER, _force_banner(request)))
+    blocks.append(_summary_fields(request))
+    if request.state != "pending":
+        blocks.append(_section(ApprovalBlock.OUTCOME, _outcome_text(request)))
+    blocks.append(_section(ApprovalBlock.PLAN, _plan_text(request, spec)))
+    blocks.append(_section(ApprovalBlock.PREFLIGHT, _findings_text(request)))
+    if request.plan is not None and request.plan.expectations:
+        expected = "\n".join(f"• {e.description}" for e in request.plan.expectations)
+        blocks.append(_section(ApprovalBlock.EXPECTATIONS, f"*Expected outcome*\n{expected}"))
+    blocks.append(
+        {
+            "type": "context",
+            "block_id": ApprovalBlock.FOOTER.value,
+            "elements": [
+                {
+                    "type": "mrkdwn",
+                    "text": f"request `{request.id}` · created {_slack_date(request.created_at)}",
+                }
+            ],
+        }
+    )
+    if request.state == "pending":
+        blocks.append(_buttons(request))
+    return blocks
+
+
+def approval_text(request: ApprovalRequest) -> str:
+    """The notification / fallback text that goes with the blocks."""
+    force = " [--force]" if request.operation.force else ""
+    return f"{request.state}: `{request.operation.command}`{force} requested by <@{request.requester}>"
+
+
+def step_result_text(request: ApprovalRequest, result: StepResult) -> str:
+    """One thread reply per executed step."""
+    total = len(request.plan.steps) if request.plan else result.index
+    took = f" in {result.seconds:.1f}s" if result.seconds is not None else ""
+    head = f"step {result.index}/{total} `{result.method}` on *{result.target}*{took}"
+    detail = _truncate(result.detail, 2500)
+    if result.ok and result.tolerated:
+        return f":ballot_box_with_check: {head}: already in the wanted state (`{detail}`)"
+    if result.ok:
+        return f":white_check_mark: {head}" + (f": `{detail}`" if detail else "")
+    return f":x: {head} failed: `{detail}`"
+
+
+def verification_text(failures: list[str]) -> str:
+    """The thread reply that reports the outcome checks run after the steps."""
+    if not failures:
+        return ":white_check_mark: outcome verified on a fresh snapshot"
+    return ":warning: outcome not as expected:\n" + "\n".join(f"• {f}" for f in failures)

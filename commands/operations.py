@@ -1,0 +1,157 @@
+"""The mutating operations a user can request, one frozen model per verb.
+
+`Operation` is a discriminated union on `kind` (the verb as typed in Slack), so a request stored in
+Redis round-trips through `OPERATION_ADAPTER` unchanged. Parsing from Slack text lives in
+`commands.args`; what each operation will run lives in `commands.plans`, and its checks in
+`commands.preflight`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+
+OperationKind = Literal[
+    "pause",
+    "resume",
+    "override-leader",
+    "add-voter",
+    "add-nonvoter",
+    "remove-server",
+    "transfer-leader",
+    "stop-sequencer",
+    "start-sequencer",
+]
+
+# Verbs where the runbook or op-conductor-ops lets an operator override a blocking check:
+# resume of a lagging node (the runbook calls catching up "not strictly necessary"), and
+# transfer-leader to or from a paused conductor (op-conductor-ops `transfer-leader --force`, infra#156).
+FORCEABLE_KINDS: frozenset[str] = frozenset({"resume", "transfer-leader"})
+
+
+class OperationBase(BaseModel):
+    """What every operation has: the network it acts on and whether `--force` was given."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    network: str = Field(min_length=1)
+    force: bool = False
+
+    def _suffix(self) -> str:
+        return " --force" if self.force else ""
+
+
+class Pause(OperationBase):
+    """`conductor_pause` on one sequencer, or on all of them when `sequencer` is None."""
+
+    kind: Literal["pause"] = "pause"
+    sequencer: str | None = None
+
+    @property
+    def command(self) -> str:
+        return f"pause {self.network} {self.sequencer or 'all'}{self._suffix()}"
+
+
+class Resume(OperationBase):
+    """`conductor_resume` on one sequencer, or on all of them when `sequencer` is None."""
+
+    kind: Literal["resume"] = "resume"
+    sequencer: str | None = None
+
+    @property
+    def command(self) -> str:
+        return f"resume {self.network} {self.sequencer or 'all'}{self._suffix()}"
+
+
+class OverrideLeader(OperationBase):
+    """Force one sequencer to treat itself as leader (disaster recovery), or clear that override."""
+
+    kind: Literal["override-leader"] = "override-leader"
+    sequencer: str
+    clear: bool = False
+    # Use op-node's `admin_overrideLeader` even if the conductor answers.
+    node: bool = False
+
+    @property
+    def command(self) -> str:
+        flags = (" --clear" if self.clear else "") + (" --node" if self.node else "")
+        return f"override-leader {self.network} {self.sequencer}{flags}{self._suffix()}"
+
+
+class AddVoter(OperationBase):
+    kind: Literal["add-voter"] = "add-voter"
+    sequencer: str
+
+    @property
+    def command(self) -> str:
+        return f"add-voter {self.network} {self.sequencer}{self._suffix()}"
+
+
+class AddNonvoter(OperationBase):
+    kind: Literal["add-nonvoter"] = "add-nonvoter"
+    sequencer: str
+
+    @property
+    def command(self) -> str:
+        return f"add-nonvoter {self.network} {self.sequencer}{self._suffix()}"
+
+
+class RemoveServer(OperationBase):
+    kind: Literal["remove-server"] = "remove-server"
+    sequencer: str
+
+    @property
+    def command(self) -> str:
+        return f"remove-server {self.network} {self.sequencer}{self._suffix()}"
+
+
+class TransferLeader(OperationBase):
+    """Move raft leadership to `sequencer`, or to whichever voter raft picks when None."""
+
+    kind: Literal["transfer-leader"] = "transfer-leader"
+    sequencer: str | None = None
+
+    @property
+    def command(self) -> str:
+        target = f" {self.sequencer}" if self.sequencer else ""
+        return f"transfer-leader {self.network}{target}{self._suffix()}"
+
+
+class StopSequencer(OperationBase):
+    kind: Literal["stop-sequencer"] = "stop-sequencer"
+    sequencer: str
+
+    @property
+    def command(self) -> str:
+        return f"stop-sequencer {self.network} {self.sequencer}{self._suffix()}"
+
+
+class StartSequencer(OperationBase):
+    """Force-active handover: stop whoever sequences, then start `sequencer` at the hash it stopped on."""
+
+    kind: Literal["start-sequencer"] = "start-sequencer"
+    sequencer: str
+    # Start at this block hash instead of the one the stopped sequencer returns.
+    hash: str | None = Field(default=None, pattern=r"^0x[0-9a-fA-F]{64}$")
+
+    @property
+    def command(self) -> str:
+        h = f" --hash {self.hash}" if self.hash else ""
+        return f"start-sequencer {self.network} {self.sequencer}{h}{self._suffix()}"
+
+
+Operation = Annotated[
+    Pause
+    | Resume
+    | OverrideLeader
+    | AddVoter
+    | AddNonvoter
+    | RemoveServer
+    | TransferLeader
+    | StopSequencer
+    | StartSequencer,
+    Field(discriminator="kind"),
+]
+
+OPERATION_ADAPTER: TypeAdapter[Operation] = TypeAdapter(Operation)

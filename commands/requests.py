@@ -1,0 +1,167 @@
+"""`/conductor requests [NETWORK]`: the approval requests still open (pending, approved, executing).
+
+Read from Redis only (no RPC): each network's pending index (`Keys.pending`) names the requests,
+their records (`Keys.request`) hold them. Without a network it lists every network whose commands
+are accepted in this channel; with one, that network (READ permission, like `status`).
+`requests_blocks` is a pure function of the requests and `now`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
+from redis.exceptions import RedisError
+
+from bot import authz
+from bot.errors import StoreUnavailable, UsageError
+from bot.store import Store
+from commands.approval import ApprovalRequest
+from commands.status import find_network
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+    from commands.router import CommandInvocation, Reply, VerbRegistry
+
+logger = logging.getLogger(__name__)
+
+Block = dict[str, Any]
+
+OPEN_STATES: frozenset[str] = frozenset({"pending", "approved", "executing"})
+# One section per request plus header and footer stays well below Slack's 50 blocks.
+MAX_LISTED = 40
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+USAGE = "Usage: `/conductor requests [NETWORK]`"
+
+_STATE_ICON = {
+    "pending": ":hourglass_flowing_sand:",
+    "approved": ":white_check_mark:",
+    "executing": ":gear:",
+}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def duration_text(seconds: float) -> str:
+    """`14m 05s`, `2h 03m`, `45s`: short enough for a list line."""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    if minutes:
+        return f"{minutes}m {secs:02d}s"
+    return f"{secs}s"
+
+
+def expiry_text(request: ApprovalRequest, now: float) -> str:
+    if request.state != "pending":
+        # Approved requests no longer expire: they run (or are cancelled).
+        return request.state
+    left = request.expires_at - now
+    if left <= 0:
+        return "expiring now"
+    return f"expires in {duration_text(left)}"
+
+
+def request_line(request: ApprovalRequest, now: float) -> str:
+    """One request: id, network, command, requester, approvals so far / required, expiry."""
+    icon = _STATE_ICON.get(request.state, ":grey_question:")
+    force = " :rotating_light: *--force*" if request.operation.force else ""
+    return (
+        f"{icon} `{request.id}` *{request.network}* `{request.operation.command}`{force}\n"
+        f"requested by <@{request.requester}> · approvals {len(request.approvals)}/"
+        f"{request.approvals_required} · {expiry_text(request, now)}"
+    )
+
+
+def _ordered(requests: Sequence[ApprovalRequest]) -> list[ApprovalRequest]:
+    # Soonest to expire first: those are the ones an approver must look at now.
+    return sorted(requests, key=lambda r: (r.expires_at, r.network, r.id))
+
+
+def requests_text(requests: Sequence[ApprovalRequest], network: str | None) -> str:
+    """Notification / fallback text for the blocks."""
+    where = f" on {network}" if network else ""
+    if not requests:
+        return f"No open approval requests{where}."
+    return f"{len(requests)} open approval request{'s' if len(requests) != 1 else ''}{where}"
+
+
+def requests_blocks(requests: Sequence[ApprovalRequest], now: float, network: str | None) -> list[Block]:
+    """The reply to `/conductor requests`: header, one section per request, then a count of the rest."""
+    title = "Open approval requests" + (f" · {network}" if network else "")
+    blocks: list[Block] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}}
+    ]
+    if not requests:
+        scope = f"on *{network}*" if network else "on the networks of this channel"
+        text = f"No open approval requests {scope}."
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
+        return blocks
+    ordered = _ordered(requests)
+    for request in ordered[:MAX_LISTED]:
+        blocks.append(
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": _clip(request_line(request, now), SECTION_LIMIT)},
+            }
+        )
+    hidden = len(ordered) - MAX_LISTED
+    footer = f"…and {hidden} more, not shown" if hidden > 0 else f"{len(ordered)} open"
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    return blocks
+
+
+async def open_requests(store: Store, network: str) -> list[ApprovalRequest]:
+    """The network's requests in an open state, read through its pending index."""
+    ids = await store.members(store.keys.pending(network))
+    records = await asyncio.gather(*(store.get(store.keys.request(network, i)) for i in ids))
+    found: list[ApprovalRequest] = []
+    for request_id, record in zip(ids, records, strict=True):
+        if record is None:
+            # The index outlived the record (its TTL ran out); the expiry sweep tidies the index.
+            continue
+        try:
+            request = ApprovalRequest.model_validate_json(record.data)
+        except ValidationError:
+            logger.warning("unreadable approval request network=%s request_id=%s", network, request_id)
+            continue
+        if request.state in OPEN_STATES:
+            found.append(request)
+    return found
+
+
+async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
+    if len(cmd.args) > 1:
+        raise UsageError(USAGE)
+    if cmd.args:
+        spec = find_network(ctx, cmd.args[0])
+        await authz.require(ctx, spec, authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id)
+        names = [spec.name]
+        scope: str | None = spec.name
+    else:
+        names = [
+            name
+            for name, spec in ctx.topology.networks.items()
+            if authz.command_allowed_in_channel(spec, cmd.channel_id)
+        ]
+        scope = None
+    try:
+        found = await asyncio.gather(*(open_requests(ctx.store, name) for name in names))
+    except (RedisError, OSError) as e:
+        raise StoreUnavailable(
+            "Could not read approval requests: Redis did not answer. Try again shortly."
+        ) from e
+    requests = [r for per_network in found for r in per_network]
+    await reply.ephemeral(requests_text(requests, scope), requests_blocks(requests, ctx.clock.now(), scope))
+
+
+def register(registry: VerbRegistry) -> None:
+    registry.add("requests", handle)

@@ -1,0 +1,87 @@
+"""`/conductor status [NETWORK]` and its Refresh button.
+
+Without a network: one verdict line per network this channel may query, polled concurrently. With
+one: a fresh snapshot rendered by `commands.status_blocks`. Read-only, so any member of a command
+channel may ask (`bot.authz` READ).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from bot import authz, metrics
+from bot.errors import UnknownNetwork, UsageError
+from bot.poller import poll_all, poll_network
+from bot.topology import NetworkSpec, Topology
+from commands.networks import cap_lines
+from commands.router import spawn_after_ack
+from commands.status_blocks import StatusAction, status_blocks, verdict_line
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.context import BotContext
+    from bot.snapshot import NetworkSnapshot
+    from commands.router import CommandInvocation, Reply, VerbRegistry
+
+logger = logging.getLogger(__name__)
+
+
+def find_network(ctx: BotContext, name: str) -> NetworkSpec:
+    spec = ctx.topology.network(name)
+    if spec is None:
+        known = ", ".join(f"`{n}`" for n in ctx.topology.networks) or "none"
+        raise UnknownNetwork(f"Unknown network `{name}`. Configured networks: {known}.")
+    return spec
+
+
+async def snapshot_of(ctx: BotContext, spec: NetworkSpec) -> NetworkSnapshot:
+    return await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
+
+
+async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
+    if len(cmd.args) > 1:
+        raise UsageError("Usage: `/conductor status [NETWORK]`")
+    if not cmd.args:
+        await reply.ephemeral(await overview_text(ctx, cmd.channel_id))
+        return
+    spec = find_network(ctx, cmd.args[0])
+    await authz.require(ctx, spec, authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id)
+    snapshot = await snapshot_of(ctx, spec)
+    await reply.ephemeral(verdict_line(snapshot), status_blocks(snapshot, spec))
+
+
+async def overview_text(ctx: BotContext, channel_id: str) -> str:
+    visible = {
+        name: spec
+        for name, spec in ctx.topology.networks.items()
+        if authz.command_allowed_in_channel(spec, channel_id)
+    }
+    if not visible:
+        return "No network accepts commands in this channel. `/conductor networks` lists where each does."
+    snapshots = await poll_all(Topology(networks=visible), ctx.http, ctx.clock, ctx.settings.rpc_timeout)
+    return "\n".join(cap_lines([verdict_line(snapshots[name]) for name in visible]))
+
+
+def register(registry: VerbRegistry) -> None:
+    registry.add("status", handle)
+
+
+def register_actions(app: AsyncApp, ctx: BotContext) -> None:
+    @app.action(StatusAction.REFRESH)
+    async def on_refresh(ack: Any, body: dict[str, Any], respond: Any) -> None:
+        await ack()
+        metrics.ACTIONS.labels(action_id=StatusAction.REFRESH).inc()
+        spawn_after_ack(ctx, refresh(ctx, body, respond), respond, where=f"action:{StatusAction.REFRESH}")
+
+
+async def refresh(ctx: BotContext, body: dict[str, Any], respond: Any) -> None:
+    """Re-poll the network of a status message and replace the message with the new rendering."""
+    action = body["actions"][0]
+    spec = find_network(ctx, str(action.get("value", "")))
+    channel_id = (body.get("channel") or {}).get("id")
+    user_id = str((body.get("user") or {}).get("id", ""))
+    await authz.require(ctx, spec, authz.Permission.READ, user_id=user_id, channel_id=channel_id)
+    snapshot = await snapshot_of(ctx, spec)
+    await respond(text=verdict_line(snapshot), blocks=status_blocks(snapshot, spec), replace_original=True)

@@ -1,0 +1,156 @@
+"""Thin HTTP and TCP listeners in front of the model, with process-level faults.
+
+`HttpEndpoint` answers JSON-RPC like geth's HTTP server (status codes, content types) and can be
+killed (listener closed: connection refused), revived on the same port, hung (accepts, never answers),
+made to answer malformed JSON, or slowed down. `RaftListener` is a loopback TCP port that only accepts,
+so op-conductor's dial-before-add check is real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+from sim import jsonrpc
+from sim.jsonrpc import Method
+from sim.node import EndpointFaults
+
+logger = logging.getLogger(__name__)
+
+JSON_TYPES = frozenset({"application/json", "application/json-rpc", "application/jsonrequest"})
+BODY_LIMIT = 5 * 1024 * 1024
+MALFORMED_BODY = b'{"jsonrpc":"2.0","id":1,"result":{"unsafe_l2":'
+_DROP_TIMEOUT = 0.2
+
+
+class HttpEndpoint:
+    """One JSON-RPC port (path `/`), serving `table` with `ctx`."""
+
+    def __init__(
+        self,
+        name: str,
+        host: str,
+        table: Mapping[str, Method[Any]],
+        ctx: Any,
+        faults: EndpointFaults | None = None,
+        process_up: Callable[[], bool] = lambda: True,
+        on_exit: Callable[[], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.host = host
+        self.port = 0
+        self._table = table
+        self._ctx = ctx
+        self.faults = faults if faults is not None else EndpointFaults()
+        self._process_up = process_up
+        self._on_exit = on_exit
+        self._server = web.Server(self._handle, access_log=None)
+        self._listener: asyncio.Server | None = None
+        self._released = asyncio.Event()
+        self._released.set()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def listening(self) -> bool:
+        return self._listener is not None
+
+    async def open(self) -> None:
+        """Listen (on an ephemeral port the first time, on the same port after a kill)."""
+        if self._listener is not None:
+            return
+        loop = asyncio.get_running_loop()
+        self._listener = await loop.create_server(self._server, self.host, self.port, reuse_address=True)
+        self.port = self._listener.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        """Like a dead process: stop listening and drop every open connection."""
+        self._stop_listening()
+        await self._server.shutdown(_DROP_TIMEOUT)
+
+    def _stop_listening(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    def hang(self, on: bool) -> None:
+        self.faults.hung = on
+        if on:
+            self._released.clear()
+        else:
+            self._released.set()
+
+    async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        if self.faults.hung:
+            await self._released.wait()
+        if self.faults.latency > 0:
+            await asyncio.sleep(self.faults.latency)
+        if request.method != "POST":
+            if request.method in ("GET", "HEAD", "OPTIONS"):
+                return web.Response(status=200)
+            return web.Response(status=405, text="method not allowed\n")
+        if request.content_length is not None and request.content_length > BODY_LIMIT:
+            return web.Response(status=413, text="content length too large\n")
+        if request.content_type not in JSON_TYPES:
+            return web.Response(status=415, text="invalid content type, only application/json is supported\n")
+        body = await request.read()
+        if self.faults.malformed:
+            return web.Response(body=MALFORMED_BODY, content_type="application/json")
+        answer = await jsonrpc.handle(self._table, self._ctx, body)
+        response = web.Response(body=answer, content_type="application/json")
+        if not self._process_up():
+            # The call shut the process down (conductor_stop): answer, then the port goes away.
+            response.force_close()
+            self._stop_listening()
+            self._spawn(self._server.shutdown(_DROP_TIMEOUT))
+            if self._on_exit is not None:
+                self._on_exit()
+            logger.info("sim endpoint closed by its process endpoint=%s", self.name)
+        return response
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        async def run() -> None:
+            await coro
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+class RaftListener:
+    """The raft transport port: accepts and closes, which is all a dial check needs."""
+
+    def __init__(self, host: str) -> None:
+        self.host = host
+        self.port = 0
+        self._listener: asyncio.Server | None = None
+
+    @property
+    def addr(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    async def open(self) -> None:
+        if self._listener is None:
+            self._listener = await asyncio.start_server(
+                self._accept, self.host, self.port, reuse_address=True
+            )
+            self.port = self._listener.sockets[0].getsockname()[1]
+
+    async def close(self) -> None:
+        self.close_now()
+
+    def close_now(self) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            self._listener = None
+
+    @staticmethod
+    async def _accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.close()

@@ -1,0 +1,346 @@
+"""`simulate()`: start networks of simulated sequencers on loopback ports, and inject faults.
+
+    async with simulate(nodes=3) as sim:
+        topo = sim.topology()
+        await sim.kill("sim-1", "seq-0")
+        await sim.advance(5)
+        assert sim.network("sim-1").leader_id() != "seq-0"
+
+Virtual mode (default): time moves only in `advance()`, in steps of `STEP` seconds so elections and
+blocks happen in order. Realtime mode: a background task advances the model by elapsed * speed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.clock import ManualClock
+from bot.topology import NetworkSpec, SequencerSpec, Topology
+from sim.config_files import channel_for, clusters_yaml_dict, config_toml
+from sim.endpoints import HttpEndpoint, RaftListener
+from sim.methods import CONDUCTOR_METHODS, NODE_METHODS, NodeContext
+from sim.network import ConfigEntry, SimNetwork
+from sim.node import EndpointKind, LoopState, SimNode
+from sim.params import EPSILON, SimParams
+
+logger = logging.getLogger(__name__)
+
+STEP = 0.1
+_REALTIME_TICK = 0.05
+
+
+@dataclass
+class NodeEndpoints:
+    conductor: HttpEndpoint
+    node: HttpEndpoint
+    raft: RaftListener
+
+    def http(self, kind: str) -> HttpEndpoint:
+        if kind == "conductor":
+            return self.conductor
+        if kind == "node":
+            return self.node
+        raise ValueError(f"endpoint must be 'conductor' or 'node', not {kind!r}")
+
+
+def _kind(endpoint: str) -> EndpointKind:
+    if endpoint == "conductor":
+        return "conductor"
+    if endpoint == "node":
+        return "node"
+    raise ValueError(f"endpoint must be 'conductor' or 'node', not {endpoint!r}")
+
+
+class Simulator:
+    """Running simulated networks: the model, its endpoints, and fault injection."""
+
+    def __init__(
+        self, clock: ManualClock, params: SimParams, host: str, *, realtime: bool, speed: float
+    ) -> None:
+        self.clock = clock
+        self.params = params
+        self.host = host
+        self.realtime = realtime
+        self.speed = speed
+        self.networks: dict[str, SimNetwork] = {}
+        self.endpoints: dict[tuple[str, str], NodeEndpoints] = {}
+        self.control: HttpEndpoint | None = None
+        self._lock = asyncio.Lock()
+        self._stepped = asyncio.Condition()
+
+    # ---- building ----------------------------------------------------------------------------------
+
+    async def build_network(
+        self, name: str, *, nodes: int, nonvoters: int, spare: int, fresh: bool
+    ) -> SimNetwork:
+        net = SimNetwork(name, self.clock, self.params)
+        now = self.clock.now()
+        members = 1 if fresh else nodes
+        total = nodes + spare
+        for i in range(total):
+            node_id = f"seq-{i}"
+            raft = RaftListener(self.host)
+            await raft.open()
+            is_member = i < members
+            voter = not (is_member and not fresh and i >= nodes - nonvoters)
+            node = SimNode(
+                id=node_id,
+                raft_addr=raft.addr,
+                head=net.tip,
+                voter=voter,
+                member=is_member,
+                paused=fresh or not is_member,
+                peers=self.params.default_peers,
+                last_health_at=now,
+                last_produced_at=now,
+                prev_state=LoopState(False, True, False),
+            )
+            net.nodes[node_id] = node
+            if is_member:
+                net.config.append(ConfigEntry(node_id, raft.addr, voter))
+            ctx = NodeContext(net, node)
+            conductor = HttpEndpoint(
+                f"{name}/{node_id}/conductor",
+                self.host,
+                CONDUCTOR_METHODS,
+                ctx,
+                node.faults["conductor"],
+                process_up=lambda n=node: n.conductor_up,  # type: ignore[misc]
+                on_exit=raft.close_now,
+            )
+            op_node = HttpEndpoint(
+                f"{name}/{node_id}/node",
+                self.host,
+                NODE_METHODS,
+                ctx,
+                node.faults["node"],
+                process_up=lambda n=node: n.node_up,  # type: ignore[misc]
+            )
+            await conductor.open()
+            await op_node.open()
+            self.endpoints[(name, node_id)] = NodeEndpoints(conductor, op_node, raft)
+        net.config_index = len(net.config)
+        # As after the runbook's bootstrap: seq-0 leads (a single bootstrapped voter elects itself).
+        net.leader, net.term = "seq-0", 1
+        leader = net.node("seq-0")
+        leader.leader_flag = True
+        if not fresh:
+            net.fsm_head = net.tip
+            leader.seq_active = leader.active = True
+            leader.prev_state = LoopState(True, True, True)
+        self.networks[name] = net
+        return net
+
+    async def close(self) -> None:
+        for eps in self.endpoints.values():
+            await eps.conductor.close()
+            await eps.node.close()
+            await eps.raft.close()
+        if self.control is not None:
+            await self.control.close()
+
+    # ---- views -------------------------------------------------------------------------------------
+
+    def network(self, name: str) -> SimNetwork:
+        try:
+            return self.networks[name]
+        except KeyError:
+            raise KeyError(f"no network {name!r}; have {sorted(self.networks)}") from None
+
+    def node(self, network: str, node: str) -> SimNode:
+        return self.network(network).node(node)
+
+    def endpoint(self, network: str, node: str) -> NodeEndpoints:
+        self.node(network, node)
+        return self.endpoints[(network, node)]
+
+    @property
+    def control_url(self) -> str:
+        return self.control.url if self.control is not None else ""
+
+    def topology(self) -> Topology:
+        networks: dict[str, NetworkSpec] = {}
+        for name, net in self.networks.items():
+            specs = []
+            for node in net.nodes.values():
+                eps = self.endpoints[(name, node.id)]
+                specs.append(
+                    SequencerSpec(
+                        id=node.id,
+                        raft_addr=node.raft_addr,
+                        conductor_rpc_url=eps.conductor.url,
+                        node_rpc_url=eps.node.url,
+                        voting=node.voter,
+                    )
+                )
+            channel = channel_for(name)
+            networks[name] = NetworkSpec(
+                name=name, sequencers=tuple(specs), alert_channel=channel, command_channels=(channel,)
+            )
+        return Topology(networks=networks)
+
+    def clusters_yaml_dict(self) -> dict[str, Any]:
+        return clusters_yaml_dict(self.topology())
+
+    def write_config(self, directory: Path) -> None:
+        directory.mkdir(parents=True, exist_ok=True)
+        (directory / "clusters.yml").write_text(yaml.safe_dump(self.clusters_yaml_dict(), sort_keys=False))
+        (directory / "config.toml").write_text(config_toml(self.topology()))
+        if self.control is not None:
+            (directory / "control_url").write_text(self.control_url + "\n")
+
+    def state(self, network: str | None = None) -> dict[str, Any]:
+        nets = [self.network(network)] if network else list(self.networks.values())
+        return {"time": self.clock.now(), "realtime": self.realtime, "networks": [n.state() for n in nets]}
+
+    # ---- time --------------------------------------------------------------------------------------
+
+    def _step_to(self, seconds: float) -> None:
+        remaining = seconds
+        while remaining > EPSILON:
+            dt = min(STEP, remaining)
+            self.clock.advance(dt)
+            remaining -= dt
+            for net in self.networks.values():
+                net.step()
+
+    async def advance(self, seconds: float) -> None:
+        """Virtual mode: move time forward `seconds`, stepping every network in small increments."""
+        if self.realtime:
+            raise RuntimeError("advance() is for virtual time; this simulator runs in real time")
+        if seconds < 0:
+            raise ValueError("time only moves forward")
+        async with self._lock:
+            self._step_to(seconds)
+        await self._notify_stepped()
+
+    async def _notify_stepped(self) -> None:
+        async with self._stepped:
+            self._stepped.notify_all()
+
+    async def wait_until(self, predicate: Callable[[], bool]) -> None:
+        """Real-time mode: wait until a model step makes `predicate` true (bound it with asyncio.timeout)."""
+        async with self._stepped:
+            await self._stepped.wait_for(predicate)
+
+    async def run_realtime(self) -> None:
+        last = time.monotonic()
+        while True:
+            await asyncio.sleep(_REALTIME_TICK)
+            now = time.monotonic()
+            async with self._lock:
+                self._step_to((now - last) * self.speed)
+            last = now
+            await self._notify_stepped()
+
+    # ---- faults ------------------------------------------------------------------------------------
+
+    async def kill(self, network: str, node: str, endpoint: str = "conductor") -> None:
+        """The process behind `endpoint` dies: its port refuses connections (and a conductor leaves raft)."""
+        kind, eps = _kind(endpoint), self.endpoint(network, node)
+        self.network(network).kill(self.node(network, node), kind)
+        await eps.http(kind).close()
+        if kind == "conductor":
+            await eps.raft.close()
+
+    async def revive(
+        self, network: str, node: str, endpoint: str = "conductor", *, paused: bool = False
+    ) -> None:
+        """Restart the process: same ports, in-memory flags (override, paused) reset."""
+        kind, eps = _kind(endpoint), self.endpoint(network, node)
+        self.network(network).revive(self.node(network, node), kind, paused=paused)
+        if kind == "conductor":
+            await eps.raft.open()
+        await eps.http(kind).open()
+
+    async def hang(self, network: str, node: str, endpoint: str) -> None:
+        self.endpoint(network, node).http(endpoint).hang(True)
+
+    async def unhang(self, network: str, node: str, endpoint: str) -> None:
+        self.endpoint(network, node).http(endpoint).hang(False)
+
+    async def partition(self, network: str, node: str) -> None:
+        self.node(network, node).partitioned = True
+
+    async def heal(self, network: str, node: str) -> None:
+        self.node(network, node).partitioned = False
+
+    async def stall(self, network: str, node: str, what: str = "production", on: bool = True) -> None:
+        target = self.node(network, node)
+        if what == "production":
+            target.stall_production = on
+        elif what == "sync":
+            target.stall_sync = on
+        else:
+            raise ValueError(f"stall what must be 'production' or 'sync', not {what!r}")
+
+    async def set_peers(self, network: str, node: str, peers: int) -> None:
+        if peers < 0:
+            raise ValueError("peers must be >= 0")
+        self.node(network, node).peers = peers
+
+    async def malformed(self, network: str, node: str, endpoint: str, on: bool = True) -> None:
+        self.endpoint(network, node).http(endpoint).faults.malformed = on
+
+    async def latency(self, network: str, node: str, endpoint: str, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError("latency must be >= 0")
+        self.endpoint(network, node).http(endpoint).faults.latency = seconds
+
+    async def split_brain(self, network: str, node: str) -> None:
+        """Make this follower's op-node active behind its conductor's back (two active sequencers)."""
+        target = self.node(network, node)
+        target.seq_active = True
+        target.last_produced_at = self.clock.now()
+
+
+@contextlib.asynccontextmanager
+async def simulate(
+    *,
+    networks: int = 1,
+    nodes: int = 3,
+    nonvoters: int = 0,
+    spare: int = 0,
+    fresh: bool = False,
+    clock: ManualClock | None = None,
+    realtime: bool = False,
+    speed: float = 1.0,
+    block_time: float = 2.0,
+    host: str = "127.0.0.1",
+    params: SimParams | None = None,
+) -> AsyncIterator[Simulator]:
+    """Start `networks` networks `sim-1..` of `nodes` members (the last `nonvoters` of them nonvoters)
+    plus `spare` spares each; yield the running `Simulator`; close every port on exit."""
+    if nodes < 1 or networks < 1 or not 0 <= nonvoters < nodes or spare < 0:
+        raise ValueError("need networks >= 1, nodes >= 1, 0 <= nonvoters < nodes, spare >= 0")
+    if clock is None:
+        clock = ManualClock(time.time()) if realtime else ManualClock()
+    sim_params = params if params is not None else SimParams(block_time=block_time)
+    sim = Simulator(clock, sim_params, host, realtime=realtime, speed=speed)
+    from sim.control import CONTROL_METHODS
+
+    runner: asyncio.Task[None] | None = None
+    try:
+        for i in range(1, networks + 1):
+            await sim.build_network(f"sim-{i}", nodes=nodes, nonvoters=nonvoters, spare=spare, fresh=fresh)
+        sim.control = HttpEndpoint("control", host, CONTROL_METHODS, sim)
+        await sim.control.open()
+        if realtime:
+            runner = asyncio.get_running_loop().create_task(sim.run_realtime())
+        logger.info("sim started networks=%d nodes=%d control=%s", networks, nodes, sim.control_url)
+        yield sim
+    finally:
+        if runner is not None:
+            runner.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await runner
+        await sim.close()

@@ -1,0 +1,55 @@
+"""What users see when something fails, and where replies go."""
+
+from __future__ import annotations
+
+import json
+
+from bot.errors import BotError, StaleAction, register_user_facing, user_message
+from commands.router import VERB_MODULES
+from tests.app.boom_verb import SECRET_DETAIL
+from tests.fixtures.slack import StartBot
+
+TEST_VERBS = (*VERB_MODULES, "tests.app.boom_verb")
+
+
+def test_user_facing_errors_show_their_message_and_bugs_do_not() -> None:
+    assert (
+        user_message(StaleAction("This request was already approved."))
+        == "This request was already approved."
+    )
+    assert user_message(RuntimeError(SECRET_DETAIL)) is None
+
+    class QuotaExceeded(Exception):
+        user_message = "Too many requests today."
+
+    assert user_message(QuotaExceeded()) is None
+    register_user_facing("QuotaExceeded")
+    assert user_message(QuotaExceeded()) == "Too many requests today."
+    assert isinstance(StaleAction("x"), BotError)
+
+
+async def test_in_channel_reply_posts_to_the_invoking_channel(running_bot: StartBot) -> None:
+    async with running_bot(verb_modules=TEST_VERBS) as bot:
+        sent = await bot.driver.command('echo "leader moved"', channel=bot.channel())
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        [message] = bot.fake.messages(bot.channel())
+        assert message.text == "leader moved"
+        assert reply["text"] == f"posted {message.ts}"
+
+
+async def test_error_before_ack_is_answered_in_the_http_response(running_bot: StartBot) -> None:
+    async with running_bot(verb_modules=TEST_VERBS) as bot:
+        sent = await bot.driver.click("boom_before_ack", "x", channel=bot.channel())
+        assert sent.status == 200  # so Slack shows our message, not a generic failure
+        body = json.loads(sent.body)
+        assert body["response_type"] == "ephemeral"
+        assert "Quote reference `" in body["text"] and SECRET_DETAIL not in body["text"]
+
+
+async def test_error_after_ack_is_answered_through_the_response_url(running_bot: StartBot) -> None:
+    async with running_bot(verb_modules=TEST_VERBS) as bot:
+        sent = await bot.driver.click("boom_after_ack", "x", channel=bot.channel())
+        assert sent.status == 200
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert "Quote reference `" in reply["text"] and SECRET_DETAIL not in reply["text"]
+        assert reply["response_type"] == "ephemeral"

@@ -1,0 +1,71 @@
+"""Buttons: every interactive element the builders emit reaches a handler; Refresh re-renders."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from commands.help import CATALOGUE
+from commands.ids import ApprovalAction
+from commands.router import build_registry
+from commands.status_blocks import StatusAction, status_blocks
+from tests.app.test_status_blocks import healthy_snapshot, troubled_snapshot
+from tests.fixtures.slack import StartBot
+
+# Action ids whose handlers another module registers (with its own register_actions), by module.
+HANDLED_ELSEWHERE: dict[str, str] = {a.value: "commands.approval" for a in ApprovalAction}
+
+
+def action_ids(blocks: list[dict[str, Any]]) -> set[str]:
+    found: set[str] = set()
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "action_id" in node:
+                found.add(node["action_id"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(blocks)
+    return found
+
+
+def builder_outputs() -> list[list[dict[str, Any]]]:
+    return [status_blocks(*healthy_snapshot()), status_blocks(*troubled_snapshot())]
+
+
+async def test_every_action_in_the_builders_reaches_a_handler(running_bot: StartBot) -> None:
+    ids = set().union(*(action_ids(b) for b in builder_outputs()))
+    assert ids == {a.value for a in StatusAction}
+    async with running_bot() as bot:
+        for action_id in sorted(ids - HANDLED_ELSEWHERE.keys()):
+            sent = await bot.driver.click(action_id, "sim-1", channel=bot.channel())
+            assert sent.status == 200, f"{action_id} has no handler (Bolt answered {sent.status})"
+        # An id nobody handles gets Bolt's 404, so the check above can fail.
+        assert (await bot.driver.click("no_such_action", "x", channel=bot.channel())).status == 404
+
+
+def test_every_registered_verb_is_in_the_help_catalogue() -> None:
+    assert set(build_registry()) <= CATALOGUE.keys()
+
+
+async def test_refresh_replaces_the_status_message_with_a_fresh_snapshot(running_bot: StartBot) -> None:
+    async with running_bot(nodes=3) as bot:
+        await bot.sim.kill("sim-1", "seq-2", "conductor")
+        sent = await bot.driver.click(StatusAction.REFRESH, "sim-1", channel=bot.channel())
+        assert sent.status == 200
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert reply["replace_original"] is True
+        assert reply["blocks"][0]["text"]["text"] == "sim-1: degraded"
+        assert "conductor *unreachable*" in json.dumps(reply["blocks"])
+
+
+async def test_refresh_from_another_channel_is_refused(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        sent = await bot.driver.click(StatusAction.REFRESH, "sim-1", channel="CELSEWHERE")
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert reply["text"].startswith(":warning: Commands for `sim-1` are only accepted in")
+        assert reply.get("replace_original") is False

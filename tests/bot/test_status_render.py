@@ -1,0 +1,141 @@
+"""What `conductor-bot status` shows for a snapshot: pure rendering, no network."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from rich.console import Console
+
+from bot.snapshot import BlockRef, Membership, NetworkSnapshot, NodeStatus, ProbeError, ServerInfo, analyze
+from bot.status_render import COLUMNS, exit_code, render_status, snapshot_json, status_row
+from bot.topology import NetworkSpec, SequencerSpec
+
+NOW = 1_760_000_100.0
+SPEC = NetworkSpec(
+    name="op-sepolia",
+    sequencers=tuple(
+        SequencerSpec(
+            id=f"seq-{i}",
+            raft_addr=f"seq-{i}:50050",
+            conductor_rpc_url=f"http://seq-{i}:8547",
+            node_rpc_url=f"http://seq-{i}:9545",
+            voting=i < 2,
+        )
+        for i in range(3)
+    ),
+)
+MEMBERS = Membership(
+    servers=(
+        ServerInfo(id="seq-0", addr="seq-0:50050", suffrage=0),
+        ServerInfo(id="seq-1", addr="seq-1:50050", suffrage=0),
+        ServerInfo(id="seq-2", addr="seq-2:50050", suffrage=1),
+    )
+)
+
+
+def head(number: int) -> BlockRef:
+    return BlockRef(number=number, hash=f"0x{number:064x}", timestamp=int(NOW) - 2 * (100 - number))
+
+
+def healthy_node(i: int, *, leader: bool = False, number: int = 100) -> NodeStatus:
+    return NodeStatus(
+        id=f"seq-{i}",
+        leader=leader,
+        leader_with_id=ServerInfo(id="seq-0", addr="seq-0:50050"),
+        leader_overridden=False,
+        active=True,
+        paused=False,
+        stopped=False,
+        healthy=True,
+        membership=MEMBERS,
+        sequencer_active=leader,
+        unsafe=head(number),
+        safe=head(number - 10),
+        peers=3,
+    )
+
+
+def render(snapshot: NetworkSnapshot) -> str:
+    console = Console(file=io.StringIO(), width=220, color_system=None)
+    console.print(render_status(snapshot))
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    assert isinstance(out, str)
+    return out
+
+
+def test_healthy_network_rows_and_verdict() -> None:
+    snap = analyze(SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2, number=97)], NOW)
+    rows = [dict(zip(COLUMNS, status_row(snap, n), strict=True)) for n in snap.nodes]
+    assert rows[0] == {
+        "sequencer": "seq-0",
+        "conductor": "active",
+        "leader": "yes",
+        "healthy": "yes",
+        "sequencing": "yes",
+        "voter": "voter",
+        "unsafe head": f"#100 {head(100).hash[:10]}",
+        "lag": "0",
+        "peers": "3",
+        "error": "",
+    }
+    assert (rows[1]["leader"], rows[1]["sequencing"]) == ("no", "no")
+    assert (rows[2]["voter"], rows[2]["lag"]) == ("nonvoter", "3 blk / 6s")
+    text = render(snap)
+    assert "op-sepolia" in text and "seq-2" in text
+    assert text.rstrip().splitlines()[-1] == "healthy"
+    assert exit_code(snap.verdict) == 0
+
+
+def test_down_nodes_show_why_and_make_the_network_degraded() -> None:
+    down = NodeStatus(
+        id="seq-1",
+        errors=(
+            ProbeError(endpoint="conductor", kind="timeout", message="no answer within 1s"),
+            ProbeError(endpoint="node", kind="unreachable", message="All connection attempts failed"),
+        ),
+    )
+    partial = healthy_node(2).model_copy(
+        update={
+            "peers": None,
+            "errors": (
+                ProbeError(
+                    endpoint="node", kind="malformed", message="unexpected result", method="opp2p_peerStats"
+                ),
+            ),
+        }
+    )
+    snap = analyze(SPEC, [healthy_node(0, leader=True), down, partial], NOW)
+    row1 = dict(zip(COLUMNS, status_row(snap, snap.nodes[1]), strict=True))
+    assert row1["conductor"] == "?" and row1["leader"] == "?" and row1["unsafe head"] == "?"
+    assert row1["error"] == (
+        "conductor timeout: no answer within 1s; node unreachable: All connection attempts failed"
+    )
+    row2 = dict(zip(COLUMNS, status_row(snap, snap.nodes[2]), strict=True))
+    assert row2["peers"] == "?"
+    assert row2["error"] == "node opp2p_peerStats malformed: unexpected result"
+    assert snap.verdict == "degraded" and exit_code(snap.verdict) == 1
+    text = render(snap)
+    assert "[warning] seq-1: conductor timeout: no answer within 1s" in text
+    assert text.rstrip().splitlines()[-1].startswith("degraded: seq-1: conductor timeout")
+
+
+def test_paused_overridden_and_no_leader_is_critical() -> None:
+    paused = healthy_node(0).model_copy(update={"paused": True, "active": False})
+    overridden = healthy_node(1, leader=True).model_copy(update={"leader_overridden": True})
+    stopped = healthy_node(2).model_copy(update={"stopped": True, "active": False})
+    snap = analyze(SPEC, [paused, overridden, stopped], NOW)
+    cells = [status_row(snap, n)[1:3] for n in snap.nodes]
+    assert cells == [("paused", "no"), ("active", "yes (override)"), ("stopped", "no")]
+
+    nobody = analyze(SPEC, [healthy_node(0), healthy_node(1), healthy_node(2)], NOW)
+    assert nobody.verdict == "critical" and exit_code(nobody.verdict) == 2
+    assert "[critical] no conductor reports leadership" in render(nobody)
+
+
+def test_json_is_the_whole_snapshot() -> None:
+    snap = analyze(SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2)], NOW)
+    data = json.loads(snapshot_json(snap))
+    assert data["network"] == "op-sepolia" and data["verdict"] == "healthy"
+    assert data["leaders"] == ["seq-0"] and len(data["nodes"]) == 3
+    assert NetworkSnapshot.model_validate_json(snapshot_json(snap)) == snap

@@ -1,0 +1,184 @@
+"""Approval Block Kit: exact output against golden JSON files, plus Slack's limits.
+
+Regenerate the golden files after an intended change with `UPDATE_GOLDEN=1 pytest tests/commands`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.clock import ManualClock
+from commands.approval import (
+    ApprovalRequest,
+    Approve,
+    Finish,
+    Reject,
+    StartExecution,
+    open_request,
+    transition,
+)
+from commands.approval_blocks import (
+    ApprovalButtonValue,
+    approval_blocks,
+    approval_text,
+    redact_url,
+    step_result_text,
+    verification_text,
+)
+from commands.ids import ApprovalAction
+from commands.operations import Operation, Pause, Resume, StartSequencer
+from commands.plans import StepResult
+from commands.preflight import prepare
+from tests.commands.test_preflight import NET, SPEC, cluster, lagging
+
+GOLDEN = Path(__file__).parent / "golden"
+UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
+
+
+def assert_golden(name: str, blocks: list[dict[str, Any]]) -> None:
+    path = GOLDEN / f"{name}.json"
+    text = json.dumps(blocks, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    if UPDATE:
+        path.write_text(text)
+    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
+    assert text == path.read_text()
+
+
+def request(op: Operation, **changes: Any) -> ApprovalRequest:
+    clock = ManualClock()
+    prepared = prepare(op, cluster(**changes), SPEC)
+    return open_request("req-42", prepared, "UREQUESTER", SPEC, clock.now())
+
+
+def handover_request() -> ApprovalRequest:
+    paused = {"paused": True}
+    return request(StartSequencer(network=NET, sequencer="seq-2"), seq_1=paused, seq_2=paused, seq_3=paused)
+
+
+def forced_resume_request() -> ApprovalRequest:
+    return request(Resume(network=NET, sequencer="seq-2", force=True), seq_2={**lagging(25), "paused": True})
+
+
+def test_pending_handover_golden() -> None:
+    assert_golden("pending_start_sequencer", approval_blocks(handover_request(), SPEC))
+
+
+def test_pending_forced_resume_golden_shows_force_banner() -> None:
+    blocks = approval_blocks(forced_resume_request(), SPEC)
+    assert_golden("pending_forced_resume", blocks)
+    assert blocks[1]["block_id"] == "approval_force"
+    assert "REQUESTED WITH --force" in blocks[1]["text"]["text"]
+    assert "seq-2 is 25 blocks / 49s behind" in blocks[1]["text"]["text"]
+
+
+def test_succeeded_golden_has_no_buttons_and_shows_outcome() -> None:
+    req = handover_request()
+    t = req.created_at + 60
+    for event in (Approve(user="UAPPROVER1"), StartExecution()):
+        req = transition(req, event, t, authz=True).request or req
+    results = (
+        StepResult(
+            index=1, target="seq-1", method="admin_stopSequencer", ok=True, detail="0xabc", seconds=0.4
+        ),
+        StepResult(index=2, target="seq-2", method="admin_startSequencer", ok=True, seconds=0.1),
+    )
+    done = transition(
+        req, Finish(success=True, outcome="seq-2 is the only active sequencer", step_results=results), t, True
+    )
+    assert done.request is not None
+    blocks = approval_blocks(done.request, SPEC)
+    assert_golden("succeeded_start_sequencer", blocks)
+    assert all(b["type"] != "actions" for b in blocks)
+
+
+def test_rejected_golden() -> None:
+    req = request(Pause(network=NET))
+    d = transition(req, Reject(user="UAPPROVER2"), req.created_at + 5, authz=True)
+    assert d.request is not None
+    assert_golden("rejected_pause_all", approval_blocks(d.request, SPEC))
+
+
+def test_buttons_carry_only_request_id_and_network() -> None:
+    blocks = approval_blocks(handover_request(), SPEC)
+    (actions,) = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == [a.value for a in ApprovalAction]
+    for element in actions["elements"]:
+        value = ApprovalButtonValue.model_validate_json(element["value"])
+        assert value == ApprovalButtonValue(request_id="req-42", network=NET)
+
+
+def test_credentials_never_reach_the_message() -> None:
+    # The topology's conductor URLs carry admin:hunter2.
+    text = json.dumps(approval_blocks(request(Pause(network=NET)), SPEC))
+    assert "hunter2" not in text and "http://***@seq-1:8547" in text
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://user:pw@seq-1:8545/", "http://***@seq-1:8545/"),
+        ("https://opt.g.alchemy.com/v2/abcdefghijklmnopqrstuvwxyz0123", "https://opt.g.alchemy.com/v2/***"),
+        ("http://h:1/rpc?apikey=sekrit&x=1", "http://h:1/rpc?apikey=***&x=1"),
+        ("http://[::1]:8547", "http://[::1]:8547"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
+
+
+def test_big_network_stays_within_slack_limits() -> None:
+    many = SPEC.model_copy(
+        update={
+            "sequencers": tuple(
+                SPEC.sequencers[0].model_copy(update={"id": f"sequencer-{i:03d}"}) for i in range(200)
+            )
+        }
+    )
+    req = open_request("req-big", prepare(Pause(network=NET), cluster(spec=many), many), "UREQ", many, 0.0)
+    blocks = approval_blocks(req, many)
+    assert len(blocks) <= 50
+    for b in blocks:
+        if "text" in b:
+            assert len(b["text"]["text"]) <= (150 if b["type"] == "header" else 3000)
+    plan = next(b for b in blocks if b["block_id"] == "approval_plan")
+    assert plan["text"]["text"].endswith("…")
+
+
+def test_thread_texts_per_step_result() -> None:
+    req = handover_request()
+    ok = StepResult(
+        index=1, target="seq-1", method="admin_stopSequencer", ok=True, detail="0xabc", seconds=0.4
+    )
+    assert (
+        step_result_text(req, ok)
+        == ":white_check_mark: step 1/2 `admin_stopSequencer` on *seq-1* in 0.4s: `0xabc`"
+    )
+    same = StepResult(
+        index=2,
+        target="seq-2",
+        method="admin_startSequencer",
+        ok=True,
+        tolerated=True,
+        detail="sequencer already running",
+    )
+    assert step_result_text(req, same).startswith(":ballot_box_with_check: step 2/2")
+    bad = StepResult(
+        index=1, target="seq-1", method="admin_stopSequencer", ok=False, detail="timeout after 30s"
+    )
+    assert (
+        step_result_text(req, bad)
+        == ":x: step 1/2 `admin_stopSequencer` on *seq-1* failed: `timeout after 30s`"
+    )
+    assert verification_text([]) == ":white_check_mark: outcome verified on a fresh snapshot"
+    assert verification_text(["seq-2 is still sequencing"]).endswith("• seq-2 is still sequencing")
+
+
+def test_fallback_text_flags_force() -> None:
+    assert approval_text(forced_resume_request()) == (
+        "pending: `resume op-test seq-2 --force` [--force] requested by <@UREQUESTER>"
+    )

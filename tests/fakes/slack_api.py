@@ -1,0 +1,316 @@
+"""`FakeSlackApi`: an aiohttp server on 127.0.0.1 (ephemeral port) that answers like Slack's Web API.
+
+    fake = await FakeSlackApi.start()
+    client = AsyncWebClient(token="xoxb-test", base_url=fake.base_url)     # http://127.0.0.1:PORT/api/
+    ...
+    await fake.wait_for("chat.postMessage", count=1)                        # event-driven, bounded
+    fake.calls("chat.postMessage")        # every call's merged params (query, form or JSON body)
+    fake.messages("C1")                   # channel history: FakeMessage(ts, text, blocks, replies)
+    url = fake.response_url_for("cmd1")   # a response_url; posts to it are recorded:
+    await fake.wait_for_response("cmd1")  # -> list of payloads posted there
+    await fake.stop()
+
+Methods: auth.test, chat.postMessage (incrementing `ts`; `thread_ts` adds a reply to the parent),
+chat.update (replaces text/blocks in place), chat.postEphemeral, usergroups.list,
+usergroups.users.list, users.info, conversations.info; any other method answers `{"ok": true}`.
+Socket Mode: `apps.connections.open` (with an `xapp-` token) hands out `ws://…/socket`; once the bot
+is connected (`await fake.wait_for("socket:connected")`), `await fake.socket_send(type, payload)`
+pushes an envelope and returns its id; the bot's acks are recorded as `socket:ack` calls.
+Faults: `fail_next(method, status=429, retry_after=1, error="ratelimited")` fails the next call of one
+method (status 200 gives a plain `ok: false` error such as `plan_upgrade_required`); `set_down(True)`
+makes every API call answer 500 until `set_down(False)`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+
+BOT_USER_ID = "UBOT"
+BOT_ID = "BBOT"
+TEAM_ID = "T0001"
+
+Call = dict[str, Any]
+
+
+@dataclass
+class FakeMessage:
+    """A message as it now stands in a channel (after any chat.update), with its thread replies."""
+
+    channel: str
+    ts: str
+    text: str
+    blocks: list[dict[str, Any]] | None
+    thread_ts: str | None = None
+    replies: list[FakeMessage] = field(default_factory=list)
+    updates: int = 0
+
+
+@dataclass
+class _Failure:
+    status: int
+    error: str
+    retry_after: int | None
+
+
+class FakeSlackApi:
+    def __init__(self) -> None:
+        self._calls: list[tuple[str, Call]] = []
+        self._changed = asyncio.Condition()
+        self._channels: dict[str, list[FakeMessage]] = {}
+        self._by_ts: dict[str, FakeMessage] = {}
+        self._failures: dict[str, list[_Failure]] = {}
+        self._groups: dict[str, tuple[str, list[str]]] = {}  # handle -> (id, users)
+        self._users: dict[str, dict[str, Any]] = {}
+        self._ts = 0
+        self._down = False
+        self._runner: web.AppRunner | None = None
+        self._sockets: list[web.WebSocketResponse] = []
+        self._envelopes = 0
+        self.port = 0
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    async def start(cls) -> FakeSlackApi:
+        fake = cls()
+        app = web.Application()
+        app.router.add_post("/api/{method}", fake._api)
+        app.router.add_get("/api/{method}", fake._api)
+        app.router.add_post("/response/{name}", fake._response)
+        app.router.add_get("/socket", fake._socket)
+        app.on_shutdown.append(fake._close_sockets)
+        fake._runner = web.AppRunner(app, access_log=None)
+        await fake._runner.setup()
+        site = web.TCPSite(fake._runner, "127.0.0.1", 0)
+        await site.start()
+        fake.port = int(fake._runner.addresses[0][1])
+        return fake
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    def response_url_for(self, name: str) -> str:
+        return f"http://127.0.0.1:{self.port}/response/{name}"
+
+    # --- set-up and faults -------------------------------------------------------------------
+
+    def add_usergroup(self, handle: str, group_id: str, users: list[str]) -> None:
+        self._groups[handle] = (group_id, list(users))
+
+    def add_user(self, user_id: str, name: str, *, is_bot: bool = False) -> None:
+        self._users[user_id] = {"id": user_id, "name": name, "real_name": name, "is_bot": is_bot}
+
+    def fail_next(
+        self, method: str, status: int = 429, retry_after: int | None = 1, error: str = "ratelimited"
+    ) -> None:
+        self._failures.setdefault(method, []).append(_Failure(status, error, retry_after))
+
+    def set_down(self, down: bool) -> None:
+        self._down = down
+
+    # --- what happened -----------------------------------------------------------------------
+
+    def calls(self, method: str) -> list[Call]:
+        return [params for m, params in self._calls if m == method]
+
+    def messages(self, channel: str) -> list[FakeMessage]:
+        return list(self._channels.get(channel, []))
+
+    def responses(self, name: str) -> list[Call]:
+        return self.calls(f"response:{name}")
+
+    async def wait_for(
+        self,
+        method: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - the documented test API; enforced with asyncio.timeout
+        predicate: Callable[[Call], bool] | None = None,
+    ) -> list[Call]:
+        """Wait until `method` was called `count` times (matching `predicate`); returns those calls."""
+
+        def matching() -> list[Call]:
+            return [c for c in self.calls(method) if predicate is None or predicate(c)]
+
+        try:
+            async with asyncio.timeout(timeout), self._changed:
+                await self._changed.wait_for(lambda: len(matching()) >= count)
+        except TimeoutError:
+            seen = sorted({m for m, _ in self._calls})
+            raise AssertionError(
+                f"{method}: {len(matching())} of {count} calls within {timeout}s; methods seen: {seen}"
+            ) from None
+        return matching()
+
+    async def wait_for_response(
+        self,
+        name: str,
+        count: int = 1,
+        timeout: float = 5.0,  # noqa: ASYNC109 - as in wait_for
+    ) -> list[Call]:
+        return await self.wait_for(f"response:{name}", count, timeout)
+
+    # --- HTTP handlers -----------------------------------------------------------------------
+
+    async def _record(self, method: str, params: Call) -> None:
+        async with self._changed:
+            self._calls.append((method, params))
+            self._changed.notify_all()
+
+    async def _response(self, request: web.Request) -> web.Response:
+        payload = json.loads(await request.text() or "{}")
+        await self._record(f"response:{request.match_info['name']}", payload)
+        return web.Response(text="ok")
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        params = await _params(request)
+        await self._record(method, params)
+        if self._down:
+            return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
+        if self._failures.get(method):
+            failure = self._failures[method].pop(0)
+            headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
+            return web.json_response(
+                {"ok": False, "error": failure.error}, status=failure.status, headers=headers
+            )
+        if not request.headers.get("Authorization", "").startswith(("Bearer xox", "Bearer xapp-")):
+            return web.json_response({"ok": False, "error": "not_authed"})
+        return web.json_response(self._answer(method, params))
+
+    def _answer(self, method: str, p: Call) -> Call:
+        match method:
+            case "auth.test":
+                return {
+                    "ok": True,
+                    "url": "https://fake.slack.test/",
+                    "team": "fake",
+                    "user": "conductor-bot",
+                    "team_id": TEAM_ID,
+                    "user_id": BOT_USER_ID,
+                    "bot_id": BOT_ID,
+                    "is_enterprise_install": False,
+                }
+            case "apps.connections.open":
+                return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
+            case "chat.postMessage":
+                return self._post(p)
+            case "chat.update":
+                return self._update(p)
+            case "chat.postEphemeral":
+                return {"ok": True, "message_ts": self._next_ts()}
+            case "usergroups.list":
+                groups = [{"id": gid, "handle": h, "name": h} for h, (gid, _) in self._groups.items()]
+                return {"ok": True, "usergroups": groups}
+            case "usergroups.users.list":
+                for gid, users in self._groups.values():
+                    if gid == p.get("usergroup"):
+                        return {"ok": True, "users": users}
+                return {"ok": False, "error": "no_such_subteam"}
+            case "users.info":
+                uid = str(p.get("user", ""))
+                user = self._users.get(
+                    uid, {"id": uid, "name": uid.lower(), "real_name": uid, "is_bot": False}
+                )
+                return {"ok": True, "user": user}
+            case "conversations.info":
+                cid = str(p.get("channel", ""))
+                return {"ok": True, "channel": {"id": cid, "name": cid.lower(), "is_channel": True}}
+            case _:
+                return {"ok": True}
+
+    async def socket_send(self, envelope_type: str, payload: Call, *, retry_attempt: int = 0) -> str:
+        """Push one Socket Mode envelope to the connected bot; returns its envelope id."""
+        if not self._sockets:
+            raise AssertionError("no Socket Mode connection; wait_for('socket:connected') first")
+        self._envelopes += 1
+        envelope_id = f"env-{self._envelopes}"
+        envelope = {
+            "envelope_id": envelope_id,
+            "type": envelope_type,
+            "payload": payload,
+            "accepts_response_payload": True,
+            "retry_attempt": retry_attempt,
+            "retry_reason": "timeout" if retry_attempt else "",
+        }
+        await self._sockets[-1].send_str(json.dumps(envelope))
+        return envelope_id
+
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        self._sockets.append(ws)
+        await ws.send_str(
+            json.dumps({"type": "hello", "num_connections": 1, "connection_info": {"app_id": "A0001"}})
+        )
+        await self._record("socket:connected", {})
+        try:
+            async for message in ws:
+                if message.type == web.WSMsgType.TEXT:
+                    await self._record("socket:ack", json.loads(message.data))
+        finally:
+            self._sockets.remove(ws)
+        return ws
+
+    async def _close_sockets(self, _app: web.Application) -> None:
+        for ws in list(self._sockets):
+            await ws.close()
+
+    def _next_ts(self) -> str:
+        self._ts += 1
+        return f"1700000000.{self._ts:06d}"
+
+    def _post(self, p: Call) -> Call:
+        channel = str(p.get("channel", ""))
+        if not channel:
+            return {"ok": False, "error": "channel_not_found"}
+        thread_ts = p.get("thread_ts")
+        msg = FakeMessage(channel, self._next_ts(), str(p.get("text") or ""), _blocks(p), thread_ts)
+        parent = self._by_ts.get(str(thread_ts)) if thread_ts else None
+        if parent is not None:
+            parent.replies.append(msg)
+        else:
+            self._channels.setdefault(channel, []).append(msg)
+        self._by_ts[msg.ts] = msg
+        return {"ok": True, "channel": channel, "ts": msg.ts, "message": {"text": msg.text, "ts": msg.ts}}
+
+    def _update(self, p: Call) -> Call:
+        msg = self._by_ts.get(str(p.get("ts", "")))
+        if msg is None or msg.channel != p.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        msg.text = str(p.get("text") or msg.text)
+        if "blocks" in p:
+            msg.blocks = _blocks(p)
+        msg.updates += 1
+        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
+
+
+async def _params(request: web.Request) -> Call:
+    params: Call = dict(request.query)
+    body = await request.read()
+    if not body:
+        return params
+    if request.content_type == "application/json":
+        params.update(json.loads(body))
+    else:
+        params.update(dict(parse_qsl(body.decode())))
+    return params
+
+
+def _blocks(p: Call) -> list[dict[str, Any]] | None:
+    blocks = p.get("blocks")
+    if isinstance(blocks, str):  # form-encoded requests carry blocks as a JSON string
+        blocks = json.loads(blocks)
+    return blocks if isinstance(blocks, list) else None
