@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from bot.audit_cli import audit_command
 from bot.main import run_command
 from bot.status_cli import check_config_command, networks_command, status_command
 from sim.cli import sim_command
@@ -22,6 +23,7 @@ app.command("networks", help="List configured networks.")(networks_command)
 app.command("check-config", help="Validate a clusters file (YAML or op-conductor-ops TOML).")(
     check_config_command
 )
+app.command("audit", help="Show a network's audit trail.")(audit_command)
 app.command("sim", help="Run a local simulated op-conductor cluster in the foreground.")(sim_command)
 
 

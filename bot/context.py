@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +45,9 @@ class BotContext:
     redis: Redis
     store: Store
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # How long to let the cluster settle between an operation's verification polls; None means one
+    # poll interval of real time. Tests set it to advance the simulator's virtual clock instead.
+    settle: Callable[[], Awaitable[None]] | None = None
 
     def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         """Run `coro` in the background, keeping it alive until done; errors are logged, not lost."""

@@ -1,7 +1,7 @@
 """`conductor-bot run`: the bot process from settings to a clean exit.
 
     settings → topology → Redis (REDIS_URL, or embedded Valkey) → httpx client → Bolt app →
-    startup hooks (the watcher's scheduler, added later via STARTUP_HOOKS) → uvicorn on --http-port,
+    startup hooks (the watcher's scheduler, `bot.scheduler`, via STARTUP_HOOKS) → uvicorn on --http-port,
     plus the Socket Mode connection when SLACK_APP_TOKEN is set (/healthz and /metrics stay on HTTP)
 
 SIGTERM/SIGINT close Socket Mode, stop the HTTP server (its lifespan runs the shutdown hooks and lets
@@ -34,6 +34,7 @@ from bot.clock import Clock, SystemClock
 from bot.context import BotContext
 from bot.keys import Keys
 from bot.poller import polling_limits
+from bot.scheduler import start_scheduler, stop_scheduler
 from bot.server import Hook, build_server
 from bot.settings import Settings, load_settings
 from bot.slack_app import build_app, build_web_client
@@ -43,10 +44,10 @@ from commands.router import VERB_MODULES
 
 logger = logging.getLogger(__name__)
 
-# Callbacks run once the HTTP server is up (e.g. starting the alert watcher); appended at import time
-# by the modules that own them, or passed to `run`/`serve_bot` explicitly.
-STARTUP_HOOKS: list[Hook] = []
-SHUTDOWN_HOOKS: list[Hook] = []
+# Callbacks run once the HTTP server is up (the alert watcher's scheduler); more may be appended at
+# import time by the modules that own them, or passed to `run`/`serve_bot` explicitly.
+STARTUP_HOOKS: list[Hook] = [start_scheduler]
+SHUTDOWN_HOOKS: list[Hook] = [stop_scheduler]
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 20.0
 

@@ -2,7 +2,9 @@
 
 The embedded server keeps its append-only file under `<state_dir>/valkey`, so pending approvals,
 alert state and the audit trail survive a restart of the bot. It is a single local process with
-no replica: fine for a laptop or a demo, not for production.
+no replica: fine for a laptop or a demo, not for production. The running server's URL is written to
+`<state_dir>/valkey/endpoint`, so a second process on the same state dir (`conductor-bot audit` beside
+a running bot) connects to it instead of starting another server on the same files.
 """
 
 from __future__ import annotations
@@ -60,10 +62,13 @@ async def ping(client: Redis, within: float = 2.0) -> bool:
 class RedisHandle:
     """The client plus, when embedded, the server process behind it."""
 
-    def __init__(self, client: Redis, url: str, server: Any | None = None) -> None:
+    def __init__(
+        self, client: Redis, url: str, server: Any | None = None, endpoint_file: Path | None = None
+    ) -> None:
         self.client = client
         self.url = url
         self._server = server
+        self._endpoint_file = endpoint_file
 
     @property
     def embedded(self) -> bool:
@@ -77,6 +82,8 @@ class RedisHandle:
         await self.client.aclose()
         server, self._server = self._server, None
         if server is not None:
+            if self._endpoint_file is not None:
+                self._endpoint_file.unlink(missing_ok=True)
             await asyncio.to_thread(server.stop, EMBEDDED_STOP_TIMEOUT_S)
             log.info("embedded valkey stopped")
 
@@ -120,6 +127,15 @@ async def open_redis(url: str | None, state_dir: Path) -> RedisHandle:
         return RedisHandle(client, url)
 
     data_dir = state_dir / "valkey"
+    endpoint_file = data_dir / "endpoint"
+    if endpoint_file.exists():
+        running = endpoint_file.read_text().strip()
+        client = client_for(running)
+        if await ping(client, 1.0):
+            log.info("using the embedded valkey already running for %s", data_dir)
+            return RedisHandle(client, running)
+        await client.aclose()
+        endpoint_file.unlink(missing_ok=True)  # left by a process that died without closing
     log.warning(
         "REDIS_URL is not set: starting an embedded Valkey with data in %s; "
         "production should set REDIS_URL to a managed Redis",
@@ -135,5 +151,6 @@ async def open_redis(url: str | None, state_dir: Path) -> RedisHandle:
         await client.aclose()
         await asyncio.to_thread(server.stop, EMBEDDED_STOP_TIMEOUT_S)
         raise RedisUnavailable("embedded Valkey started but does not answer PING")
+    endpoint_file.write_text(server.connection_url)
     log.info("embedded valkey started port=%s", server.port)
-    return RedisHandle(client, server.connection_url, server)
+    return RedisHandle(client, server.connection_url, server, endpoint_file)

@@ -107,7 +107,9 @@ async def attach_message(store: Store, network: str, request_id: str, ref: Messa
             raise StaleAction(f"request `{request_id}` no longer exists")
         request, version = loaded
         updated = request.model_copy(update={"message": ref})
-        if await store.cas(_key(store, network, request_id), version, updated.model_dump_json(), RECORD_TTL_MS):
+        if await store.cas(
+            _key(store, network, request_id), version, updated.model_dump_json(), RECORD_TTL_MS
+        ):
             return updated
     raise ConflictLimit(f"request {request_id} kept changing while attaching its message")
 
@@ -148,7 +150,9 @@ async def apply(
     for _ in range(MAX_ATTEMPTS):
         loaded = await load(store, network, request_id)
         if loaded is None:
-            raise StaleAction("This request no longer exists (it may have been cleaned up); nothing was done.")
+            raise StaleAction(
+                "This request no longer exists (it may have been cleaned up); nothing was done."
+            )
         request, version = loaded
         now = ctx.clock.now()
         decision = transition(request, event, now, may_approve)

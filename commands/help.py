@@ -46,9 +46,13 @@ CATALOGUE: dict[str, VerbHelp] = {
     **{v: VerbHelp(OPERATIONS, usage(v), _OPERATION_SUMMARIES.get(v, "operation")) for v in OPERATION_VERBS},
     "requests": VerbHelp(WORKFLOW, "requests [NETWORK]", "open approval requests"),
     "audit": VerbHelp(WORKFLOW, "audit NETWORK [N]", "the last N audit entries of a network"),
-    "alerts": VerbHelp(ALERTS, "alerts [NETWORK]", "firing and pending alerts"),
-    "silence": VerbHelp(ALERTS, "silence NETWORK RULE [SUBJECT] DURATION", "mute an alert for a while"),
-    "unsilence": VerbHelp(ALERTS, "unsilence NETWORK RULE [SUBJECT]", "lift a silence"),
+    "alerts": VerbHelp(ALERTS, "alerts [NETWORK]", "firing, pending and silenced alerts"),
+    "silence": VerbHelp(
+        ALERTS,
+        "silence NETWORK [RULE [SUBJECT]|all] DURATION",
+        "mute one alert or a network (30m, 2h, until-resolved)",
+    ),
+    "unsilence": VerbHelp(ALERTS, "unsilence NETWORK [RULE [SUBJECT]|all]", "lift a silence"),
 }
 
 

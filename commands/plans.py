@@ -230,6 +230,29 @@ class OnlyActive(_Frozen):
         return f"active sequencers are {', '.join(active) or 'none'}, expected only {self.sequencer}"
 
 
+class HeadAdvances(_Frozen):
+    kind: Literal["head_advances"] = "head_advances"
+    beyond: int
+
+    @property
+    def description(self) -> str:
+        return f"the chain head advances past #{self.beyond}"
+
+    def check(self, snap: NetworkSnapshot) -> str | None:
+        best = snap.best_unsafe
+        if best is None:
+            return "no node reports an unsafe head"
+        if best.number > self.beyond:
+            return None
+        # The usual cause after a disaster-recovery start: op-node commits each block to its conductor,
+        # which needs a raft quorum even when its leadership is overridden.
+        return (
+            f"the chain head is still #{best.number}: no block since the start. Without a raft quorum "
+            "the conductor cannot commit blocks; op-node's own override is `override-leader NETWORK "
+            "SEQUENCER --node`"
+        )
+
+
 Expectation = Annotated[
     ConductorPaused
     | LeaderOverridden
@@ -238,7 +261,8 @@ Expectation = Annotated[
     | LeaderIs
     | LeaderIsNot
     | SequencerStopped
-    | OnlyActive,
+    | OnlyActive
+    | HeadAdvances,
     Field(discriminator="kind"),
 ]
 
@@ -398,10 +422,11 @@ def plan_stop(target: str) -> Plan:
     )
 
 
-def plan_handover(target: str, stop: Sequence[str], start_hash: str | None) -> Plan:
+def plan_handover(target: str, stop: Sequence[str], start_hash: str | None, head: int | None = None) -> Plan:
     """Stop every sequencer in `stop` (the first one's head hash is kept) and start `target`.
 
-    With `start_hash` the start uses it; otherwise the hash returned by the first stop.
+    With `start_hash` the start uses it; otherwise the hash returned by the first stop. With `head`,
+    the outcome also needs the chain to grow past it: an active flag alone does not prove blocks flow.
     """
     if start_hash is None and not stop:
         raise ValueError("a handover needs a hash or a sequencer to stop")
@@ -423,5 +448,5 @@ def plan_handover(target: str, stop: Sequence[str], start_hash: str | None) -> P
     return Plan(
         summary=f"{stopping}start {target} at {source}",
         steps=tuple(steps),
-        expectations=(OnlyActive(sequencer=target),),
+        expectations=(OnlyActive(sequencer=target),) + (() if head is None else (HeadAdvances(beyond=head),)),
     )

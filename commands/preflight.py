@@ -7,6 +7,7 @@ Each check is a small function named after the rule; messages name nodes and num
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -481,8 +482,36 @@ def prepare_start(op: StartSequencer, snap: NetworkSnapshot, spec: NetworkSpec) 
     if op.hash is None:
         found += _check_start_lag(snap, spec, t)
     found += check_sequencer_start_gate(snap, t) + warn_control_loops(snap)
-    plan = plan_handover(t, others, start_hash) if (start_hash is not None or others) else None
+    found += _check_commit_quorum(snap, t)
+    plan = (
+        plan_handover(t, others, start_hash, _head_to_beat(snap, t, others))
+        if (start_hash is not None or others)
+        else None
+    )
     return PreparedOperation(operation=op, plan=plan, findings=tuple(found))
+
+
+def _head_to_beat(snap: NetworkSnapshot, t: str, others: Sequence[str]) -> int | None:
+    # A sequencer being stopped may seal one more block before it stops, so beat that one too.
+    if others:
+        return snap.best_unsafe.number + 1 if snap.best_unsafe is not None else None
+    node = snap.node(t)
+    return node.unsafe.number if node is not None and node.unsafe is not None else None
+
+
+def _check_commit_quorum(snap: NetworkSnapshot, t: str) -> Findings:
+    """op-node commits every sealed block to its conductor, which needs raft (reference §2.1)."""
+    node = snap.node(t)
+    if node is None or not node.leader_overridden or snap.raft_leader_id == t:
+        return []
+    return [
+        _warn(
+            "no_commit_quorum",
+            f"{t}'s leadership is only overridden: without a raft quorum its conductor cannot commit "
+            f"blocks, so op-node will not gossip them unless its own override is set "
+            f"(`override-leader {snap.network} {t} --node`)",
+        )
+    ]
 
 
 def _check_start_lag(snap: NetworkSnapshot, spec: NetworkSpec, t: str) -> Findings:

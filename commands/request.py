@@ -1,9 +1,175 @@
-"""Placeholder: being written in parallel; registers nothing yet."""
+"""The mutating verbs (`pause`, `resume`, `override-leader`, …): one handler from command to approval message.
+
+    authz (channel, requester) → parse → fresh snapshot → preflight
+        blocked  → ephemeral list of the blocking findings, refusal audited, nothing stored
+        ok       → one open operation per network: refuse while another request is open or the
+                   network's lock is held → store the request (record + open index + audit, one script)
+                   → post the approval message → remember its (channel, ts)
+
+The buttons of that message are handled by `commands.approval_actions`, wired here in
+`register_actions` because the router discovers action handlers per verb module.
+"""
 
 from __future__ import annotations
 
-from commands.router import VerbRegistry
+import logging
+import re
+import uuid
+from typing import TYPE_CHECKING
+
+from bot import audit, authz, locks
+from bot.audit import AuditEntry, AuditKind
+from bot.errors import BotError
+from bot.poller import poll_network
+from commands import approval_actions, approval_store
+from commands.approval import ApprovalRequest, Cancel, MessageRef, open_request
+from commands.approval_blocks import approval_blocks, approval_text
+from commands.args import OPERATION_VERBS, parse_operation
+from commands.preflight import PreparedOperation, prepare
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.context import BotContext
+    from bot.topology import NetworkSpec
+    from commands.router import CommandInvocation, Reply, VerbRegistry
+
+logger = logging.getLogger(__name__)
+
+# Longer than Slack's retry window, so a retried slash command never opens a second request.
+SEEN_TTL_MS = 10 * 60 * 1000
+_SAFE_ID = re.compile(r"^[^\s{}]{1,200}$")
+
+
+class RequestRefused(BotError):
+    """Raised when a request cannot be opened now (another one is open, the network is locked)."""
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+def refusal_text(prepared: PreparedOperation) -> str:
+    """What the requester is told when preflight blocks the operation."""
+    lines = [f":no_entry: `{prepared.operation.command}` was not submitted: preflight blocks it."]
+    lines += [
+        f"• {f.message}" + (" (overridable with `--force`)" if f.forceable else "") for f in prepared.blocking
+    ]
+    if prepared.plan is None and not prepared.blocking:
+        lines.append("• no plan is possible on the current cluster state")
+    return "\n".join(lines)
+
+
+async def _first_delivery(ctx: BotContext, cmd: CommandInvocation) -> bool:
+    """False when Slack delivers the same slash command again (same trigger id)."""
+    if cmd.trigger_id is None or not _SAFE_ID.match(cmd.trigger_id):
+        return True
+    return await ctx.store.claim_once(ctx.store.keys.seen(f"command.{cmd.trigger_id}"), SEEN_TTL_MS)
+
+
+async def _refuse_if_busy(ctx: BotContext, spec: NetworkSpec) -> None:
+    open_now = await approval_store.open_requests(ctx.store, spec.name)
+    if open_now:
+        other = open_now[0]
+        raise RequestRefused(
+            f"`{spec.name}` already has an open request `{other.id}` ({other.state}): "
+            f"`{other.operation.command}` by <@{other.requester}>. One operation per network at a time; "
+            "wait for it to finish or cancel it."
+        )
+    if await locks.holder_token(ctx.store, ctx.store.keys.lock(spec.name)) is not None:
+        raise RequestRefused(
+            f"An operation is running on `{spec.name}` right now (its lock is held); try again after it."
+        )
+
+
+async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
+    if not await _first_delivery(ctx, cmd):
+        logger.info("duplicate command dropped verb=%s correlation_id=%s", cmd.verb, cmd.correlation_id)
+        return
+    named = ctx.topology.network(cmd.args[0]) if cmd.args else None
+    if named is not None:
+        await authz.require(
+            ctx, named, authz.Permission.REQUEST, user_id=cmd.user_id, channel_id=cmd.channel_id
+        )
+    operation = parse_operation(cmd.verb, cmd.args, ctx.topology)
+    spec = ctx.topology.networks[operation.network]
+    if named is None:
+        await authz.require(
+            ctx, spec, authz.Permission.REQUEST, user_id=cmd.user_id, channel_id=cmd.channel_id
+        )
+    snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
+    prepared = prepare(operation, snapshot, spec)
+    if prepared.blocked:
+        text = refusal_text(prepared)
+        await audit.append(
+            ctx.store,
+            spec.name,
+            AuditEntry(
+                at=ctx.clock.now(),
+                network=spec.name,
+                kind=AuditKind.REQUEST,
+                actor=cmd.user_id,
+                message=text[:2000],
+                data={"outcome": "refused_by_preflight", "command": operation.command},
+            ),
+        )
+        await reply.ephemeral(text)
+        return
+    await _refuse_if_busy(ctx, spec)
+    request = open_request(new_request_id(), prepared, cmd.user_id, spec, ctx.clock.now())
+    entry = AuditEntry(
+        at=request.created_at,
+        network=spec.name,
+        kind=AuditKind.REQUEST,
+        actor=cmd.user_id,
+        request_id=request.id,
+        message=f"requested {operation.command}",
+        data={"outcome": "pending", "command": operation.command},
+    )
+    if not await approval_store.create(ctx.store, request, entry):
+        raise RequestRefused("Could not store the request (id clash); please try again.")
+    await _withdraw_if_raced(ctx, spec, request)
+    await _post(ctx, spec, request, cmd)
+
+
+async def _withdraw_if_raced(ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest) -> None:
+    """Close the gap between the busy check and the create: if another request opened meanwhile,
+    withdraw ours. Both racers may withdraw (then both retry), but two can never stay open."""
+    others = [r for r in await approval_store.open_requests(ctx.store, spec.name) if r.id != request.id]
+    if not others:
+        return
+    await approval_store.apply(ctx, spec.name, request.id, Cancel(user=request.requester), request.requester)
+    raise RequestRefused(
+        f"`{spec.name}` got another request `{others[0].id}` at the same moment "
+        f"(`{others[0].operation.command}` by <@{others[0].requester}>); yours was withdrawn, nothing ran."
+    )
+
+
+async def _post(ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest, cmd: CommandInvocation) -> None:
+    try:
+        response = await ctx.slack.chat_postMessage(
+            channel=cmd.channel_id, text=approval_text(request), blocks=approval_blocks(request, spec)
+        )
+        ts = str(response["ts"])
+    except Exception as e:
+        # Without its message nobody could approve it and it would hold the network until expiry.
+        await approval_store.apply(
+            ctx, spec.name, request.id, Cancel(user=request.requester), request.requester
+        )
+        raise RequestRefused(
+            f"Could not post the approval message ({type(e).__name__}); "
+            "the request was withdrawn and nothing ran."
+        ) from e
+    await approval_store.attach_message(
+        ctx.store, spec.name, request.id, MessageRef(channel=cmd.channel_id, ts=ts)
+    )
+    logger.info("request opened network=%s request=%s verb=%s", spec.name, request.id, cmd.verb)
 
 
 def register(registry: VerbRegistry) -> None:
-    del registry
+    for verb in OPERATION_VERBS:
+        registry.add(verb, handle)
+
+
+def register_actions(app: AsyncApp, ctx: BotContext) -> None:
+    approval_actions.register(app, ctx)

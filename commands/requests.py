@@ -1,8 +1,8 @@
 """`/conductor requests [NETWORK]`: the approval requests still open (pending, approved, executing).
 
-Read from Redis only (no RPC): each network's pending index (`Keys.pending`) names the requests,
-their records (`Keys.request`) hold them. Without a network it lists every network whose commands
-are accepted in this channel; with one, that network (READ permission, like `status`).
+Read from Redis only (no RPC), through `commands.approval_store.open_requests`: each network's
+pending index names the requests, their records hold them. Without a network it lists every network
+whose commands are accepted in this channel; with one, that network (READ permission, like `status`).
 `requests_blocks` is a pure function of the requests and `now`.
 """
 
@@ -13,13 +13,12 @@ import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from bot import authz
 from bot.errors import StoreUnavailable, UsageError
-from bot.store import Store
 from commands.approval import ApprovalRequest
+from commands.approval_store import open_requests
 from commands.status import find_network
 
 if TYPE_CHECKING:
@@ -30,7 +29,6 @@ logger = logging.getLogger(__name__)
 
 Block = dict[str, Any]
 
-OPEN_STATES: frozenset[str] = frozenset({"pending", "approved", "executing"})
 # One section per request plus header and footer stays well below Slack's 50 blocks.
 MAX_LISTED = 40
 SECTION_LIMIT = 3000
@@ -73,7 +71,8 @@ def expiry_text(request: ApprovalRequest, now: float) -> str:
 def request_line(request: ApprovalRequest, now: float) -> str:
     """One request: id, network, command, requester, approvals so far / required, expiry."""
     icon = _STATE_ICON.get(request.state, ":grey_question:")
-    force = " :rotating_light: *--force*" if request.operation.force else ""
+    # The command already ends in `--force`; the siren makes it visible at a glance.
+    force = " :rotating_light:" if request.operation.force else ""
     return (
         f"{icon} `{request.id}` *{request.network}* `{request.operation.command}`{force}\n"
         f"requested by <@{request.requester}> · approvals {len(request.approvals)}/"
@@ -117,25 +116,6 @@ def requests_blocks(requests: Sequence[ApprovalRequest], now: float, network: st
     footer = f"…and {hidden} more, not shown" if hidden > 0 else f"{len(ordered)} open"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
     return blocks
-
-
-async def open_requests(store: Store, network: str) -> list[ApprovalRequest]:
-    """The network's requests in an open state, read through its pending index."""
-    ids = await store.members(store.keys.pending(network))
-    records = await asyncio.gather(*(store.get(store.keys.request(network, i)) for i in ids))
-    found: list[ApprovalRequest] = []
-    for request_id, record in zip(ids, records, strict=True):
-        if record is None:
-            # The index outlived the record (its TTL ran out); the expiry sweep tidies the index.
-            continue
-        try:
-            request = ApprovalRequest.model_validate_json(record.data)
-        except ValidationError:
-            logger.warning("unreadable approval request network=%s request_id=%s", network, request_id)
-            continue
-        if request.state in OPEN_STATES:
-            found.append(request)
-    return found
 
 
 async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:

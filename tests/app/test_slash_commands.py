@@ -154,16 +154,13 @@ async def test_status_from_a_channel_not_configured_is_refused(running_bot: Star
         assert reply["text"].startswith("No network accepts commands in this channel.")
 
 
-async def test_unknown_and_not_yet_enabled_verbs_point_to_help(running_bot: StartBot) -> None:
+async def test_unknown_verbs_point_to_help(running_bot: StartBot) -> None:
     async with running_bot() as bot:
         sent = await bot.driver.command("frobnicate sim-1", channel=bot.channel())
         [reply] = await bot.fake.wait_for_response(sent.response_name)
         assert (
             reply["text"] == "Unknown command `frobnicate`. Try `/conductor help` for the list of commands."
         )
-        sent = await bot.driver.command("pause sim-1", channel=bot.channel())
-        [reply] = await bot.fake.wait_for_response(sent.response_name)
-        assert "`pause` is not available in this deployment yet" in reply["text"]
 
 
 async def test_too_many_arguments_get_the_usage(running_bot: StartBot) -> None:

@@ -56,3 +56,19 @@ async def test_embedded_server_keeps_approvals_and_audit_across_a_restart(tmp_pa
         assert await audit.read(store, NET) == [requested]
     finally:
         await reopened.close()
+
+
+async def test_a_second_process_on_the_same_state_dir_shares_the_running_server(tmp_path: Path) -> None:
+    # `conductor-bot audit` beside a running bot must not start a second server on the same AOF.
+    owner = await open_redis(None, tmp_path)
+    try:
+        guest = await open_redis(None, tmp_path)
+        assert not guest.embedded
+        assert guest.url == owner.url
+        await owner.client.set("shared", "yes")
+        assert await guest.client.get("shared") == "yes"
+        await guest.close()
+        assert await owner.ping()  # the guest closing leaves the owner's server running
+    finally:
+        await owner.close()
+    assert not (tmp_path / "valkey" / "endpoint").exists()

@@ -1,0 +1,190 @@
+"""The watcher: one tick of one network, from a snapshot to Slack, safe with several replicas.
+
+Per tick (`Watcher.tick`):
+
+1. Hold the network's lease (`bot.locks.acquire_or_renew_lease`); a replica that does not hold it
+   does nothing, so each network is watched by one replica at a time.
+2. Poll (`bot.poller.poll_network`) and evaluate the rules against the stored `WatchMemory`.
+3. Write the new memory with compare-and-set. This is the tick's fence: if another replica wrote
+   it since we read it (a lease hand-over race), we lost the tick and stop before acting.
+4. Apply the tick to every stored alert (`state.observe_network`) and write each changed alert with
+   CAS. A conflict means someone else (a button click, another replica) moved that alert: re-read it
+   and re-apply this tick's observation to the fresh state, so nothing is done twice or lost.
+5. Fold a burst of posts into one summary (`burst.group_effects`) and hand the effects to the
+   notifier, which queues them in Redis and delivers them (or retries them next tick).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Iterable
+
+from pydantic import BaseModel, ConfigDict
+
+from alerts.alert_store import AlertStore, Stored
+from alerts.burst import group_effects
+from alerts.effects import Effect
+from alerts.model import AlertState, Condition
+from alerts.notifier import Notifier
+from alerts.rules import evaluate
+from alerts.state import observe_network
+from bot.context import BotContext
+from bot.locks import acquire_or_renew_lease, release_lease
+from bot.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network
+
+logger = logging.getLogger(__name__)
+
+LEASE_INTERVALS = 3
+CAS_ATTEMPTS = 5
+
+
+def default_owner_id() -> str:
+    """A replica id: host, pid and a random suffix (a restarted process is a new owner)."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+class TickReport(BaseModel):
+    """What one tick did, for logs, tests and the benchmark."""
+
+    model_config = ConfigDict(frozen=True)
+
+    network: str
+    leader: bool
+    # Another replica wrote this tick's memory first; we acted on nothing.
+    lost_race: bool = False
+    conditions: int = 0
+    changed: int = 0
+    effects: int = 0
+    delivered: int = 0
+    outbox: int = 0
+    seconds: float = 0.0
+
+
+class Watcher:
+    """Ticks networks for one replica (`owner_id`) of the bot."""
+
+    def __init__(
+        self, ctx: BotContext, owner_id: str | None = None, notifier: Notifier | None = None
+    ) -> None:
+        self.ctx = ctx
+        self.owner_id = owner_id or default_owner_id()
+        self.alerts = AlertStore(ctx.store)
+        self.notifier = notifier or Notifier(ctx, self.alerts)
+        # The scheduler starts every network's tick at the same instant; the shared HTTP pool is
+        # sized (`bot.poller.polling_limits`) for this many networks in flight, and httpcore's pool
+        # scan makes a thousand concurrent requests far slower than a few batches of them.
+        self._poll_gate = asyncio.Semaphore(DEFAULT_NETWORK_CONCURRENCY)
+
+    @property
+    def lease_ms(self) -> int:
+        return max(int(LEASE_INTERVALS * self.ctx.settings.poll_interval * 1000), 1000)
+
+    async def tick(self, network: str) -> TickReport:
+        started = time.perf_counter()
+        spec = self.ctx.topology.network(network)
+        if spec is None:
+            raise KeyError(f"unknown network {network!r}")
+        lease = self.ctx.store.keys.watch_lease(network)
+        if not await acquire_or_renew_lease(self.ctx.store, lease, self.owner_id, self.lease_ms):
+            return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
+        memory_version, memory = await self.alerts.memory(network)
+        snapshot = await poll_network(
+            spec, self.ctx.http, self.ctx.clock, timeout=self.ctx.settings.rpc_timeout
+        )
+        now = self.ctx.clock.now()
+        conditions, new_memory = evaluate(snapshot, spec, memory, now)
+        if not await self.alerts.save_memory(network, memory_version, new_memory):
+            logger.warning("watch tick lost to another replica network=%s owner=%s", network, self.owner_id)
+            return TickReport(
+                network=network, leader=True, lost_race=True, seconds=time.perf_counter() - started
+            )
+        silence = await self.alerts.silence(network, now)
+        silenced_until = silence.until if silence is not None else None
+        stored = await self.alerts.load(network)
+        changed, effects = await self._apply(
+            network, conditions, stored, now, new_memory.held, silenced_until
+        )
+        effects = group_effects(network, effects)
+        report = await self.notifier.submit(network, effects)
+        return TickReport(
+            network=network,
+            leader=True,
+            conditions=len(conditions),
+            changed=changed,
+            effects=len(effects),
+            delivered=report.delivered,
+            outbox=report.remaining,
+            seconds=time.perf_counter() - started,
+        )
+
+    async def _apply(
+        self,
+        network: str,
+        conditions: Iterable[Condition],
+        stored: dict[str, Stored],
+        now: float,
+        held: tuple[str, ...],
+        silenced_until: float | None,
+    ) -> tuple[int, list[Effect]]:
+        by_fp = {c.fingerprint: c for c in conditions}
+        states = {fp: s.state for fp, s in stored.items()}
+        outcome = observe_network(
+            network, by_fp.values(), states, now, held=held, network_silenced_until=silenced_until
+        )
+        effects: list[Effect] = []
+        for fp in sorted(outcome.changed.keys() | {e_fp for e in outcome.effects if (e_fp := _fp(e))}):
+            own = [e for e in outcome.effects if _fp(e) == fp]
+            new = outcome.changed.get(fp)
+            if new is None:
+                effects.extend(own)
+                continue
+            version = stored[fp].version if fp in stored else 0
+            if await self.alerts.save(new, version, now):
+                effects.extend(own)
+                continue
+            effects.extend(await self._retry(network, fp, by_fp.get(fp), now, held, silenced_until))
+        return len(outcome.changed), effects
+
+    async def _retry(
+        self,
+        network: str,
+        fp: str,
+        condition: Condition | None,
+        now: float,
+        held: tuple[str, ...],
+        silenced_until: float | None,
+    ) -> list[Effect]:
+        """Re-apply this tick to a fresh copy of one alert that someone else wrote meanwhile."""
+        for _attempt in range(CAS_ATTEMPTS):
+            fresh = await self.alerts.get(network, fp)
+            states: dict[str, AlertState] = {fp: fresh.state} if fresh is not None else {}
+            outcome = observe_network(
+                network,
+                [condition] if condition is not None else [],
+                states,
+                now,
+                held=held,
+                network_silenced_until=silenced_until,
+            )
+            new = outcome.changed.get(fp)
+            if new is None:
+                return list(outcome.effects)
+            if await self.alerts.save(new, fresh.version if fresh is not None else 0, now):
+                return list(outcome.effects)
+        logger.error("alert write kept conflicting network=%s fingerprint=%s", network, fp)
+        return []
+
+    async def release(self) -> None:
+        """Give up every lease this replica holds, so another takes over at once (shutdown)."""
+        for network in self.ctx.topology.networks:
+            await release_lease(self.ctx.store, self.ctx.store.keys.watch_lease(network), self.owner_id)
+
+
+def _fp(effect: Effect) -> str:
+    # A burst summary is formed after this step, so every effect here names one alert.
+    return getattr(effect, "fingerprint", "")

@@ -1,0 +1,191 @@
+"""Alert latency and watcher cost against the simulator: `python -m bench.bench_alerts`.
+
+(a) Alert latency, in simulator time. Model: the watcher ticks every poll interval P (as the
+    scheduler does); a fault is injected at a random phase within an interval; latency is the sim
+    time from the injection to the tick whose notifier call made the fake Slack Web API record the
+    alert's `chat.postMessage`. Sim time stands still while a tick runs (ManualClock), so the figure
+    is the scheduling delay plus the rule's `for` duration; real tick cost is measured in (b).
+    Two rules: `multiple_active` (fires at first sight; expect latency in (0, P]) and
+    `node_unreachable` (10 s `for`; expect (10, 10 + 2P]).
+(b) Cost of one watcher tick for N networks x 5 nodes (default 100 x 5), all networks ticked
+    concurrently as the scheduler would: wall time per round, CPU time per network tick.
+Real parts throughout: simulator over HTTP, embedded Valkey, fake Slack Web API over HTTP.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+from redis.asyncio import Redis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from alerts.watcher import Watcher
+from bot.authz import UserGroupDirectory
+from bot.context import BotContext
+from bot.keys import Keys
+from bot.poller import polling_limits
+from bot.redis_conn import client_for, start_valkey
+from bot.settings import Settings
+from bot.store import Store
+from sim.harness import Simulator, simulate
+from tests.fakes.slack_api import FakeSlackApi
+
+NET = "sim-1"
+Fault = Callable[[Simulator], Awaitable[None]]
+
+
+async def _split_brain(sim: Simulator) -> None:
+    await sim.split_brain(NET, "seq-2")
+
+
+async def _kill_node(sim: Simulator) -> None:
+    await sim.kill(NET, "seq-2", "node")
+
+
+def _context(
+    sim: Simulator, redis: Redis, keys: Keys, fake: FakeSlackApi, http: httpx.AsyncClient, poll: float
+) -> BotContext:
+    settings = Settings(
+        SLACK_BOT_TOKEN="xoxb-bench",
+        CONDUCTOR_BOT_POLL_INTERVAL=poll,
+        CONDUCTOR_BOT_RPC_TIMEOUT=1.0,
+    )
+    slack = AsyncWebClient(token="xoxb-bench", base_url=fake.base_url)
+    return BotContext(
+        settings=settings,
+        topology=sim.topology(),
+        http=http,
+        clock=sim.clock,
+        slack=slack,
+        directory=UserGroupDirectory(slack, sim.clock),
+        redis=redis,
+        store=Store(redis, keys),
+    )
+
+
+@asynccontextmanager
+async def _valkey() -> AsyncIterator[Redis]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = await asyncio.to_thread(start_valkey, Path(tmp), {}, False)
+        client = client_for(str(server.connection_url))
+        try:
+            yield client
+        finally:
+            await client.aclose()
+            await asyncio.to_thread(server.stop, 5.0)
+
+
+async def _trial(
+    redis: Redis, fake: FakeSlackApi, fault: Fault, poll: float, rng: random.Random, n: int
+) -> float:
+    async with simulate(nodes=3) as sim, httpx.AsyncClient() as http:
+        ctx = _context(sim, redis, Keys(prefix=f"bench{n}"), fake, http, poll)
+        watcher = Watcher(ctx, f"bench-{n}")
+        channel = ctx.topology.networks[NET].alert_channel or ""
+        for _ in range(3):  # settle: the watcher has memory and sees a healthy network
+            await sim.advance(poll)
+            await watcher.tick(NET)
+        before = len(fake.messages(channel))
+        phase = rng.uniform(0, poll)
+        await sim.advance(phase)
+        injected = sim.clock.now()
+        await fault(sim)
+        await sim.advance(poll - phase)
+        for _ in range(200):
+            await watcher.tick(NET)
+            if len(fake.messages(channel)) > before:
+                return sim.clock.now() - injected
+            await sim.advance(poll)
+        raise RuntimeError("no alert within 200 ticks")
+
+
+def _pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def bench_latency(trials: int, poll: float, seed: int) -> None:
+    rng = random.Random(seed)
+    fake = await FakeSlackApi.start()
+    try:
+        async with _valkey() as redis:
+            print(f"(a) alert latency, sim time, ticks every P={poll:g}s, {trials} trials per rule")
+            for name, fault, for_s in (
+                ("multiple_active", _split_brain, 0.0),
+                ("node_unreachable", _kill_node, 10.0),
+            ):
+                lat = [
+                    await _trial(redis, fake, fault, poll, rng, i + (1000 if for_s else 0))
+                    for i in range(trials)
+                ]
+                p50, p99 = _pct(lat, 0.5), _pct(lat, 0.99)
+                print(
+                    f"    {name:17s} for={for_s:4.0f}s  p50={p50:6.2f}s ({(p50 - for_s) / poll:4.2f}P past for)  "
+                    f"p99={p99:6.2f}s ({(p99 - for_s) / poll:4.2f}P)  max={max(lat):6.2f}s  mean={statistics.mean(lat):6.2f}s"
+                )
+    finally:
+        await fake.stop()
+
+
+async def bench_tick_cost(networks: int, nodes: int, rounds: int, poll: float) -> None:
+    fake = await FakeSlackApi.start()
+    try:
+        async with _valkey() as redis, simulate(networks=networks, nodes=nodes) as sim:
+            topology = sim.topology()
+            async with httpx.AsyncClient(limits=polling_limits(topology)) as http:
+                ctx = _context(sim, redis, Keys(prefix="benchcost"), fake, http, poll)
+                watcher = Watcher(ctx, "bench-cost")
+                names = list(topology.networks)
+                walls: list[float] = []
+                cpus: list[float] = []
+                for r in range(rounds):
+                    await sim.advance(poll)
+                    if r == rounds // 2:  # halfway: a fault in every network, so ticks also post
+                        for name in names:
+                            await sim.split_brain(name, "seq-2")
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    await asyncio.gather(*(watcher.tick(n) for n in names))
+                    walls.append(time.perf_counter() - wall)
+                    cpus.append(time.process_time() - cpu)
+                posted = len(fake.calls("chat.postMessage"))
+        print(
+            f"(b) watcher tick cost, {networks} networks x {nodes} nodes, {rounds} rounds (all networks per round)"
+        )
+        print(
+            f"    wall per round: p50={_pct(walls, 0.5) * 1000:7.1f} ms  max={max(walls) * 1000:7.1f} ms"
+            f"  (poll interval {poll * 1000:.0f} ms)"
+        )
+        print(
+            f"    CPU per round:  p50={_pct(cpus, 0.5) * 1000:7.1f} ms  = {_pct(cpus, 0.5) / networks * 1000:5.2f} ms"
+            f" per network tick (includes the simulator's servers in this process); posts={posted}"
+        )
+    finally:
+        await fake.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--poll", type=float, default=2.0)
+    parser.add_argument("--networks", type=int, default=100)
+    parser.add_argument("--nodes", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=5)
+    args = parser.parse_args()
+    asyncio.run(bench_latency(args.trials, args.poll, args.seed))
+    asyncio.run(bench_tick_cost(args.networks, args.nodes, args.rounds, args.poll))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""The process's scheduled work on APScheduler 3.x (`AsyncIOScheduler`, jobs on the bot's event loop).
+
+- one interval job per network, `watch:<net>`, every `settings.poll_interval` (default 2 s): a
+  watcher tick (`alerts.watcher.Watcher.tick`). Every replica schedules every network; the tick
+  does nothing unless this replica holds the network's lease (TTL ≈ 3 intervals, renewed each
+  tick), so a dead replica's networks are taken over within a few intervals.
+- `expiry`, every 5 s: `commands.expiry.sweep_expired(ctx)`, imported when it runs so the watcher
+  works in deployments (or branches) without it.
+
+Jobs use `max_instances=1` (a slow tick is skipped, not stacked), `coalesce=True` and a misfire
+grace of one interval. A job never raises into APScheduler: failures are logged and the next run
+tries again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from importlib import import_module
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from alerts.watcher import Watcher
+from bot.context import BotContext
+
+logger = logging.getLogger(__name__)
+
+EXPIRY_INTERVAL_SECONDS = 5.0
+
+
+class BotScheduler:
+    """Owns the APScheduler instance and the watcher of one bot process."""
+
+    def __init__(self, ctx: BotContext, owner_id: str | None = None) -> None:
+        self.ctx = ctx
+        self.watcher = Watcher(ctx, owner_id)
+        self.scheduler = AsyncIOScheduler(timezone=UTC)
+
+    def start(self) -> None:
+        """Schedule the jobs; call from inside the running event loop (APScheduler captures it)."""
+        interval = self.ctx.settings.poll_interval
+        grace = max(1, round(interval))
+        first = datetime.now(UTC)
+        for network in self.ctx.topology.networks:
+            self.scheduler.add_job(
+                self._watch,
+                "interval",
+                seconds=interval,
+                args=[network],
+                id=f"watch:{network}",
+                max_instances=1,
+                coalesce=True,
+                misfire_grace_time=grace,
+                next_run_time=first,
+            )
+        self.scheduler.add_job(
+            self._expire,
+            "interval",
+            seconds=EXPIRY_INTERVAL_SECONDS,
+            id="expiry",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=round(EXPIRY_INTERVAL_SECONDS),
+        )
+        self.scheduler.start()
+        logger.info(
+            "scheduler started networks=%d interval=%s owner=%s",
+            len(self.ctx.topology.networks),
+            interval,
+            self.watcher.owner_id,
+        )
+
+    async def stop(self) -> None:
+        """Stop scheduling and hand our leases over at once instead of after their TTL."""
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        try:
+            await self.watcher.release()
+        except Exception:
+            logger.warning("could not release watcher leases; they expire by themselves", exc_info=True)
+        logger.info("scheduler stopped owner=%s", self.watcher.owner_id)
+
+    async def _watch(self, network: str) -> None:
+        try:
+            report = await self.watcher.tick(network)
+        except Exception:
+            logger.exception("watch tick failed network=%s", network)
+            return
+        if report.effects or report.outbox:
+            logger.info(
+                "watch tick network=%s effects=%d delivered=%d outbox=%d seconds=%.3f",
+                network,
+                report.effects,
+                report.delivered,
+                report.outbox,
+                report.seconds,
+            )
+
+    async def _expire(self) -> None:
+        try:
+            module = import_module("commands.expiry")
+        except ModuleNotFoundError:
+            return
+        try:
+            await module.sweep_expired(self.ctx)
+        except Exception:
+            logger.exception("approval expiry sweep failed")
+
+
+_RUNNING: dict[int, BotScheduler] = {}
+
+
+async def start_scheduler(ctx: BotContext) -> None:
+    """Startup hook (`bot.main.STARTUP_HOOKS`)."""
+    scheduler = BotScheduler(ctx)
+    scheduler.start()
+    _RUNNING[id(ctx)] = scheduler
+
+
+async def stop_scheduler(ctx: BotContext) -> None:
+    """Shutdown hook (`bot.main.SHUTDOWN_HOOKS`)."""
+    scheduler = _RUNNING.pop(id(ctx), None)
+    if scheduler is not None:
+        await scheduler.stop()

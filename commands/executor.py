@@ -1,0 +1,274 @@
+"""Run an approved request exactly once: claim it, lock the network, re-check, run the steps, verify.
+
+    approved ──StartExecution (CAS: one winner)──► executing ──Finish──► succeeded | failed
+
+The claim comes first, so however many clicks or replicas reach this, one proceeds. Then the
+per-network lock (`bot.locks.hold`: token + TTL, renewed, released only by us) is held for the run
+and passed as the guard of the final write, so an executor that lost its lock cannot record over
+another's work. Preflight runs again on a fresh snapshot and the approved plan must still be the plan
+it gives: approvers approved those exact calls, so if the cluster moved (e.g. a new leader) nothing
+runs. Steps run in order with their own timeouts; the first failure stops the plan and the outcome
+says which steps ran and which did not. A follow-up snapshot verifies the expectations; the cluster
+gets a few bounded chances to settle, separated by `settle()` (a sleep of one poll interval in the
+bot; tests pass one that advances the simulator's virtual time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pydantic import JsonValue
+from redis.exceptions import RedisError
+
+from bot import audit, locks
+from bot.audit import AuditEntry, AuditKind
+from bot.poller import poll_network
+from bot.rpc import RpcError, call_step
+from bot.store import Guard, LockLost
+from bot.topology import NetworkSpec
+from commands import approval_store
+from commands.approval import ApprovalRequest, Finish, StartExecution
+from commands.approval_blocks import step_result_text, verification_text
+from commands.approval_messages import thread_reply, update_message
+from commands.plans import Plan, RpcStep, StepResult, UnresolvedParamError, resolve_params, tolerated, verify
+from commands.preflight import prepare
+
+if TYPE_CHECKING:
+    from bot.context import BotContext
+
+logger = logging.getLogger(__name__)
+
+Settle = Callable[[], Awaitable[None]]
+
+BOT_ACTOR = "conductor-bot"
+# The lock outlives one slow step's timeout only through renewal; a crashed executor frees it soon.
+LOCK_TTL_MS = 30_000
+RENEW_EVERY = 10.0
+# Re-polls before the outcome counts as not as expected (about this many poll intervals).
+VERIFY_ATTEMPTS = 5
+DETAIL_LIMIT = 500
+
+
+@dataclass
+class Outcome:
+    success: bool
+    text: str
+    results: list[StepResult] = field(default_factory=list)
+
+
+def settle_of(ctx: BotContext) -> Settle:
+    """The pause between verification polls: `ctx.settle` when set, else one poll interval."""
+    if ctx.settle is not None:
+        return ctx.settle
+
+    async def sleep() -> None:
+        await asyncio.sleep(ctx.settings.poll_interval)
+
+    return sleep
+
+
+async def execute(
+    ctx: BotContext, network: str, request_id: str, *, settle: Settle | None = None
+) -> ApprovalRequest | None:
+    """Run the approved request; returns it in its final state, or None if another run has it."""
+    spec = ctx.topology.network(network)
+    if spec is None:
+        logger.warning(
+            "execution of a request for an unconfigured network network=%s request=%s", network, request_id
+        )
+        return None
+    decision = await approval_store.apply(ctx, network, request_id, StartExecution(), BOT_ACTOR)
+    if decision.request is None:
+        logger.info("execution not claimed network=%s request=%s rule=%s", network, request_id, decision.rule)
+        return None
+    request = decision.request
+    await update_message(ctx, request)
+    outcome = Outcome(success=False, text="")
+    try:
+        async with locks.hold(ctx.store, ctx.store.keys.lock(network), LOCK_TTL_MS, RENEW_EVERY) as held:
+            outcome = await run_plan(ctx, spec, request, outcome, settle or settle_of(ctx), held.lost)
+            return await _finish(ctx, request, outcome, held.lock.guard)
+    except locks.LockBusy:
+        outcome.text = "another operation holds this network's lock, so nothing ran; request it again later"
+        return await _finish(ctx, request, outcome, None)
+    except (RedisError, LockLost) as e:
+        # The record cannot be trusted to reflect what ran; say exactly what we know, once, in Slack.
+        logger.error(
+            "execution lost its store network=%s request=%s error=%s", network, request_id, type(e).__name__
+        )
+        await thread_reply(ctx, request, _store_lost_text(request, outcome.results, e))
+        return None
+
+
+async def run(ctx: BotContext, network: str, request_id: str) -> None:
+    """`execute` shaped for `ctx.spawn` (background tasks return nothing)."""
+    await execute(ctx, network, request_id)
+
+
+async def _finish(
+    ctx: BotContext, request: ApprovalRequest, outcome: Outcome, guard: Guard | None
+) -> ApprovalRequest | None:
+    event = Finish(success=outcome.success, outcome=outcome.text, step_results=tuple(outcome.results))
+    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
+    final = decision.request
+    if final is None:
+        logger.warning(
+            "finish refused network=%s request=%s rule=%s", request.network, request.id, decision.rule
+        )
+        return None
+    await update_message(ctx, final)
+    icon = ":large_green_circle:" if outcome.success else ":red_circle:"
+    await thread_reply(ctx, final, f"{icon} {outcome.text}")
+    return final
+
+
+async def run_plan(
+    ctx: BotContext,
+    spec: NetworkSpec,
+    request: ApprovalRequest,
+    outcome: Outcome,
+    settle: Settle,
+    lock_lost: asyncio.Event,
+) -> Outcome:
+    """Re-check, run and verify; fills `outcome` as it goes so a crash still knows what ran."""
+    approved = request.plan
+    if approved is None:
+        outcome.text = "the request has no plan; nothing ran"
+        return outcome
+    snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
+    prepared = prepare(request.operation, snapshot, spec)
+    if prepared.blocked:
+        reasons = "; ".join(f.message for f in prepared.blocking) or "no plan is possible now"
+        outcome.text = f"preflight on a fresh snapshot now blocks this: {reasons}. Nothing ran."
+        return outcome
+    if prepared.plan is None or prepared.plan.steps != approved.steps:
+        now = prepared.plan.summary if prepared.plan else "nothing"
+        outcome.text = (
+            f"the cluster changed since approval: the plan would now be `{now}`, not what was approved. "
+            "Nothing ran; request it again."
+        )
+        return outcome
+    total = len(approved.steps)
+    await thread_reply(
+        ctx, request, f":mag: preflight passed again on a fresh snapshot; running {total} step(s)"
+    )
+    stored: dict[str, JsonValue] = {}
+    for index, step in enumerate(approved.steps, start=1):
+        if lock_lost.is_set():
+            outcome.text = _stopped_text(
+                approved, outcome.results, index, "the network lock could not be renewed"
+            )
+            return outcome
+        result = await run_step(ctx, spec, step, index, stored)
+        outcome.results.append(result)
+        await audit.append(ctx.store, spec.name, _step_entry(ctx, request, result))
+        await thread_reply(ctx, request, step_result_text(request, result))
+        if not result.ok:
+            outcome.text = _stopped_text(approved, outcome.results, index, "it failed")
+            return outcome
+    # The fresh plan has the same steps; its expectations carry numbers from this snapshot.
+    failures = await verify_outcome(ctx, spec, prepared.plan, settle)
+    await thread_reply(ctx, request, verification_text(failures))
+    if failures:
+        outcome.text = f"all {total} step(s) ran, but the outcome is not as expected: " + "; ".join(failures)
+        return outcome
+    outcome.success = True
+    outcome.text = f"all {total} step(s) ran and the outcome was verified on a fresh snapshot"
+    return outcome
+
+
+async def run_step(
+    ctx: BotContext, spec: NetworkSpec, step: RpcStep, index: int, stored: dict[str, JsonValue]
+) -> StepResult:
+    """One RPC call with its own timeout; an error the step tolerates counts as success."""
+    seq = spec.sequencer(step.target)
+    started = time.monotonic()
+
+    def result(ok: bool, detail: str, *, was_tolerated: bool = False) -> StepResult:
+        return StepResult(
+            index=index,
+            target=step.target,
+            method=step.method,
+            ok=ok,
+            tolerated=was_tolerated,
+            detail=detail[:DETAIL_LIMIT],
+            seconds=round(time.monotonic() - started, 3),
+        )
+
+    if seq is None:
+        return result(False, f"{step.target} is not in the topology")
+    url = seq.conductor_rpc_url if step.endpoint == "conductor" else seq.node_rpc_url
+    try:
+        params = resolve_params(step, stored)
+        value = await call_step(url, step.method, params, step.timeout, http=ctx.http)
+    except UnresolvedParamError as e:
+        return result(False, str(e))
+    except RpcError as e:
+        # The message only: the URL may carry an API key in its path.
+        detail = f"{e.kind}: {e.message}"
+        return result(tolerated(step, e.message), detail, was_tolerated=tolerated(step, e.message))
+    if step.result_key is not None:
+        stored[step.result_key] = value
+    return result(True, "" if value is None else json.dumps(value))
+
+
+async def verify_outcome(ctx: BotContext, spec: NetworkSpec, plan: Plan, settle: Settle) -> list[str]:
+    """The plan's failed expectations after giving the cluster a bounded time to settle."""
+    failures: list[str] = []
+    for attempt in range(VERIFY_ATTEMPTS):
+        if attempt:
+            await settle()
+        snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
+        failures = verify(plan, snapshot)
+        if not failures:
+            return []
+    return failures
+
+
+def _step_entry(ctx: BotContext, request: ApprovalRequest, result: StepResult) -> AuditEntry:
+    status = "tolerated" if result.tolerated else ("ok" if result.ok else "failed")
+    return AuditEntry(
+        at=ctx.clock.now(),
+        network=request.network,
+        kind=AuditKind.STEP,
+        actor=BOT_ACTOR,
+        request_id=request.id,
+        message=f"step {result.index} {result.method} on {result.target}: {status}",
+        data={"index": str(result.index), "method": result.method, "target": result.target, "status": status},
+    )
+
+
+def _step_name(plan: Plan, index: int) -> str:
+    step = plan.steps[index - 1]
+    return f"{index}. `{step.method}` on {step.target}"
+
+
+def _stopped_text(plan: Plan, results: list[StepResult], index: int, why: str) -> str:
+    """Exactly what did and did not happen when the plan stopped at step `index`."""
+    ran = [_step_name(plan, r.index) for r in results if r.ok]
+    if index <= len(results) and not results[index - 1].ok:
+        failed = f"step {_step_name(plan, index)} failed: {results[index - 1].detail}"
+        not_run = range(index + 1, len(plan.steps) + 1)
+    else:
+        failed = f"stopped before step {_step_name(plan, index)} because {why}"
+        not_run = range(index, len(plan.steps) + 1)
+    skipped = [_step_name(plan, i) for i in not_run]
+    return (
+        f"{failed}. Ran: {', '.join(ran) or 'none'}. "
+        f"Not run: {', '.join(skipped) or 'none'}. The plan stopped there."
+    )
+
+
+def _store_lost_text(request: ApprovalRequest, results: list[StepResult], error: Exception) -> str:
+    ran = ", ".join(f"{r.index}. `{r.method}` on {r.target} ({'ok' if r.ok else 'failed'})" for r in results)
+    return (
+        f":x: Execution of `{request.operation.command}` stopped: the bot lost its store "
+        f"({type(error).__name__}), so no further step ran and the request record may still say executing. "
+        f"Steps that ran: {ran or 'none'}. Check the cluster with `/conductor status {request.network}`."
+    )

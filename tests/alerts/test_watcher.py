@@ -1,0 +1,145 @@
+"""The watcher against the simulator (real HTTP), real Valkey and the fake Slack Web API.
+
+Each test drives a fault, ticks the watcher once per poll interval of sim time and asserts what
+the alert channel shows.
+"""
+
+from __future__ import annotations
+
+from alerts.alert_store import AlertStore
+from alerts.watcher import Watcher
+from tests.alerts.test_watcher_helpers import NET, posts, run, titled, top_level_post_calls
+from tests.fixtures.slack import StartBot
+
+
+async def test_killed_leader_posts_one_leader_change_and_nothing_more_once_settled(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        await run(bot, [watcher], 10)
+        assert posts(bot) == []
+        await bot.sim.kill(NET, "seq-0")
+        await bot.sim.kill(NET, "seq-0", "node")
+        await run(bot, [watcher], 60)
+        [changed] = titled(bot, "Raft leader changed")
+        assert "seq-0 → seq-1" in changed.text
+        # The dead node is reported as such; no leadership page (no leader, two leaders...).
+        assert [m.text.split(":")[1].strip() for m in posts(bot)] == [
+            "white_check_mark",
+            "warning",
+        ]
+        assert "Node unreachable: seq-0" in posts(bot)[1].text
+        settled = top_level_post_calls(bot)
+        await run(bot, [watcher], 120)
+        assert top_level_post_calls(bot) == settled
+
+
+async def test_stalled_follower_alerts_then_resolves_in_its_thread(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        await run(bot, [watcher], 10)
+        await bot.sim.stall(NET, "seq-2", "sync")
+        await run(bot, [watcher], 60)
+        [lag] = titled(bot, "Unsafe head lagging: seq-2")
+        assert "(firing)" in lag.text and lag.replies == []
+        await bot.sim.stall(NET, "seq-2", "sync", on=False)
+        await run(bot, [watcher], 60)
+        [lag] = titled(bot, "Unsafe head lagging: seq-2")
+        assert "(resolved)" in lag.text
+        assert [r.text.split(" ")[1] for r in lag.replies] == ["Resolved"]
+        assert len(titled(bot, "Unsafe head lagging")) == 1
+
+
+async def test_split_brain_posts_one_critical_alert(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        await run(bot, [watcher], 10)
+        await bot.sim.split_brain(NET, "seq-2")
+        await run(bot, [watcher], 60)
+        [alert] = posts(bot)
+        assert alert.text.startswith(":rotating_light: [sim-1] More than one active sequencer (firing)")
+        assert "seq-0, seq-2" in alert.text
+
+
+async def test_paused_conductor_alerts_and_reminds_in_thread_until_resumed(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        await run(bot, [watcher], 10)
+        bot.sim.node(NET, "seq-1").paused = True
+        await run(bot, [watcher], 65 * 60, step=60)
+        [alert] = posts(bot)
+        assert "Conductor paused or stopped: seq-1 (firing)" in alert.text
+        assert [r.text.split(" ")[1:3] for r in alert.replies] == [["Still", "firing"], ["Still", "firing"]]
+        bot.sim.node(NET, "seq-1").paused = False
+        await run(bot, [watcher], 60)
+        [alert] = posts(bot)
+        assert "(resolved)" in alert.text and "Resolved" in alert.replies[-1].text
+
+
+async def test_flapping_node_is_one_alert_not_many(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        await run(bot, [watcher], 10)
+        for _ in range(5):
+            await bot.sim.kill(NET, "seq-2", "node")
+            await run(bot, [watcher], 12)
+            await bot.sim.revive(NET, "seq-2", "node")
+            await run(bot, [watcher], 8)
+        [unreachable] = titled(bot, "Node unreachable: seq-2")
+        assert "(firing)" in unreachable.text and unreachable.replies == []
+        await run(bot, [watcher], 60)
+        [unreachable] = titled(bot, "Node unreachable: seq-2")
+        assert "(resolved)" in unreachable.text and len(unreachable.replies) == 1
+
+
+async def test_restarted_bot_mid_incident_does_not_repost_and_still_resolves(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        before = Watcher(bot.ctx, "replica-a")
+        await run(bot, [before], 10)
+        await bot.sim.stall(NET, "seq-2", "sync")
+        await run(bot, [before], 60)
+        firing = len(posts(bot))
+        assert firing >= 1
+        # A crash: the lease is not released; Redis expires it after its TTL (done here by hand).
+        await bot.ctx.redis.delete(bot.ctx.store.keys.watch_lease(NET))
+        after = Watcher(bot.ctx, "replica-a-restarted")
+        await run(bot, [after], 30)
+        assert top_level_post_calls(bot) == firing
+        await bot.sim.stall(NET, "seq-2", "sync", on=False)
+        await run(bot, [after], 60)
+        assert top_level_post_calls(bot) == firing
+        assert all("(resolved)" in m.text for m in posts(bot))
+
+
+async def test_two_replicas_ticking_together_post_every_alert_exactly_once(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        a, b = Watcher(bot.ctx, "replica-a"), Watcher(bot.ctx, "replica-b")
+        await run(bot, [a, b], 10)
+        await bot.sim.stall(NET, "seq-2", "sync")
+        await bot.sim.split_brain(NET, "seq-1")
+        reports = await run(bot, [a, b], 40)
+        # Exactly one of them acts on each tick; then the lease moves by hand (as on expiry).
+        assert [sum(r.leader for r in reports[i : i + 2]) for i in range(0, len(reports), 2)] == [1] * 20
+        assert {r.leader for r in reports[1::2]} == {False}
+        await bot.ctx.redis.delete(bot.ctx.store.keys.watch_lease(NET))
+        await run(bot, [b, a], 40)
+        fingerprints = [m.text.split("(")[0] for m in posts(bot)]
+        assert len(fingerprints) == len(set(fingerprints)) >= 3
+        state = await AlertStore(bot.ctx.store).load(NET)
+        posted = [s for s in state.values() if s.state.message is not None]
+        assert top_level_post_calls(bot) == len({s.state.message.ts for s in posted if s.state.message})
+
+
+async def test_same_owner_racing_itself_loses_the_tick_instead_of_acting_twice(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        # Two watchers that both believe they hold the lease (e.g. a paused process waking up):
+        # the memory compare-and-set lets exactly one of them act on each tick.
+        a, b = Watcher(bot.ctx, "replica-a"), Watcher(bot.ctx, "replica-a")
+        await run(bot, [a], 4)
+        await bot.sim.split_brain(NET, "seq-2")
+        reports = await run(bot, [a, b], 20)
+        assert any(r.lost_race for r in reports)
+        [alert] = posts(bot)
+        assert "More than one active sequencer" in alert.text
+        assert top_level_post_calls(bot) == 1

@@ -1,0 +1,91 @@
+"""Alert buttons end to end: signed clicks into the running bot; the message updated in place, notes in
+its thread."""
+
+from __future__ import annotations
+
+import json
+
+from alerts.ids import AlertAction
+from alerts.watcher import Watcher
+from tests.alerts.test_watcher_helpers import NET, posts, run
+from tests.fakes.slack_api import FakeMessage
+from tests.fixtures.slack import BotHandle, StartBot
+
+
+def button_value(message: FakeMessage, action: AlertAction) -> str | None:
+    for block in message.blocks or []:
+        for element in block.get("elements", []):
+            if element.get("action_id") == action.value:
+                return str(element["value"])
+    return None
+
+
+def context_text(message: FakeMessage) -> str:
+    return " ".join(e["text"] for b in message.blocks or [] if b["type"] == "context" for e in b["elements"])
+
+
+async def firing_alert(bot: BotHandle, watcher: Watcher) -> FakeMessage:
+    await run(bot, [watcher], 4)
+    await bot.sim.split_brain(NET, "seq-2")
+    await run(bot, [watcher], 4)
+    [alert] = posts(bot)
+    return alert
+
+
+async def test_acknowledge_updates_the_message_in_place_and_notes_it_in_the_thread(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(network_overrides={"requesters": ("U1",), "approvers": ("U3",)}) as bot:
+        alert = await firing_alert(bot, Watcher(bot.ctx, "replica-a"))
+        value = button_value(alert, AlertAction.ACKNOWLEDGE)
+        assert value is not None and json.loads(value) == {
+            "network": NET,
+            "fingerprint": "sim-1/multiple_active",
+        }
+        sent = await bot.driver.click(
+            AlertAction.ACKNOWLEDGE, value, user="U3", channel=bot.channel(), message_ts=alert.ts
+        )
+        assert sent.status == 200
+        await bot.fake.wait_for("chat.update")
+        [alert] = posts(bot)
+        assert button_value(alert, AlertAction.ACKNOWLEDGE) is None
+        assert "acknowledged by <@U3>" in context_text(alert)
+        await bot.fake.wait_for("chat.postMessage", predicate=lambda c: bool(c.get("thread_ts")))
+        assert [r.text for r in posts(bot)[0].replies] == [":eyes: Acknowledged by <@U3>; reminders stop."]
+
+
+async def test_users_who_may_neither_request_nor_approve_cannot_silence(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides={"requesters": ("U1",), "approvers": ("U3",)}) as bot:
+        alert = await firing_alert(bot, Watcher(bot.ctx, "replica-a"))
+        value = button_value(alert, AlertAction.SILENCE_2H)
+        assert value is not None
+        sent = await bot.driver.click(
+            AlertAction.SILENCE_2H, value, user="U9", channel=bot.channel(), message_ts=alert.ts
+        )
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert "Only requesters or approvers of `sim-1`" in reply["text"]
+        assert posts(bot)[0].updates == 0 and posts(bot)[0].replies == []
+
+
+async def test_silence_30_min_shows_on_the_message_and_keeps_the_resolution_quiet(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        alert = await firing_alert(bot, watcher)
+        value = button_value(alert, AlertAction.SILENCE_30M)
+        assert value is not None
+        await bot.driver.click(
+            AlertAction.SILENCE_30M, value, user="U1", channel=bot.channel(), message_ts=alert.ts
+        )
+        await bot.fake.wait_for("chat.update")
+        await bot.fake.wait_for("chat.postMessage", predicate=lambda c: bool(c.get("thread_ts")))
+        [alert] = posts(bot)
+        assert "silenced by <@U1> for 30m" in context_text(alert)
+        assert alert.replies[0].text.startswith(":no_bell: Silenced by <@U1> for 30m")
+        bot.sim.node(NET, "seq-2").seq_active = False
+        await run(bot, [watcher], 40)
+        [alert] = posts(bot)
+        # Updated in place so it does not show a stale "firing", but no "resolved" ping while silenced.
+        assert "(resolved)" in alert.text
+        assert len(alert.replies) == 1

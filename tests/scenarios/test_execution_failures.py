@@ -1,0 +1,167 @@
+"""Execution that cannot or does not complete says exactly what ran and what did not."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from bot import locks
+from bot.audit import AuditKind
+from bot.main import serve_bot
+from bot.redis_conn import client_for, start_valkey
+from bot.topology import Topology
+from commands.ids import ApprovalAction, ApprovalBlock
+from sim.harness import simulate
+from tests.fakes.slack_api import FakeSlackApi
+from tests.fakes.slack_requests import SlackDriver
+from tests.fixtures.redis import eventually
+from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot, bot_settings
+from tests.scenarios.approval_support import (
+    APPROVER,
+    NETWORK,
+    OVERRIDES,
+    REQUESTER,
+    approve_and_finish,
+    audit_entries,
+    block_text,
+    click,
+    ephemeral,
+    open_request,
+    request_id_of,
+    thread_texts,
+    use_sim_settle,
+    wait_message_state,
+    wait_state,
+)
+
+
+async def test_a_step_failing_mid_plan_stops_it_and_says_what_ran(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        use_sim_settle(bot)
+        message = await open_request(bot, f"pause {NETWORK} all")
+        # seq-0 answers slowly, so seq-2's conductor can die after the re-check and before its step.
+        await bot.sim.latency(NETWORK, "seq-0", "conductor", 0.4)
+        await click(bot, message, ApprovalAction.APPROVE, APPROVER)
+
+        async def rechecked() -> bool:
+            return any(t.startswith(":mag: preflight passed again") for t in thread_texts(message))
+
+        await eventually(rechecked, within=5.0)
+        await bot.sim.kill(NETWORK, "seq-2", "conductor")
+        final = await wait_state(bot, request_id_of(message), "succeeded", "failed")
+
+        assert final.state == "failed"
+        assert [r.ok for r in final.step_results] == [True, True, False]
+        assert final.outcome is not None
+        assert "step 3. `conductor_pause` on seq-2 failed" in final.outcome
+        assert "Ran: 1. `conductor_pause` on seq-0, 2. `conductor_pause` on seq-1" in final.outcome
+        await wait_message_state(bot, message, "Failed")
+        assert "2 of 3 steps succeeded" in block_text(message, ApprovalBlock.OUTCOME)
+        assert any(t.startswith(":x: step 3/3 `conductor_pause` on *seq-2*") for t in thread_texts(message))
+        assert bot.sim.node(NETWORK, "seq-0").paused and bot.sim.node(NETWORK, "seq-1").paused
+        steps = [e.data["status"] for e in await audit_entries(bot, final.id) if e.kind == AuditKind.STEP]
+        assert steps == ["ok", "ok", "failed"]
+
+
+async def test_preflight_rerun_at_execution_blocks_and_nothing_runs(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        message = await open_request(bot, f"pause {NETWORK} seq-2")
+        await bot.sim.kill(NETWORK, "seq-2", "conductor")
+        final = await approve_and_finish(bot, message)
+        assert final.state == "failed" and final.step_results == ()
+        assert (
+            final.outcome is not None
+            and "now blocks this" in final.outcome
+            and "Nothing ran" in final.outcome
+        )
+        await wait_message_state(bot, message, "Failed")
+        kinds = [e.kind for e in await audit_entries(bot, final.id)]
+        assert AuditKind.STEP not in kinds and kinds[-1] == AuditKind.RESULT
+
+
+async def test_a_held_network_lock_refuses_new_requests_and_stops_approved_ones(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        message = await open_request(bot, f"pause {NETWORK} seq-2")
+        held = await locks.acquire(bot.ctx.store, bot.ctx.store.keys.lock(NETWORK), 30_000)
+        assert held is not None
+        final = await approve_and_finish(bot, message)
+        assert final.state == "failed" and final.outcome is not None
+        assert "holds this network's lock, so nothing ran" in final.outcome
+        assert bot.sim.node(NETWORK, "seq-2").paused is False
+        sent = await bot.driver.command(f"pause {NETWORK} seq-1", user=REQUESTER, channel=bot.channel())
+        assert "its lock is held" in await ephemeral(bot, sent.response_name)
+        assert await locks.release(bot.ctx.store, held), (
+            "the executor never took or freed someone else's lock"
+        )
+
+
+async def test_handover_with_stop_and_start_on_another_sequencer(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        use_sim_settle(bot)
+        for text in (f"pause {NETWORK} all", f"transfer-leader {NETWORK} seq-1 --force"):
+            final = await approve_and_finish(bot, await open_request(bot, text))
+            assert final.state == "succeeded", final.outcome
+        message = await open_request(bot, f"start-sequencer {NETWORK} seq-1")
+        assert "admin_stopSequencer" in block_text(message, ApprovalBlock.PLAN)
+        final = await approve_and_finish(bot, message)
+        assert final.state == "succeeded", final.outcome
+        assert bot.sim.network(NETWORK).active_sequencers() == ["seq-1"]
+        assert [r.method for r in final.step_results] == ["admin_stopSequencer", "admin_startSequencer"]
+
+
+async def test_redis_lost_mid_execution_is_reported_with_what_ran(
+    fake_slack: FakeSlackApi, tmp_path: Path
+) -> None:
+    # Its own Valkey, so the test can stop it under the running bot.
+    server = await asyncio.to_thread(start_valkey, tmp_path, {}, False)
+    client = client_for(str(server.connection_url))
+    stopped = False
+    try:
+        async with simulate(nodes=3) as sim:
+            topology = Topology(
+                networks={n: s.model_copy(update=OVERRIDES) for n, s in sim.topology().networks.items()}
+            )
+            settings = bot_settings(SLACK_API_URL=fake_slack.base_url)
+            async with serve_bot(settings, topology, redis=client, clock=sim.clock) as running:
+                driver = SlackDriver(
+                    f"{running.url}/slack/events", SIGNING_SECRET, fake_slack.response_url_for
+                )
+                bot = BotHandle(driver, fake_slack, running.ctx, sim, running.url, running.app)
+                message = await open_request(bot, f"pause {NETWORK} all")
+                await sim.latency(NETWORK, "seq-0", "conductor", 0.4)
+                await click(bot, message, ApprovalAction.APPROVE, APPROVER)
+
+                async def rechecked() -> bool:
+                    return any(t.startswith(":mag:") for t in thread_texts(message))
+
+                await eventually(rechecked, within=5.0)
+                await asyncio.to_thread(server.stop, 5.0)
+                stopped = True
+
+                async def reported() -> bool:
+                    return any("lost its store" in t for t in thread_texts(message))
+
+                await eventually(reported, within=15.0)
+                [report] = [t for t in thread_texts(message) if "lost its store" in t]
+                assert "Steps that ran: 1. `conductor_pause` on seq-0 (ok)" in report
+                assert "no further step ran" in report
+                assert sim.node(NETWORK, "seq-0").paused and not sim.node(NETWORK, "seq-1").paused
+    finally:
+        await client.aclose()
+        if not stopped:
+            await asyncio.to_thread(server.stop, 5.0)
+
+
+async def test_a_plan_that_changed_since_approval_does_not_run(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides=OVERRIDES, spare=1) as bot:
+        message = await open_request(bot, f"add-voter {NETWORK} seq-3")
+        assert "on leader seq-0" in block_text(message, ApprovalBlock.PLAN)
+        await bot.sim.partition(NETWORK, "seq-0")
+        await bot.sim.advance(10)
+        assert bot.sim.network(NETWORK).leader_id() not in (None, "seq-0")
+        final = await approve_and_finish(bot, message)
+        assert final.state == "failed" and final.step_results == ()
+        assert final.outcome is not None and "changed since approval" in final.outcome
+        assert "seq-3" not in {e.id for e in bot.sim.network(NETWORK).config}
