@@ -1,4 +1,4 @@
-"""Alerts: pure rules and state machine, plus (later) the watcher and notifier adapters around them.
+"""Alerts: pure rules and state machine, plus the watcher and notifier adapters around them.
 
 - `model`: `Condition`, `RuleSpec`, `AlertState`, `fingerprint()` — the values.
 - `catalog`: the rule table (`RULES`).
@@ -7,4 +7,9 @@
 - `state`: `transition()` (the one state machine) and `observe_network()` (one tick of a network).
 - `burst`: `group_effects()` folds a burst of new posts into one summary.
 - `blocks` / `texts` / `ids`: Block Kit builders, thread texts, Slack action ids.
+
+Adapters (Redis, HTTP, Slack; not imported by the pure modules above):
+- `alert_store`: alert records, watcher memory, network silences and the outbox in Redis.
+- `watcher`: `Watcher.tick(network)` — lease, poll, evaluate, transition, persist (CAS), notify.
+- `notifier`: delivers effects through the outbox (rate limits, outages, never two posts).
 """

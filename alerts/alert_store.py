@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import uuid
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 from alerts.effects import Effect
 from alerts.model import AlertState
@@ -31,11 +31,11 @@ from bot.store import IndexUpdate, Store, text
 logger = logging.getLogger(__name__)
 
 RESOLVED_TTL_SECONDS = 3 * 24 * 3600
+# Longer than Keys.memory suggests: a leader change across a short watcher outage (a deploy) must
+# still be recognised, while an hour-old "best head moved at" is no longer mistaken for recent.
 MEMORY_TTL_SECONDS = 3600
 # Keeps a network silence key a little past its end so clock skew between replicas cannot drop it early.
 SILENCE_GRACE_SECONDS = 60
-
-_EFFECT: TypeAdapter[Effect] = TypeAdapter(Effect)
 
 
 def outbox_key(keys: Keys, network: str) -> str:
@@ -174,7 +174,3 @@ class AlertStore:
 
     async def outbox_length(self, network: str) -> int:
         return int(await self.store.redis.llen(outbox_key(self.keys, network)))
-
-    @staticmethod
-    def effect_json(effect: Effect) -> str:
-        return _EFFECT.dump_json(effect).decode()

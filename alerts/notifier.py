@@ -178,7 +178,8 @@ class Notifier:
             response = await self.ctx.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
         except TimeoutError:
             raise  # ambiguous: Slack may have posted, so the claim stays until it expires
-        except BaseException:
+        except Exception:
+            # Slack answered with an error or could not be reached: nothing was posted, retry later.
             await self.ctx.store.redis.delete(claim)
             raise
         return str(response["ts"])

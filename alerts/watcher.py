@@ -93,9 +93,10 @@ class Watcher:
         if not await acquire_or_renew_lease(self.ctx.store, lease, self.owner_id, self.lease_ms):
             return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
         memory_version, memory = await self.alerts.memory(network)
-        snapshot = await poll_network(
-            spec, self.ctx.http, self.ctx.clock, timeout=self.ctx.settings.rpc_timeout
-        )
+        async with self._poll_gate:
+            snapshot = await poll_network(
+                spec, self.ctx.http, self.ctx.clock, timeout=self.ctx.settings.rpc_timeout
+            )
         now = self.ctx.clock.now()
         conditions, new_memory = evaluate(snapshot, spec, memory, now)
         if not await self.alerts.save_memory(network, memory_version, new_memory):

@@ -1,6 +1,8 @@
-"""The expiry sweep: pending requests past their deadline become `expired`, message updated in place.
+"""The request timers: pending requests past their deadline become `expired`, and requests orphaned
+by a bot that died mid-way (approved or executing, with nobody holding the network's lock) become
+`failed` with a message saying so, so they neither block the network forever nor look alive.
 
-Safe to run on every replica at once: each expiry is the same CAS transition a click would make, so
+Safe to run on every replica at once: each change is the same CAS transition a click would make, so
 only one replica's write wins and only the winner updates Slack.
 """
 
@@ -10,8 +12,9 @@ import logging
 from typing import TYPE_CHECKING
 
 from bot.errors import StaleAction
+from bot.locks import holder_token
 from commands import approval_store
-from commands.approval import Expire
+from commands.approval import Expire, Finish, StartExecution
 from commands.approval_messages import thread_reply, update_message
 
 if TYPE_CHECKING:
@@ -21,6 +24,13 @@ logger = logging.getLogger(__name__)
 
 # Bounds one sweep's work; anything left is picked up by the next tick.
 SWEEP_LIMIT = 100
+# An executor claims a request and then takes the lock; give that gap (and a slow Slack) ample room
+# before calling an unlocked request orphaned.
+ORPHAN_GRACE_SECONDS = 120.0
+INTERRUPTED = (
+    "interrupted: the bot stopped while this request was {state}. Steps that ran (if any) are in this "
+    "thread and in `/conductor audit`; check `/conductor status` before requesting it again."
+)
 
 
 async def sweep_expired(ctx: BotContext) -> int:
@@ -43,3 +53,33 @@ async def sweep_expired(ctx: BotContext) -> int:
     if expired:
         logger.info("expired requests count=%d", expired)
     return expired
+
+
+async def sweep_orphaned(ctx: BotContext) -> int:
+    """Fail approved/executing requests whose executor is gone; returns how many this call failed."""
+    now = ctx.clock.now()
+    failed = 0
+    for network in ctx.topology.networks:
+        orphans = [
+            r
+            for r in await approval_store.open_requests(ctx.store, network)
+            if r.state in ("approved", "executing")
+            and now - (r.decided_at or r.created_at) > ORPHAN_GRACE_SECONDS
+        ]
+        if not orphans or await holder_token(ctx.store, ctx.store.keys.lock(network)) is not None:
+            continue
+        for request in orphans:
+            if request.state == "approved":
+                await approval_store.apply(ctx, network, request.id, StartExecution(), None)
+            outcome = INTERRUPTED.format(state=request.state)
+            decision = await approval_store.apply(
+                ctx, network, request.id, Finish(success=False, outcome=outcome), None
+            )
+            if decision.request is None:
+                continue
+            failed += 1
+            await update_message(ctx, decision.request)
+            await thread_reply(ctx, decision.request, f":warning: {outcome}")
+    if failed:
+        logger.warning("orphaned requests failed count=%d", failed)
+    return failed

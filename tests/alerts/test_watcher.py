@@ -143,3 +143,28 @@ async def test_same_owner_racing_itself_loses_the_tick_instead_of_acting_twice(r
         [alert] = posts(bot)
         assert "More than one active sequencer" in alert.text
         assert top_level_post_calls(bot) == 1
+
+
+async def test_burst_of_alerts_is_summarised_not_posted_one_by_one(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        await run(bot, [watcher], 4)
+        # Every node loses its peers: three low_peers alerts start in one tick (and, in the sim,
+        # unhealthy nodes and a leader change follow).
+        for node in ("seq-0", "seq-1", "seq-2"):
+            await bot.sim.set_peers(NET, node, 0)
+        await run(bot, [watcher], 40)
+        summaries = titled(bot, "alerts started together, 3 still firing")
+        assert len(summaries) >= 1
+        stored = (await AlertStore(bot.ctx.store).load(NET)).values()
+        low_peers = [s.state for s in stored if s.state.rule == "low_peers"]
+        assert len(low_peers) == 3
+        assert len({s.message.ts for s in low_peers if s.message and s.message.shared}) == 1
+        assert all("Too few peers" not in m.text for m in posts(bot))
+        for node in ("seq-0", "seq-1", "seq-2"):
+            await bot.sim.set_peers(NET, node, 3)
+        await run(bot, [watcher], 60)
+        [summary] = [m for m in posts(bot) if low_peers[0].message and m.ts == low_peers[0].message.ts]
+        assert summary.text.endswith("3 alerts started together, 0 still firing")
+        replies = sorted(r.text.split(":")[0] for r in summary.replies)
+        assert replies == ["`sim-1/low_peers/seq-0`", "`sim-1/low_peers/seq-1`", "`sim-1/low_peers/seq-2`"]

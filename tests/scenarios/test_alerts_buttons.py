@@ -89,3 +89,25 @@ async def test_silence_30_min_shows_on_the_message_and_keeps_the_resolution_quie
         # Updated in place so it does not show a stale "firing", but no "resolved" ping while silenced.
         assert "(resolved)" in alert.text
         assert len(alert.replies) == 1
+
+
+async def test_silence_network_button_on_a_summary_mutes_the_network_and_says_so_in_its_thread(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        await run(bot, [watcher], 4)
+        for node in ("seq-0", "seq-1", "seq-2"):
+            await bot.sim.set_peers(NET, node, 0)
+        await run(bot, [watcher], 40)
+        summary = next(m for m in posts(bot) if "alerts started together" in m.text)
+        value = button_value(summary, AlertAction.SILENCE_NETWORK_2H)
+        assert value is not None and json.loads(value) == {"network": NET}
+        await bot.driver.click(
+            AlertAction.SILENCE_NETWORK_2H, value, user="U1", channel=bot.channel(), message_ts=summary.ts
+        )
+        await bot.fake.wait_for("chat.postMessage", predicate=lambda c: c.get("thread_ts") == summary.ts)
+        assert summary.replies[-1].text.startswith(":no_bell: <@U1> silenced every alert of `sim-1` for 2h")
+        sent = await bot.driver.command("alerts sim-1", channel=bot.channel())
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert reply["text"].startswith(":no_bell: `sim-1`: every alert silenced by <@U1> for 2h")
