@@ -10,7 +10,7 @@ re-reads instead of overwriting. Keys, per network (all under the network's hash
   Members whose record expired are dropped the next time the index is read.
 - `Keys.memory(net)`: `WatchMemory` (JSON) with a TTL of `MEMORY_TTL_SECONDS`.
 - `Keys.silence(net)`: the network-wide silence (`NetworkSilence` JSON), expiring at its end.
-- `outbox_key(keys, net)`: a list of `OutboxEntry` (Slack effects not yet delivered), oldest first.
+- `Keys.outbox(net)`: a list of `OutboxEntry` (Slack effects not yet delivered), oldest first.
   No TTL: an undelivered notification is never forgotten; entries leave it only once delivered or
   found permanently undeliverable.
 """
@@ -25,22 +25,16 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.effects import Effect
 from alerts.model import AlertState
 from alerts.rules import WatchMemory
-from bot.keys import Keys
 from bot.store import IndexUpdate, Store, text
 
 logger = logging.getLogger(__name__)
 
 RESOLVED_TTL_SECONDS = 3 * 24 * 3600
-# Longer than Keys.memory suggests: a leader change across a short watcher outage (a deploy) must
-# still be recognised, while an hour-old "best head moved at" is no longer mistaken for recent.
+# A leader change across a short watcher outage (a deploy) must still be recognised, while an
+# hour-old "best head moved at" is no longer mistaken for recent.
 MEMORY_TTL_SECONDS = 3600
 # Keeps a network silence key a little past its end so clock skew between replicas cannot drop it early.
 SILENCE_GRACE_SECONDS = 60
-
-
-def outbox_key(keys: Keys, network: str) -> str:
-    """The network's outbox list (same hash tag as its alert records; see module docstring)."""
-    return keys.alerts(network) + ":outbox"
 
 
 class Stored(BaseModel):
@@ -157,11 +151,11 @@ class AlertStore:
         if not effects:
             return
         entries = [OutboxEntry(queued_at=now, effect=e).model_dump_json() for e in effects]
-        await self.store.redis.rpush(outbox_key(self.keys, network), *entries)
+        await self.store.redis.rpush(self.keys.outbox(network), *entries)
 
     async def pending(self, network: str, limit: int = 100) -> list[tuple[str, OutboxEntry]]:
         """The oldest `limit` entries, each with its raw text (to remove exactly that entry later)."""
-        raw = await self.store.redis.lrange(outbox_key(self.keys, network), 0, limit - 1)
+        raw = await self.store.redis.lrange(self.keys.outbox(network), 0, limit - 1)
         out: list[tuple[str, OutboxEntry]] = []
         for item in raw:
             body = text(item)
@@ -170,7 +164,7 @@ class AlertStore:
 
     async def done(self, network: str, raw: str) -> None:
         # LREM of the exact text: a second deliverer that already removed it makes this a no-op.
-        await self.store.redis.lrem(outbox_key(self.keys, network), 1, raw)
+        await self.store.redis.lrem(self.keys.outbox(network), 1, raw)
 
     async def outbox_length(self, network: str) -> int:
-        return int(await self.store.redis.llen(outbox_key(self.keys, network)))
+        return int(await self.store.redis.llen(self.keys.outbox(network)))

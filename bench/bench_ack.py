@@ -44,8 +44,8 @@ from bot.redis_conn import client_for, start_valkey
 from bot.store import Store
 from sim.config_files import channel_for
 from sim.harness import simulate
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import command_body, signed_headers
+from sim.slack_api import FakeSlackApi
+from sim.slack_requests import command_body, signed_headers
 from tests.fixtures.slack import SIGNING_SECRET, bot_settings
 
 REPLY_TIMEOUT = 10.0

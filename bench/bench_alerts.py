@@ -37,7 +37,7 @@ from bot.redis_conn import client_for, start_valkey
 from bot.settings import Settings
 from bot.store import Store
 from sim.harness import Simulator, simulate
-from tests.fakes.slack_api import FakeSlackApi
+from sim.slack_api import FakeSlackApi
 
 NET = "sim-1"
 Fault = Callable[[Simulator], Awaitable[None]]

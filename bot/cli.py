@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from bot.audit_cli import audit_command
+from bot.demo import demo_command
 from bot.main import run_command
 from bot.status_cli import check_config_command, networks_command, status_command
 from sim.cli import sim_command
@@ -24,6 +25,9 @@ app.command("check-config", help="Validate a clusters file (YAML or op-conductor
     check_config_command
 )
 app.command("audit", help="Show a network's audit trail.")(audit_command)
+app.command("demo", help="Run the simulator, a console stand-in for Slack and the bot together.")(
+    demo_command
+)
 app.command("sim", help="Run a local simulated op-conductor cluster in the foreground.")(sim_command)
 
 

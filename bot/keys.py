@@ -89,9 +89,14 @@ class Keys:
         return self._net(network, "alerts")
 
     def memory(self, network: str) -> str:
-        """Watcher memory between ticks (e.g. last best head and when it moved). TTL: a few
-        watch intervals, so stale memory from a long outage is not mistaken for recent."""
+        """Watcher memory between ticks (previous leader, last best head and when it moved). TTL:
+        1 hour, so a leader change is still recognised across a short watcher outage (a deploy)."""
         return self._net(network, "memory")
+
+    def outbox(self, network: str) -> str:
+        """The notifier's list of Slack effects not yet delivered, oldest first. No TTL: an entry
+        leaves only once Slack took it (or refused it for good), so an outage loses no message."""
+        return self._net(network, "outbox")
 
     def watch_lease(self, network: str) -> str:
         """Watcher lease holding the owning replica's id. TTL: a few watch intervals, renewed

@@ -4,8 +4,8 @@
   watcher tick (`alerts.watcher.Watcher.tick`). Every replica schedules every network; the tick
   does nothing unless this replica holds the network's lease (TTL ≈ 3 intervals, renewed each
   tick), so a dead replica's networks are taken over within a few intervals.
-- `expiry`, every 5 s: `commands.expiry.sweep_expired(ctx)`, imported when it runs so the watcher
-  works in deployments (or branches) without it.
+- `expiry`, every 5 s: the approval request timers, `commands.expiry.sweep_expired` (pending past
+  their deadline) and `sweep_orphaned` (approved/executing with no executor left).
 
 Jobs use `max_instances=1` (a slow tick is skipped, not stacked), `coalesce=True` and a misfire
 grace of one interval. A job never raises into APScheduler: failures are logged and the next run
@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from importlib import import_module
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from alerts.watcher import Watcher
 from bot.context import BotContext
+from commands.expiry import sweep_expired, sweep_orphaned
 
 logger = logging.getLogger(__name__)
 
@@ -98,13 +98,10 @@ class BotScheduler:
 
     async def _expire(self) -> None:
         try:
-            module = import_module("commands.expiry")
-        except ModuleNotFoundError:
-            return
-        try:
-            await module.sweep_expired(self.ctx)
+            await sweep_expired(self.ctx)
+            await sweep_orphaned(self.ctx)
         except Exception:
-            logger.exception("approval expiry sweep failed")
+            logger.exception("approval request sweep failed")
 
 
 _RUNNING: dict[int, BotScheduler] = {}

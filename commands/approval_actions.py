@@ -116,7 +116,8 @@ async def handle_click(
         return
     await update_message(ctx, request)
     icon = _VOTE_ICON.get(decision.rule, "")
-    await thread_reply(ctx, request, f"{icon} <@{user}>: {decision.message}".strip())
+    who = "" if f"<@{user}>" in decision.message else f"<@{user}>: "
+    await thread_reply(ctx, request, f"{icon} {who}{decision.message}".strip())
     if decision.rule is Rule.EXPIRED_ON_VOTE:
         await respond(text=f":warning: {decision.message}", response_type="ephemeral", replace_original=False)
     if request.state == "approved":

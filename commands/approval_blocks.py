@@ -180,6 +180,8 @@ def _outcome_text(request: ApprovalRequest) -> str:
             return f"*Outcome*: {request.outcome or request.state}\n{done} of {total} steps succeeded"
         case "executing":
             return "*Outcome*: executing; step results follow in the thread"
+        case "approved":
+            return f"*Outcome*: approved by {', '.join(f'<@{u}>' for u in request.approvals)}; about to run"
         case _:
             return f"*Outcome*: {already_decided_message(request)}"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from alerts.watcher import TickReport, Watcher
-from tests.fakes.slack_api import FakeMessage
+from sim.slack_api import FakeMessage
 from tests.fixtures.slack import BotHandle
 
 NET = "sim-1"

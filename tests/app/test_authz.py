@@ -16,7 +16,7 @@ from bot.keys import Keys
 from bot.slack_app import build_web_client
 from bot.store import Store
 from bot.topology import NetworkSpec, SequencerSpec, Topology
-from tests.fakes.slack_api import FakeSlackApi
+from sim.slack_api import FakeSlackApi
 from tests.fixtures.slack import BOT_TOKEN, bot_settings
 
 SEQ = SequencerSpec(id="seq-0", raft_addr="a:1", conductor_rpc_url="http://a:1", node_rpc_url="http://a:2")

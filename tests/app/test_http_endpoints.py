@@ -13,7 +13,7 @@ from bot.main import serve_bot
 from bot.redis_conn import client_for
 from bot.store import Store
 from bot.topology import Topology
-from tests.fakes.slack_api import FakeSlackApi
+from sim.slack_api import FakeSlackApi
 from tests.fixtures.slack import StartBot, bot_settings
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.fakes.slack_requests import socket_command
+from sim.slack_requests import socket_command
 from tests.fixtures.slack import StartBot
 
 SOCKET_MODE = {"SLACK_APP_TOKEN": "xapp-test-token", "SLACK_SIGNING_SECRET": None}

@@ -15,7 +15,7 @@ from bot.audit import AuditEntry
 from commands import approval_store
 from commands.approval import FINAL_STATES, ApprovalRequest
 from commands.ids import ApprovalAction, ApprovalBlock
-from tests.fakes.slack_api import FakeMessage
+from sim.slack_api import FakeMessage
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import BotHandle
 

@@ -7,8 +7,8 @@ import json
 
 from alerts.ids import AlertAction
 from alerts.watcher import Watcher
+from sim.slack_api import FakeMessage
 from tests.alerts.test_watcher_helpers import NET, posts, run
-from tests.fakes.slack_api import FakeMessage
 from tests.fixtures.slack import BotHandle, StartBot
 
 

@@ -9,7 +9,7 @@ import httpx
 
 from bot.audit import AuditKind
 from commands.ids import ApprovalAction
-from tests.fakes.slack_requests import block_actions_body, command_body, signed_headers
+from sim.slack_requests import block_actions_body, command_body, signed_headers
 from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot
 from tests.scenarios.approval_support import (
     APPROVER,

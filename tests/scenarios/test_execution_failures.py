@@ -12,8 +12,8 @@ from bot.redis_conn import client_for, start_valkey
 from bot.topology import Topology
 from commands.ids import ApprovalAction, ApprovalBlock
 from sim.harness import simulate
-from tests.fakes.slack_api import FakeSlackApi
-from tests.fakes.slack_requests import SlackDriver
+from sim.slack_api import FakeSlackApi
+from sim.slack_requests import SlackDriver
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot, bot_settings
 from tests.scenarios.approval_support import (

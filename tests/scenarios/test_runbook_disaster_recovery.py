@@ -13,7 +13,7 @@ import re
 from typing import Any
 
 from commands.ids import ApprovalBlock
-from tests.fakes.slack_api import FakeMessage
+from sim.slack_api import FakeMessage
 from tests.fixtures.slack import BotHandle, StartBot
 from tests.scenarios.approval_support import (
     approve_and_finish,

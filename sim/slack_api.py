@@ -1,5 +1,8 @@
 """`FakeSlackApi`: an aiohttp server on 127.0.0.1 (ephemeral port) that answers like Slack's Web API.
 
+The local stand-in for Slack where Slack itself cannot be reached: the tests' fake Web API, and the
+demo's console (`listeners` are called with every recorded call, e.g. to print it).
+
     fake = await FakeSlackApi.start()
     client = AsyncWebClient(token="xoxb-test", base_url=fake.base_url)     # http://127.0.0.1:PORT/api/
     ...
@@ -74,6 +77,8 @@ class FakeSlackApi:
         self._sockets: list[web.WebSocketResponse] = []
         self._envelopes = 0
         self.port = 0
+        # Called with (method, params) for every recorded call; `response:<name>` for response_url posts.
+        self.listeners: list[Callable[[str, Call], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -168,6 +173,8 @@ class FakeSlackApi:
         async with self._changed:
             self._calls.append((method, params))
             self._changed.notify_all()
+        for listener in self.listeners:
+            listener(method, params)
 
     async def _response(self, request: web.Request) -> web.Response:
         payload = json.loads(await request.text() or "{}")

@@ -25,7 +25,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
-from tests.fakes.slack_api import TEAM_ID, FakeSlackApi
+from sim.slack_api import TEAM_ID, FakeSlackApi
 
 COMMAND = "/conductor"
 

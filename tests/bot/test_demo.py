@@ -1,0 +1,46 @@
+"""`make demo` is one of the two quick-start commands: its tour must run end to end and stop cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+TOUR_TIMEOUT = 90.0
+
+
+async def test_demo_tour_shows_status_alerts_and_an_approved_pause(tmp_path: Path) -> None:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "from bot.cli import main; main()",
+        "demo",
+        "--state-dir",
+        str(tmp_path),
+        "--speed",
+        "4",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        async with asyncio.timeout(TOUR_TIMEOUT):
+            while not any("The demo keeps running" in line for line in lines):
+                line = (await proc.stdout.readline()).decode()
+                assert line, "".join(lines)
+                lines.append(line)
+        out = "".join(lines)
+        assert "sim-1: healthy" in out  # step 1: the status reply
+        assert "leader changed seq-0 → " in out  # step 2: the watcher's alert
+        assert "you cannot approve your own request" in out  # step 4
+        assert "Succeeded: pause sim-1" in out  # step 5: approved, run, verified
+        assert (tmp_path / "clusters.yml").exists()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(30):
+            rest = (await proc.stdout.read()).decode()
+            code = await proc.wait()
+    assert code == 0, "".join(lines) + rest
+    assert "Traceback" not in "".join(lines) + rest
