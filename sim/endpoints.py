@@ -100,7 +100,11 @@ class HttpEndpoint:
             return web.Response(status=413, text="content length too large\n")
         if request.content_type not in JSON_TYPES:
             return web.Response(status=415, text="invalid content type, only application/json is supported\n")
-        body = await request.read()
+        try:
+            body = await request.read()
+        except ConnectionResetError:
+            # The client gave up (a hung or slow endpoint outlived its timeout): nobody to answer.
+            return web.Response(status=499)
         if self.faults.malformed:
             return web.Response(body=MALFORMED_BODY, content_type="application/json")
         answer = await jsonrpc.handle(self._table, self._ctx, body)
