@@ -22,9 +22,10 @@ import uuid
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from alerts.effects import Effect
+from alerts.effects import Effect, effect_fingerprints, is_post
 from alerts.model import AlertState
 from alerts.rules import WatchMemory
+from bot.audit import AuditEntry, stage
 from bot.store import IndexUpdate, Store, text
 
 logger = logging.getLogger(__name__)
@@ -104,14 +105,20 @@ class AlertStore:
             await self.store.redis.zrem(index, *gone)
         return out
 
-    async def save(self, state: AlertState, version: int, now: float) -> bool:
-        """Write `state` if its record is still at `version` (0: absent); False when another writer won."""
+    async def save(
+        self, state: AlertState, version: int, now: float, audit: AuditEntry | None = None
+    ) -> bool:
+        """Write `state` if its record is still at `version` (0: absent); False when another writer won.
+
+        `audit` is appended to the network's audit stream in the same script, only if the write wins.
+        """
         return await self.store.cas(
             self.keys.alert(state.network, state.fingerprint),
             version,
             state.model_dump_json(),
             _ttl_ms(state),
             index=IndexUpdate.add(self.keys.alerts(state.network), state.fingerprint, now),
+            audit=stage(self.store, audit) if audit is not None else None,
         )
 
     # --- watcher memory ----------------------------------------------------------------------
@@ -154,7 +161,7 @@ class AlertStore:
         await self.store.redis.rpush(self.keys.outbox(network), *entries)
 
     async def pending(self, network: str, limit: int = 100) -> list[tuple[str, OutboxEntry]]:
-        """The oldest `limit` entries, each with its raw text (to remove exactly that entry later)."""
+        """The oldest `limit` entries (0: all), each with its raw text (to remove that exact entry later)."""
         raw = await self.store.redis.lrange(self.keys.outbox(network), 0, limit - 1)
         out: list[tuple[str, OutboxEntry]] = []
         for item in raw:
@@ -165,6 +172,14 @@ class AlertStore:
     async def done(self, network: str, raw: str) -> None:
         # LREM of the exact text: a second deliverer that already removed it makes this a no-op.
         await self.store.redis.lrem(self.keys.outbox(network), 1, raw)
+
+    async def queued_posts(self, network: str) -> set[str]:
+        """Fingerprints with a post (or a burst summary) waiting in the outbox."""
+        out: set[str] = set()
+        for _raw, entry in await self.pending(network, 0):
+            if is_post(entry.effect):
+                out |= effect_fingerprints(entry.effect)
+        return out
 
     async def outbox_length(self, network: str) -> int:
         return int(await self.store.redis.llen(self.keys.outbox(network)))

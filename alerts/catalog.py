@@ -59,7 +59,8 @@ _SPECS = (
         for_seconds=4,
         reminder_interval=CRITICAL_REMINDER,
     ),
-    # Two block producers means unsafe reorgs: page at once.
+    # Two block producers means unsafe reorgs: page at once (the rules hold only the routine
+    # hand-over case, an old leader still stepping down, for a few seconds: `rules.STEPPING_DOWN_SECONDS`).
     RuleSpec(
         name=MULTIPLE_ACTIVE,
         title="More than one active sequencer",

@@ -45,3 +45,15 @@ class PostSummary(_Frozen):
 
 
 Effect = Annotated[PostAlert | UpdateAlert | ThreadReply | PostSummary, Field(discriminator="effect")]
+
+
+def effect_fingerprints(effect: Effect) -> frozenset[str]:
+    """The alerts an effect is about (a burst summary names several)."""
+    if isinstance(effect, PostSummary):
+        return frozenset(effect.fingerprints)
+    return frozenset({effect.fingerprint})
+
+
+def is_post(effect: Effect) -> bool:
+    """True for the effects that post an alert's first message (a post or a burst summary)."""
+    return isinstance(effect, PostAlert | PostSummary)

@@ -5,8 +5,16 @@ order and removes each entry once Slack accepted it. So:
 
 - A Slack outage or a rate limit delays messages but loses none: the entry stays and the next
   flush (the next watcher tick) retries it; a restart finds the same queue in Redis.
-- `ratelimited` (HTTP 429) stops deliveries until `Retry-After` has passed (per network, on our clock);
-  other transient failures (5xx, connection errors) stop this flush and retry on the next one.
+- One flusher per network at a time: `flush` holds `Keys.flush_lock(net)` (SET NX PX, renewed after
+  each entry), so a button click's flush and the watcher's (or two replicas') never read the same
+  entries and deliver them twice. A flush that finds the lock taken leaves the entries to its holder
+  (or to the next watcher tick).
+- `ratelimited` (HTTP 429) stops deliveries until `Retry-After` has passed: the flusher keeps the
+  flush lock with `PX = Retry-After` instead of releasing it, so the back-off lives in Redis and
+  every notifier of every replica honours it. Other transient failures (5xx, connection errors)
+  stop this flush and retry on the next one.
+- A post whose claim is in flight elsewhere (WAIT) holds back only that alert's entries; the
+  network's other alerts are still delivered, in order.
 - Permanent errors (`channel_not_found`, `message_not_found`, `invalid_blocks`, …) drop the entry
   with an error log: retrying would block every later notification of the network.
 - Never two posts for one episode: a post first claims `once(net, post:<fp>:<episode>)`, and is
@@ -18,16 +26,18 @@ order and removes each entry once Slack accepted it. So:
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Sequence
 from enum import Enum
 
 import aiohttp
 from pydantic import BaseModel, ConfigDict
+from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 
 from alerts.alert_store import AlertStore, Stored
 from alerts.blocks import alert_blocks, alert_text, burst_summary_blocks, burst_summary_text
-from alerts.effects import Effect, PostAlert, PostSummary, ThreadReply, UpdateAlert
+from alerts.effects import Effect, PostAlert, PostSummary, ThreadReply, UpdateAlert, effect_fingerprints
 from alerts.model import AlertState
 from bot.context import BotContext
 
@@ -35,6 +45,9 @@ logger = logging.getLogger(__name__)
 
 # A post claim outlives any single Slack call, so a slow post is never repeated by a retry meanwhile.
 POST_CLAIM_MS = 120_000
+# The flush lock outlives one Slack call (the client times out after 30 s) and is renewed after
+# every entry, so it only lapses when its holder died (see `Keys.flush_lock`).
+FLUSH_LOCK_MS = 60_000
 DEFAULT_RETRY_AFTER = 5.0
 FLUSH_LIMIT = 50
 _TRANSIENT_ERRORS = frozenset(
@@ -45,7 +58,7 @@ _TRANSIENT_ERRORS = frozenset(
 class Outcome(Enum):
     DELIVERED = "delivered"
     SKIPPED = "skipped"  # nothing to do any more (already posted, alert gone, silenced...)
-    WAIT = "wait"  # not deliverable yet (its post is in flight elsewhere); keep it and stop
+    WAIT = "wait"  # not deliverable yet (its post is in flight elsewhere); keep it and its alert's later ones
     RETRY = "retry"  # Slack failed transiently; keep it and stop
     DROPPED = "dropped"  # Slack refused it for good
 
@@ -56,16 +69,20 @@ class FlushReport(BaseModel):
     delivered: int = 0
     dropped: int = 0
     remaining: int = 0
+    # Slack answered 429 during this flush: nobody flushes this network before its Retry-After.
     backing_off: bool = False
+    # Nothing was flushed: another notifier holds the flush lock, or a Retry-After is in force.
+    busy: bool = False
 
 
 class Notifier:
-    """Delivers alert effects for one bot process; holds its rate-limit back-off in memory."""
+    """Delivers alert effects; any number of them (per click, per replica) may flush one network."""
 
     def __init__(self, ctx: BotContext, alerts: AlertStore | None = None) -> None:
         self.ctx = ctx
         self.alerts = alerts or AlertStore(ctx.store)
-        self._backoff_until: dict[str, float] = {}
+        # Retry-After (seconds) of a 429 met during the current flush of a network.
+        self._retry_after: dict[str, float] = {}
 
     async def submit(self, network: str, effects: Sequence[Effect]) -> FlushReport:
         """Queue `effects` and deliver what can be delivered now."""
@@ -73,21 +90,56 @@ class Notifier:
         return await self.flush(network)
 
     async def flush(self, network: str) -> FlushReport:
-        """Deliver the network's queued effects in order, until one must wait."""
-        now = self.ctx.clock.now()
-        if self._backoff_until.get(network, 0.0) > now:
-            return FlushReport(remaining=await self.alerts.outbox_length(network), backing_off=True)
+        """Deliver the network's queued effects in order, unless another notifier is at it."""
+        store = self.ctx.store
+        key = store.keys.flush_lock(network)
+        token = uuid.uuid4().hex
+        if not await store.redis.set(key, token, nx=True, px=FLUSH_LOCK_MS):
+            return FlushReport(remaining=await self.alerts.outbox_length(network), busy=True)
+        self._retry_after.pop(network, None)
+        try:
+            delivered, dropped = await self._flush_locked(network, key, token)
+        finally:
+            retry_after = self._retry_after.pop(network, None)
+            await self._unlock(key, token, retry_after)
+        remaining = await self.alerts.outbox_length(network)
+        return FlushReport(
+            delivered=delivered, dropped=dropped, remaining=remaining, backing_off=retry_after is not None
+        )
+
+    async def _flush_locked(self, network: str, key: str, token: str) -> tuple[int, int]:
         delivered = dropped = 0
+        # Alerts whose post is in flight elsewhere: their entries stay, in order, for a later flush.
+        waiting: set[str] = set()
         for raw, entry in await self.alerts.pending(network, FLUSH_LIMIT):
+            fps = effect_fingerprints(entry.effect)
+            if fps & waiting:
+                continue
             outcome = await self._deliver(network, entry.effect)
-            if outcome in (Outcome.WAIT, Outcome.RETRY):
+            if outcome is Outcome.WAIT:
+                waiting |= fps
+                continue
+            if outcome is Outcome.RETRY:
                 break
             await self.alerts.done(network, raw)
             delivered += outcome is Outcome.DELIVERED
             dropped += outcome is Outcome.DROPPED
-        remaining = await self.alerts.outbox_length(network)
-        backing_off = self._backoff_until.get(network, 0.0) > self.ctx.clock.now()
-        return FlushReport(delivered=delivered, dropped=dropped, remaining=remaining, backing_off=backing_off)
+            if not await self.ctx.store.run_script("compare_pexpire", [key], [token, FLUSH_LOCK_MS]):
+                logger.warning("flush lock lost network=%s; stopping this flush", network)
+                break
+        return delivered, dropped
+
+    async def _unlock(self, key: str, token: str, retry_after: float | None) -> None:
+        try:
+            if retry_after is None:
+                await self.ctx.store.run_script("compare_del", [key], [token])
+            else:
+                # Keep the lock for Retry-After: every notifier of every replica backs off with us.
+                ms = max(int(retry_after * 1000), 1)
+                await self.ctx.store.run_script("compare_pexpire", [key], [token, ms])
+        except RedisError as e:
+            # The lock's TTL frees it anyway; do not mask the flush's own outcome.
+            logger.warning("flush lock release failed key=%s error=%s", key, type(e).__name__)
 
     # --- one effect --------------------------------------------------------------------------
 
@@ -115,7 +167,7 @@ class Notifier:
         error = str(e.response.get("error", "unknown")) if e.response is not None else "unknown"
         if status == 429 or error == "ratelimited":
             retry_after = _retry_after(e)
-            self._backoff_until[network] = self.ctx.clock.now() + retry_after
+            self._retry_after[network] = retry_after
             logger.warning("slack rate limited network=%s retry_after=%s", network, retry_after)
             return Outcome.RETRY
         if status >= 500 or error in _TRANSIENT_ERRORS:

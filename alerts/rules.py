@@ -9,6 +9,11 @@ tick", so a paused conductor that also stops answering is not reported as resolv
 answering conductor claims leadership but the followers name a leader whose conductor we cannot reach,
 `no_leader` is held: that node's `node_unreachable` tells the story without a false critical page.
 
+A leader transfer leaves the old leader sequencing for a tick or two: `multiple_active` with just the
+previous leader beside the new leader's sequencer is held for `STEPPING_DOWN_SECONDS` (when it began
+is in `WatchMemory.stepping_down_since`) and raised only if it lasts; any other second active
+sequencer is a split brain and raised at once.
+
 Inhibition (kept deliberately small): while `all_unreachable` or `no_leader` holds, the per-node
 `node_unhealthy`, `head_lag`, `low_peers` and the network's `chain_stalled` are held (they follow from
 the outage, and one page is enough); while `all_unreachable` holds, `node_unreachable` and the
@@ -24,6 +29,11 @@ from alerts.model import Condition, DetailValue, fingerprint
 from bot.snapshot import NetworkSnapshot, NodeStatus
 from bot.topology import NetworkSpec
 
+# A leader transfer leaves the old leader's sequencer active for a tick or two while it stops: that
+# alone is no split brain. Held this long (two ticks at the default interval); a genuine split
+# brain (any other second active sequencer) still fires at once.
+STEPPING_DOWN_SECONDS = 4.0
+
 
 class WatchMemory(BaseModel):
     """What the watcher remembers between ticks of one network (persisted as JSON)."""
@@ -33,6 +43,9 @@ class WatchMemory(BaseModel):
     # The last known raft leader, and the one before it (to recognise a stepping-down old leader).
     leader_id: str | None = None
     previous_leader_id: str | None = None
+    # Since when the routine hand-over case of `multiple_active` (the previous leader still active
+    # beside the new one) has been seen; it is held, not raised, for `STEPPING_DOWN_SECONDS`.
+    stepping_down_since: float | None = None
     best_unsafe_number: int | None = None
     best_advanced_at: float | None = None
     # Fingerprint patterns ("net/rule" matches every subject) held this tick: see the module docstring.
@@ -73,7 +86,7 @@ def evaluate(
 ) -> tuple[list[Condition], WatchMemory]:
     """The conditions that hold in `snapshot`, and the memory to pass to the next tick."""
     out = _Collector(snapshot.network)
-    memory = _leadership(snapshot, memory, out)
+    memory = _leadership(snapshot, memory, now, out)
     memory = _stall(snapshot, spec, memory, now, out)
     for node in snapshot.nodes:
         _node_rules(snapshot, spec, node, out)
@@ -82,7 +95,7 @@ def evaluate(
     return out.conditions, memory.model_copy(update={"held": tuple(dict.fromkeys(out.held))})
 
 
-def _leadership(snapshot: NetworkSnapshot, memory: WatchMemory, out: _Collector) -> WatchMemory:
+def _leadership(snapshot: NetworkSnapshot, memory: WatchMemory, now: float, out: _Collector) -> WatchMemory:
     answering = [n for n in snapshot.nodes if n.conductor_reachable]
     total = len(snapshot.nodes)
     if not answering:
@@ -120,29 +133,43 @@ def _leadership(snapshot: NetworkSnapshot, memory: WatchMemory, out: _Collector)
                 **{"from": memory.leader_id, "to": current},
             )
         memory = memory.model_copy(update={"leader_id": current, "previous_leader_id": memory.leader_id})
-    _active(snapshot, memory, out)
-    return memory
+    return _active(snapshot, memory, now, out)
 
 
-def _active(snapshot: NetworkSnapshot, memory: WatchMemory, out: _Collector) -> None:
+def _active(snapshot: NetworkSnapshot, memory: WatchMemory, now: float, out: _Collector) -> WatchMemory:
     active = snapshot.active_sequencers
     all_known = all(n.sequencer_active is not None for n in snapshot.nodes)
+    stepping_down_since: float | None = None
     if len(active) > 1:
         stepping = [a for a in active if a not in snapshot.leaders and a == memory.previous_leader_id]
-        note = f" ({stepping[0]} is the previous leader, stepping down)" if stepping else ""
-        details: dict[str, DetailValue] = {"active": len(active)}
-        if stepping:
-            details["stepping_down"] = stepping[0]
-        out.add(
-            r.MULTIPLE_ACTIVE, "", f"{len(active)} active sequencers: {', '.join(active)}{note}", **details
-        )
+        others = [a for a in active if a not in stepping]
+        if len(stepping) == 1 and len(others) == 1 and others[0] in snapshot.leaders:
+            # Routine hand-over: hold the alert (neither raise nor clear) until it has lasted a while.
+            stepping_down_since = memory.stepping_down_since or now
+        if stepping_down_since is not None and now - stepping_down_since < STEPPING_DOWN_SECONDS:
+            out.hold(r.MULTIPLE_ACTIVE)
+        else:
+            note = f" ({stepping[0]} is the previous leader, stepping down)" if stepping else ""
+            details: dict[str, DetailValue] = {"active": len(active)}
+            if stepping:
+                details["stepping_down"] = stepping[0]
+            out.add(
+                r.MULTIPLE_ACTIVE,
+                "",
+                f"{len(active)} active sequencers: {', '.join(active)}{note}",
+                **details,
+            )
     elif not all_known:
+        # Unknown is not over: keep when the hand-over began.
+        stepping_down_since = memory.stepping_down_since
         out.hold(r.MULTIPLE_ACTIVE)
+    if stepping_down_since != memory.stepping_down_since:
+        memory = memory.model_copy(update={"stepping_down_since": stepping_down_since})
     if active or not snapshot.leaders:
-        return
+        return memory
     if not all_known:
         out.hold(r.NO_ACTIVE)
-        return
+        return memory
     out.add(
         r.NO_ACTIVE,
         "",
@@ -150,6 +177,7 @@ def _active(snapshot: NetworkSnapshot, memory: WatchMemory, out: _Collector) -> 
         f"(none of {len(snapshot.nodes)} op-nodes is sequencing)",
         nodes=len(snapshot.nodes),
     )
+    return memory
 
 
 def _stall(

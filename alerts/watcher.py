@@ -2,8 +2,11 @@
 
 Per tick (`Watcher.tick`):
 
-1. Hold the network's lease (`bot.locks.acquire_or_renew_lease`); a replica that does not hold it
-   does nothing, so each network is watched by one replica at a time.
+1. Take a polling slot (the process-wide semaphore), THEN hold the network's lease
+   (`bot.locks.acquire_or_renew_lease`), so the lease is renewed right before polling and a long
+   wait for a slot cannot outlast it. A replica that does not hold it does nothing (a replica that
+   sees another owner in the lease skips the slot wait too), so each network is watched by one
+   replica at a time.
 2. Poll (`bot.poller.poll_network`) and evaluate the rules against the stored `WatchMemory`.
 3. Write the new memory with compare-and-set. This is the tick's fence: if another replica wrote
    it since we read it (a lease hand-over race), we lost the tick and stop before acting.
@@ -12,6 +15,11 @@ Per tick (`Watcher.tick`):
    and re-apply this tick's observation to the fresh state, so nothing is done twice or lost.
 5. Fold a burst of posts into one summary (`burst.group_effects`) and hand the effects to the
    notifier, which queues them in Redis and delivers them (or retries them next tick).
+6. Repair lost posts: an alert saved as "post requested" whose PostAlert never reached the outbox
+   (a crash, a cancellation or a Redis error between its save and `notifier.submit`) would never be
+   posted. A firing, unsilenced alert whose post was requested over `LOST_POST_GRACE_SECONDS` ago
+   and that has no message, no post in the outbox and no post claim in flight gets its PostAlert
+   queued again; the notifier's claim and its "already has a message" check keep it to one post.
 """
 
 from __future__ import annotations
@@ -22,25 +30,28 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from alerts.alert_store import AlertStore, Stored
 from alerts.burst import group_effects
-from alerts.effects import Effect
+from alerts.effects import Effect, PostAlert, effect_fingerprints, is_post
 from alerts.model import AlertState, Condition
 from alerts.notifier import Notifier
 from alerts.rules import evaluate
 from alerts.state import observe_network
 from bot.context import BotContext
-from bot.locks import acquire_or_renew_lease, release_lease
+from bot.locks import acquire_or_renew_lease, holder_token, release_lease
 from bot.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network
 
 logger = logging.getLogger(__name__)
 
 LEASE_INTERVALS = 3
 CAS_ATTEMPTS = 5
+# How long (on the ctx clock) a requested post may stay without a message before the watcher
+# queues it again: far longer than a normal tick-to-post delay, short enough to page in time.
+LOST_POST_GRACE_SECONDS = 60.0
 
 
 def default_owner_id() -> str:
@@ -90,10 +101,14 @@ class Watcher:
         if spec is None:
             raise KeyError(f"unknown network {network!r}")
         lease = self.ctx.store.keys.watch_lease(network)
-        if not await acquire_or_renew_lease(self.ctx.store, lease, self.owner_id, self.lease_ms):
+        holder = await holder_token(self.ctx.store, lease)
+        if holder is not None and holder != self.owner_id:
             return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
-        memory_version, memory = await self.alerts.memory(network)
         async with self._poll_gate:
+            # The lease is renewed only once we may poll, so waiting for a slot never eats into it.
+            if not await acquire_or_renew_lease(self.ctx.store, lease, self.owner_id, self.lease_ms):
+                return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
+            memory_version, memory = await self.alerts.memory(network)
             snapshot = await poll_network(
                 spec, self.ctx.http, self.ctx.clock, timeout=self.ctx.settings.rpc_timeout
             )
@@ -107,10 +122,12 @@ class Watcher:
         silence = await self.alerts.silence(network, now)
         silenced_until = silence.until if silence is not None else None
         stored = await self.alerts.load(network)
-        changed, effects = await self._apply(
+        changed, effects, states = await self._apply(
             network, conditions, stored, now, new_memory.held, silenced_until
         )
         effects = group_effects(network, effects)
+        if silenced_until is None:
+            effects += await self._lost_posts(network, states, effects, now)
         report = await self.notifier.submit(network, effects)
         return TickReport(
             network=network,
@@ -131,7 +148,9 @@ class Watcher:
         now: float,
         held: tuple[str, ...],
         silenced_until: float | None,
-    ) -> tuple[int, list[Effect]]:
+    ) -> tuple[int, list[Effect], dict[str, AlertState]]:
+        """Apply the tick; returns how many alerts changed, their effects, and every alert's state
+        as written (alerts that needed a retry are left out: the next tick sees them fresh)."""
         by_fp = {c.fingerprint: c for c in conditions}
         states = {fp: s.state for fp, s in stored.items()}
         outcome = observe_network(
@@ -146,10 +165,42 @@ class Watcher:
                 continue
             version = stored[fp].version if fp in stored else 0
             if await self.alerts.save(new, version, now):
+                states[fp] = new
                 effects.extend(own)
                 continue
+            states.pop(fp, None)
             effects.extend(await self._retry(network, fp, by_fp.get(fp), now, held, silenced_until))
-        return len(outcome.changed), effects
+        return len(outcome.changed), effects, states
+
+    async def _lost_posts(
+        self, network: str, states: Mapping[str, AlertState], queued: Sequence[Effect], now: float
+    ) -> list[Effect]:
+        """PostAlerts for alerts whose requested post was lost before it reached the outbox (step 6)."""
+        due = [
+            s
+            for s in states.values()
+            if s.phase == "firing"
+            and s.message is None
+            and s.post_requested_at is not None
+            and now - s.post_requested_at >= LOST_POST_GRACE_SECONDS
+            and not s.silenced_at(now)
+        ]
+        if not due:
+            return []
+        named = {fp for e in queued if is_post(e) for fp in effect_fingerprints(e)}
+        named |= await self.alerts.queued_posts(network)
+        lost: list[Effect] = []
+        for state in due:
+            claim = self.ctx.store.keys.once(network, f"post:{state.fingerprint}:{state.episode}")
+            if state.fingerprint in named or await self.ctx.store.redis.exists(claim):
+                continue
+            logger.warning(
+                "alert post was requested but never queued; queueing it again network=%s fingerprint=%s",
+                network,
+                state.fingerprint,
+            )
+            lost.append(PostAlert(fingerprint=state.fingerprint))
+        return lost
 
     async def _retry(
         self,

@@ -32,7 +32,7 @@ from bot.audit import AuditEntry
 from bot.keys import Keys
 from bot.redis_conn import RedisUnavailable, open_redis
 from bot.settings import Settings
-from bot.status_cli import ClustersOption, _network, _settings, _stdout, _topology
+from bot.status_cli import ClustersOption, network_or_exit, settings_or_exit, stdout_console, topology_or_exit
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -84,8 +84,8 @@ def audit_command(
     clusters: ClustersOption = None,
 ) -> None:
     """Show a network's audit trail: requests, votes, executions and their results."""
-    settings = _settings(clusters)
-    spec = _network(_topology(settings), network)
+    settings = settings_or_exit(clusters)
+    spec = network_or_exit(topology_or_exit(settings), network)
     try:
         entries = asyncio.run(read_entries(settings, spec.name, count))
     except RedisUnavailable as exc:
@@ -93,7 +93,7 @@ def audit_command(
     except (RedisError, OSError) as exc:
         # Only the exception type: a Redis URL in the message may carry a password.
         raise _fail(f"cannot read the audit trail: Redis failed ({type(exc).__name__})", EXIT_REDIS) from None
-    out = _stdout()
+    out = stdout_console()
     if json_out:
         for entry in entries:
             out.print(

@@ -22,6 +22,7 @@ import logging
 import secrets
 from typing import Any
 
+from redis.exceptions import RedisError
 from slack_bolt.response import BoltResponse
 
 from bot import metrics
@@ -95,6 +96,18 @@ def describe(error: BaseException, correlation_id: str, *, where: str) -> str:
             "user error where=%s kind=%s correlation_id=%s", where, type(error).__name__, correlation_id
         )
         return f":warning: {expected}"
+    if isinstance(error, RedisError):
+        logger.error(
+            "store unavailable where=%s correlation_id=%s error=%s",
+            where,
+            correlation_id,
+            type(error).__name__,
+        )
+        return (
+            ":x: The bot's state store (Redis) is not answering, so this could not be recorded. "
+            "No operation runs without it; once it is back, check `/conductor requests` before retrying. "
+            f"Reference `{correlation_id}`."
+        )
     logger.error("unhandled error where=%s correlation_id=%s", where, correlation_id, exc_info=error)
     return (
         ":x: Something went wrong on our side and nothing was changed. "

@@ -98,6 +98,15 @@ class Keys:
         leaves only once Slack took it (or refused it for good), so an outage loses no message."""
         return self._net(network, "outbox")
 
+    def flush_lock(self, network: str) -> str:
+        """The notifier's per-network flush lock, holding the flushing notifier's token. TTL: about
+        a minute, longer than one Slack call (the client times out at 30 s) and renewed after every
+        delivered entry, so two notifiers (a button click and the watcher, or two replicas) never
+        deliver the same outbox entry twice, while a crashed flusher frees it soon. After Slack
+        answers 429 the holder leaves the key in place with TTL = Retry-After instead of deleting
+        it, so no notifier of any replica calls Slack for the network before then."""
+        return self._net(network, "lock", "flush")
+
     def watch_lease(self, network: str) -> str:
         """Watcher lease holding the owning replica's id. TTL: a few watch intervals, renewed
         every tick, so exactly one live replica watches a network and another takes over soon

@@ -108,6 +108,9 @@ async def serve_bot(
     slack = build_web_client(settings.slack_bot_token.get_secret_value(), settings.slack_api_url)
     socket_mode = settings.slack_app_token is not None
     secret = settings.slack_signing_secret
+    if not socket_mode and secret is None:
+        # Without it Bolt would accept unsigned requests: anyone could run /conductor.
+        raise ConfigurationError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
     async with httpx.AsyncClient(
         limits=polling_limits(topology), timeout=httpx.Timeout(settings.rpc_timeout)
     ) as http:

@@ -9,7 +9,7 @@ Every dependency exception is translated here, once, into this tree::
      ├── JsonRpcError         "rpc":         a JSON-RPC error object (code, message)
      └── MalformedResponse    "malformed":   not JSON, wrong shape, or an id we did not send
 
-Messages never carry credentials: every URL goes through `redact_url` first.
+Messages never carry credentials: every URL goes through `bot.redact` first.
 
 The deadline is for the whole call: httpx's per-phase timeouts alone would let a server that
 trickles bytes hold a call for much longer, so each request also runs under `asyncio.timeout`.
@@ -21,13 +21,12 @@ import asyncio
 import itertools
 import json
 import logging
-import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from bot.redact import redact_text, redact_url
 from bot.snapshot import ErrorKind
 
 log = logging.getLogger(__name__)
@@ -35,25 +34,6 @@ log = logging.getLogger(__name__)
 DEFAULT_TIMEOUT = 2.0
 INVALID_PARAMS = -32602
 METHOD_NOT_FOUND = -32601
-
-_URL_WITH_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
-
-
-def redact_url(url: str) -> str:
-    """The URL with any user:password replaced by `***`, safe to log or show."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return redact_text(url)
-    if "@" not in parts.netloc:
-        return url
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"***@{host}"))
-
-
-def redact_text(text: str) -> str:
-    """Redact credentials of every URL embedded in free text (e.g. a library's error message)."""
-    return _URL_WITH_USERINFO.sub(lambda m: f"{m.group('scheme')}***@", text)
 
 
 class RpcError(Exception):

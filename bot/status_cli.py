@@ -55,7 +55,7 @@ ClustersOption = Annotated[
 ]
 
 
-def _stdout() -> Console:
+def stdout_console() -> Console:
     # Piped output gets a wide page instead of rich's 80 columns, so rows stay on one line.
     wide = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     return Console(width=200 if wide else None)
@@ -68,7 +68,7 @@ def _fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
-def _settings(clusters: Path | None) -> Settings:
+def settings_or_exit(clusters: Path | None) -> Settings:
     try:
         return load_settings(clusters)
     except ValidationError as exc:
@@ -76,7 +76,7 @@ def _settings(clusters: Path | None) -> Settings:
         _fail("invalid environment settings:\n  " + "\n  ".join(lines))
 
 
-def _topology(settings: Settings) -> Topology:
+def topology_or_exit(settings: Settings) -> Topology:
     if settings.clusters is None:
         _fail("no clusters file: pass --clusters FILE or set CONDUCTOR_BOT_CLUSTERS")
     try:
@@ -85,7 +85,7 @@ def _topology(settings: Settings) -> Topology:
         _fail(f"invalid clusters file:\n{exc}")
 
 
-def _network(topology: Topology, name: str) -> NetworkSpec:
+def network_or_exit(topology: Topology, name: str) -> NetworkSpec:
     spec = topology.network(name)
     if spec is None:
         known = ", ".join(sorted(topology.networks)) or "none"
@@ -129,9 +129,9 @@ def status_command(
     clusters: ClustersOption = None,
 ) -> None:
     """Show one network: a table per sequencer, findings, verdict. Exit 0/1/2 healthy/degraded/critical."""
-    settings = _settings(clusters)
-    spec = _network(_topology(settings), network)
-    out = _stdout()
+    settings = settings_or_exit(clusters)
+    spec = network_or_exit(topology_or_exit(settings), network)
+    out = stdout_console()
     if watch:
         last = [EXIT_USAGE]
         with contextlib.suppress(KeyboardInterrupt):
@@ -150,7 +150,7 @@ def status_command(
 
 def networks_command(clusters: ClustersOption = None) -> None:
     """List the configured networks with their sequencers and Slack channels."""
-    topology = _topology(_settings(clusters))
+    topology = topology_or_exit(settings_or_exit(clusters))
     table = Table()
     for column in ("network", "sequencers", "voters", "alert channel", "approvals"):
         table.add_column(column)
@@ -162,7 +162,7 @@ def networks_command(clusters: ClustersOption = None) -> None:
             spec.alert_channel or "-",
             str(spec.approvals_required),
         )
-    _stdout().print(table)
+    stdout_console().print(table)
 
 
 def check_config_command(

@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from bot.rpc import redact_url
+from bot.redact import redact_url
 from bot.topology import NetworkSpec, SequencerSpec, Thresholds, Topology
 
 Loc = tuple[str | int, ...]

@@ -7,10 +7,13 @@
 TARGET names one alert: its fingerprint (`net/rule/subject`), `rule/subject`, `rule`, or `RULE SUBJECT`.
 Without a target (or with `all`) the whole network is silenced (`Keys.silence`), ending by itself.
 
-Who may respond to alerts (acknowledge, silence, unsilence): anyone who may request operations on the
-network OR approve them (`bot.authz.may_request` / `may_approve`): the people who would act on the
-alert anyway. Commands must come from a command channel of the network (READ rule); buttons live in the
-alert channel, so only the user is checked there. Listing is READ.
+Who may respond to alerts (acknowledge, silence, unsilence): a user listed among the network's
+requesters OR approvers (directly or through a user group): the people who would act on the alert
+anyway. Unlike `bot.authz.may_request`, an empty requesters list means nobody here, not everyone: a
+silence takes effect at once, with no approval behind it. Commands must come from a command channel
+of the network (READ rule); buttons live in the alert channel, so only the user is checked there.
+Listing is READ. Every acknowledge, silence and unsilence (of one alert or of the network) is written
+to the network's audit stream (`bot.audit`: ALERT for acknowledgements, SILENCE for the rest).
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ from __future__ import annotations
 import logging
 import re
 from typing import TYPE_CHECKING, Any
+
+from pydantic import ValidationError
 
 from alerts.alert_store import AlertStore, NetworkSilence
 from alerts.blocks import AlertButtonValue
@@ -28,7 +33,8 @@ from alerts.notifier import Notifier
 from alerts.observations import Acknowledge, Observation, Silence, Unsilence
 from alerts.state import transition
 from alerts.texts import SEVERITY_EMOJI, duration, silence_text
-from bot import authz, metrics
+from bot import audit, authz, metrics
+from bot.audit import AuditEntry, AuditKind
 from bot.errors import NotAuthorized, StaleAction, UsageError
 from bot.topology import NetworkSpec
 from commands.router import spawn_after_ack
@@ -84,17 +90,51 @@ def target_fingerprint(network: str, words: tuple[str, ...]) -> str | None:
     return fingerprint(network, rule, subject)
 
 
+STALE_BUTTON_TEXT = (
+    "This button does not belong to an alert this bot knows; it may be from an old or foreign message."
+    " Use `/conductor alerts` to see what is firing."
+)
+
+
 async def require_responder(ctx: BotContext, spec: NetworkSpec, user_id: str) -> None:
-    """Raise NotAuthorized unless the user may request or approve operations on the network."""
-    if await authz.may_request(ctx, spec, user_id) or await authz.may_approve(ctx, spec, user_id):
+    """Raise NotAuthorized unless the user is listed as a requester or an approver of the network."""
+    principals = (*spec.requesters, *spec.approvers)
+    if user_id and principals and await ctx.directory.is_listed(user_id, principals):
         return
     raise NotAuthorized(
         f"Only requesters or approvers of `{spec.name}` may acknowledge or silence its alerts."
     )
 
 
+def audit_entry(network: str, fp: str, observation: Observation, now: float) -> AuditEntry | None:
+    """The audit entry for a user's response to one alert (None for the watcher's own observations)."""
+    match observation:
+        case Acknowledge():
+            kind, text, data = AuditKind.ALERT, f"acknowledged alert `{fp}`", {"action": "acknowledge"}
+        case Silence():
+            until = silence_text(observation.until, now)
+            kind, text = AuditKind.SILENCE, f"silenced alert `{fp}` {until}"
+            data = {"action": "silence", "until": str(observation.until)}
+        case Unsilence():
+            kind, text, data = (
+                AuditKind.SILENCE,
+                f"lifted the silence on alert `{fp}`",
+                {"action": "unsilence"},
+            )
+        case _:
+            return None
+    return AuditEntry(
+        at=now,
+        network=network,
+        kind=kind,
+        actor=observation.user,
+        message=text,
+        data={"fingerprint": fp, **data},
+    )
+
+
 async def apply(ctx: BotContext, network: str, fp: str, observation: Observation) -> AlertState:
-    """Move one alert by a user's observation (CAS, re-read on conflict), then notify Slack."""
+    """Move one alert by a user's observation (CAS, re-read on conflict), audit it, then notify Slack."""
     alerts = AlertStore(ctx.store)
     for _attempt in range(CAS_ATTEMPTS):
         stored = await alerts.get(network, fp)
@@ -104,7 +144,7 @@ async def apply(ctx: BotContext, network: str, fp: str, observation: Observation
         new, effects = transition(stored.state, observation, now, rule_spec(stored.state.rule))
         if new == stored.state:
             return new
-        if await alerts.save(new, stored.version, now):
+        if await alerts.save(new, stored.version, now, audit=audit_entry(network, fp, observation, now)):
             await Notifier(ctx, alerts).submit(network, effects)
             return new
     raise StaleAction("The alert kept changing while we tried to update it; please try again.")
@@ -189,6 +229,32 @@ async def silence_network(ctx: BotContext, network: str, user: str, until: float
     now = ctx.clock.now()
     await AlertStore(ctx.store).set_silence(network, NetworkSilence(until=until, by=user, since=now), now)
     logger.info("network silenced network=%s user=%s seconds=%.0f", network, user, until - now)
+    entry = AuditEntry(
+        at=now,
+        network=network,
+        kind=AuditKind.SILENCE,
+        actor=user,
+        message=f"silenced every alert of `{network}` {silence_text(until, now)}",
+        data={"action": "silence", "until": str(until)},
+    )
+    await audit.append(ctx.store, network, entry)
+
+
+async def unsilence_network(ctx: BotContext, network: str, user: str) -> bool:
+    """Lift the network-wide silence; False when there was none."""
+    if not await AlertStore(ctx.store).clear_silence(network):
+        return False
+    logger.info("network unsilenced network=%s user=%s", network, user)
+    entry = AuditEntry(
+        at=ctx.clock.now(),
+        network=network,
+        kind=AuditKind.SILENCE,
+        actor=user,
+        message=f"lifted the silence on every alert of `{network}`",
+        data={"action": "unsilence"},
+    )
+    await audit.append(ctx.store, network, entry)
+    return True
 
 
 async def handle_unsilence(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
@@ -199,8 +265,7 @@ async def handle_unsilence(ctx: BotContext, cmd: CommandInvocation, reply: Reply
     await require_responder(ctx, spec, cmd.user_id)
     fp = target_fingerprint(spec.name, cmd.args[1:])
     if fp is None:
-        lifted = await AlertStore(ctx.store).clear_silence(spec.name)
-        if not lifted:
+        if not await unsilence_network(ctx, spec.name, cmd.user_id):
             await reply.ephemeral(f"`{spec.name}` has no network-wide silence.")
             return
         await reply.in_channel(f":bell: <@{cmd.user_id}> lifted the silence on `{spec.name}`.")
@@ -235,7 +300,7 @@ def _listener(ctx: BotContext, action: AlertAction) -> Any:
 
 async def clicked(ctx: BotContext, action: AlertAction, body: dict[str, Any]) -> None:
     """One alert button: check the user, then move the alert (which updates the message and its thread)."""
-    value = AlertButtonValue.model_validate_json(str(body["actions"][0].get("value", "")))
+    value = parse_value(body)
     spec = find_network(ctx, value.network)
     user = str((body.get("user") or {}).get("id", ""))
     await require_responder(ctx, spec, user)
@@ -252,7 +317,7 @@ async def clicked(ctx: BotContext, action: AlertAction, body: dict[str, Any]) ->
             await ctx.slack.chat_postMessage(channel=channel, thread_ts=ts, text=text)
         return
     if value.fingerprint is None:
-        raise StaleAction("This button names no alert.")
+        raise StaleAction(STALE_BUTTON_TEXT)
     observation: Observation
     if action is AlertAction.ACKNOWLEDGE:
         observation = Acknowledge(user=user)
@@ -261,3 +326,17 @@ async def clicked(ctx: BotContext, action: AlertAction, body: dict[str, Any]) ->
     else:
         observation = Silence(user=user, until=now + SILENCE_SECONDS[action])
     await apply(ctx, spec.name, value.fingerprint, observation)
+
+
+def parse_value(body: dict[str, Any]) -> AlertButtonValue:
+    """The clicked button's value, or `StaleAction` for anything our builders did not produce."""
+    try:
+        raw = body["actions"][0]["value"]
+    except (KeyError, IndexError, TypeError) as e:
+        raise StaleAction(STALE_BUTTON_TEXT) from e
+    if not isinstance(raw, str):
+        raise StaleAction(STALE_BUTTON_TEXT)
+    try:
+        return AlertButtonValue.model_validate_json(raw)
+    except ValidationError as e:
+        raise StaleAction(STALE_BUTTON_TEXT) from e

@@ -9,13 +9,12 @@ handler loads everything else from the store. Endpoint URLs are shown with crede
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
+from bot.redact import redact_url
 from bot.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
 from commands.ids import ApprovalAction, ApprovalBlock
@@ -26,11 +25,8 @@ Block = dict[str, Any]
 
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
-REDACTED = "***"
 
 # Query keys and path segments that look like provider API keys (e.g. .../v2/<key>).
-_SECRET_QUERY = re.compile(r"(key|token|secret|auth|pass|sig)", re.IGNORECASE)
-_SECRET_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{20,}$")
 
 _STATE_TITLE = {
     "pending": ":hourglass_flowing_sand: Approval needed",
@@ -51,27 +47,6 @@ class ApprovalButtonValue(BaseModel):
 
     request_id: str
     network: str
-
-
-def redact_url(url: str) -> str:
-    """The URL without user:password, secret-looking query values or key-like path segments."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    if parts.username or parts.password:
-        host = f"{REDACTED}@{host}"
-    path = "/".join(REDACTED if _SECRET_SEGMENT.match(seg) else seg for seg in parts.path.split("/"))
-    query = urlencode(
-        [
-            (k, REDACTED if _SECRET_QUERY.search(k) else v)
-            for k, v in parse_qsl(parts.query, keep_blank_values=True)
-        ],
-        safe="*",
-    )
-    return urlunsplit((parts.scheme, host, path, query, ""))
 
 
 def _truncate(text: str, limit: int) -> str:

@@ -92,7 +92,14 @@ async def execute(
     outcome = Outcome(success=False, text="")
     try:
         async with locks.hold(ctx.store, ctx.store.keys.lock(network), LOCK_TTL_MS, RENEW_EVERY) as held:
-            outcome = await run_plan(ctx, spec, request, outcome, settle or settle_of(ctx), held.lost)
+            try:
+                outcome = await run_plan(ctx, spec, request, outcome, settle or settle_of(ctx), held.lost)
+            except asyncio.CancelledError:
+                # Shutdown: record what ran before the lock goes, so the request does not look alive.
+                ran = ", ".join(f"{r.index} `{r.method}` on {r.target}" for r in outcome.results) or "none"
+                outcome.text = f"interrupted by the bot shutting down; steps that ran: {ran}"
+                await asyncio.shield(_finish(ctx, request, outcome, held.lock.guard))
+                raise
             return await _finish(ctx, request, outcome, held.lock.guard)
     except locks.LockBusy:
         outcome.text = "another operation holds this network's lock, so nothing ran; request it again later"

@@ -25,9 +25,11 @@ OperationKind = Literal[
 ]
 
 # Verbs where the runbook or op-conductor-ops lets an operator override a blocking check:
-# resume of a lagging node (the runbook calls catching up "not strictly necessary"), and
-# transfer-leader to or from a paused conductor (op-conductor-ops `transfer-leader --force`, infra#156).
-FORCEABLE_KINDS: frozenset[str] = frozenset({"resume", "transfer-leader"})
+# resume of a lagging node (the runbook calls catching up "not strictly necessary"), transfer-leader
+# to or from a paused conductor (op-conductor-ops `transfer-leader --force`, infra#156) or to a lagging
+# target, and start-sequencer on a node whose conductor is not leader (right only when its op-node
+# override is set, which op-node does not report).
+FORCEABLE_KINDS: frozenset[str] = frozenset({"resume", "transfer-leader", "start-sequencer"})
 
 
 class OperationBase(BaseModel):

@@ -246,10 +246,12 @@ def check_removal(snap: NetworkSnapshot, node_id: str, leader: str) -> Findings:
     return found
 
 
-def check_transfer_target(snap: NetworkSnapshot, target: str, leader: str) -> Findings:
+def check_transfer_target(snap: NetworkSnapshot, spec: NetworkSpec, target: str, leader: str) -> Findings:
     if target == leader:
         return [_block("already_leader", f"{target} already leads")]
     found = check_conductor_reachable(snap, target)
+    # A lagging new leader retries "unsafe head mismatch" while the old one has stopped: a halt.
+    found += check_synced(snap, spec, target, level="block", forceable=True)
     current = member(snap, target)
     if current is None:
         found.append(_block("not_member", f"{target} is not a raft member"))
@@ -274,13 +276,15 @@ def check_sequencer_start_gate(snap: NetworkSnapshot, target: str) -> Findings:
     node = snap.node(target)
     if node is not None and node.conductor_reachable and (node.leader or node.leader_overridden):
         return []
-    return [
-        _warn(
-            "start_gate",
-            f"{target}'s conductor is neither leader nor overridden: its op-node refuses to start unless its "
-            f"own override is set (`override-leader {snap.network} {target} --node`)",
-        )
-    ]
+    message = (
+        f"{target}'s conductor is neither leader nor overridden: its op-node refuses to start unless its "
+        f"own override is set (`override-leader {snap.network} {target} --node`)"
+    )
+    if node is not None and node.conductor_reachable and node.leader is False:
+        # The conductor answers "not leader", so the start would fail after the active sequencer was
+        # already stopped: a halt. Only an op-node override (invisible to us) lets it through.
+        return [_block("start_gate", message + "; use --force if that override is set", forceable=True)]
+    return [_warn("start_gate", message)]
 
 
 def warn_control_loops(snap: NetworkSnapshot) -> Findings:
@@ -417,11 +421,17 @@ def prepare_transfer(op: TransferLeader, snap: NetworkSnapshot, spec: NetworkSpe
             found.append(_block("no_other_voter", f"no voter besides {leader} to take over"))
         else:
             found.append(_ok("raft_picks", f"raft picks the most up-to-date of {', '.join(others)}"))
+            found += [
+                _warn(f.code, f"{f.message}: raft may still pick it")
+                for o in others
+                for f in check_synced(snap, spec, o, level="warn")
+                if f.level == "warn"
+            ]
         return PreparedOperation(operation=op, plan=plan_transfer(leader, None), findings=tuple(found))
     target = spec.sequencer(op.sequencer)
     if target is None:
         return _unknown(op, spec)
-    found += check_transfer_target(snap, target.id, leader)
+    found += check_transfer_target(snap, spec, target.id, leader)
     return PreparedOperation(operation=op, plan=plan_transfer(leader, target), findings=tuple(found))
 
 
@@ -474,12 +484,23 @@ def prepare_start(op: StartSequencer, snap: NetworkSnapshot, spec: NetworkSpec) 
             )
         else:
             start_hash = target.unsafe.hash
+            lag = snap.lag.get(t)
+            if lag is not None and lag.blocks > 0:
+                # Starting below the best head would build a competing block and reorg the others.
+                found.append(
+                    _block(
+                        "start_below_best",
+                        f"nothing is sequencing and {t} is {lag.blocks} blocks behind the best head: "
+                        f"starting at its own head #{target.unsafe.number} would reorg those blocks; "
+                        "start the node with the best head, or give --hash",
+                    )
+                )
             found.append(
                 _warn(
                     "no_active", f"nothing is sequencing: {t} starts at its own head #{target.unsafe.number}"
                 )
             )
-    if op.hash is None:
+    if op.hash is None and others:
         found += _check_start_lag(snap, spec, t)
     found += check_sequencer_start_gate(snap, t) + warn_control_loops(snap)
     found += _check_commit_quorum(snap, t)

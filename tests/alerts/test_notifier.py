@@ -2,10 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from alerts.alert_store import AlertStore
+from alerts.catalog import CHAIN_STALLED, rule_spec
+from alerts.effects import PostAlert, ThreadReply, UpdateAlert
+from alerts.model import Condition
+from alerts.notifier import Notifier
+from alerts.observations import Seen
+from alerts.state import transition
 from alerts.watcher import Watcher
 from tests.alerts.test_watcher_helpers import NET, posts, run
-from tests.fixtures.slack import StartBot
+from tests.fixtures.slack import BotHandle, StartBot
 
 
 async def test_rate_limited_post_waits_for_retry_after_then_posts_once(running_bot: StartBot) -> None:
@@ -20,7 +28,14 @@ async def test_rate_limited_post_waits_for_retry_after_then_posts_once(running_b
         await run(bot, [watcher], 2)
         # Still inside Retry-After: no call at all, the alert waits in the outbox.
         assert len(bot.fake.calls("chat.postMessage")) == attempts
-        await run(bot, [watcher], 4)
+        # The back-off is in Redis: any other notifier (a button click, another replica) honours it.
+        assert (await Notifier(bot.ctx).flush(NET)).busy
+        assert len(bot.fake.calls("chat.postMessage")) == attempts
+        flush_lock = bot.ctx.store.keys.flush_lock(NET)
+        assert 0 < await bot.ctx.redis.pttl(flush_lock) <= 5000
+        # Redis expires it after Retry-After of real time (done here by hand, as for leases).
+        await bot.ctx.redis.delete(flush_lock)
+        await run(bot, [watcher], 2)
         [alert] = posts(bot)
         assert "More than one active sequencer" in alert.text
         assert await AlertStore(bot.ctx.store).outbox_length(NET) == 0
@@ -81,3 +96,65 @@ async def test_permanently_refused_update_is_dropped_and_does_not_block_later_me
         assert "(firing)" in alert.text
         assert len(alert.replies) == 1 and "Resolved" in alert.replies[0].text
         assert await AlertStore(bot.ctx.store).outbox_length(NET) == 0
+
+
+async def posted_alert_fingerprint(bot: BotHandle, watcher: Watcher) -> str:
+    await run(bot, [watcher], 4)
+    await bot.sim.split_brain(NET, "seq-2")
+    await run(bot, [watcher], 4)
+    [alert] = posts(bot)
+    assert await AlertStore(bot.ctx.store).outbox_length(NET) == 0
+    return "sim-1/multiple_active"
+
+
+async def test_two_notifiers_flushing_one_outbox_at_once_deliver_each_entry_once(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        fp = await posted_alert_fingerprint(bot, Watcher(bot.ctx, "replica-a"))
+        alerts = AlertStore(bot.ctx.store)
+        replies = [ThreadReply(fingerprint=fp, kind="reminder", text=f"note {i}") for i in range(5)]
+        await alerts.enqueue(NET, [*replies, UpdateAlert(fingerprint=fp)], bot.ctx.clock.now())
+        # E.g. a button click's notifier and the watcher's flush the same list at the same moment.
+        reports = await asyncio.gather(*(Notifier(bot.ctx).flush(NET) for _ in range(3)))
+        assert sum(r.delivered for r in reports) == 6 and sum(r.busy for r in reports) == 2
+        [alert] = posts(bot)
+        assert [r.text for r in alert.replies] == [f"note {i}" for i in range(5)]
+        assert len(bot.fake.calls("chat.update")) == 1
+        assert await alerts.outbox_length(NET) == 0
+        assert await bot.ctx.redis.exists(bot.ctx.store.keys.flush_lock(NET)) == 0
+
+
+async def test_a_busy_flush_lock_leaves_the_entries_to_its_holder(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        fp = await posted_alert_fingerprint(bot, Watcher(bot.ctx, "replica-a"))
+        await bot.ctx.redis.set(bot.ctx.store.keys.flush_lock(NET), "another-notifier", px=10_000)
+        reply = ThreadReply(fingerprint=fp, kind="reminder", text="later")
+        report = await Notifier(bot.ctx).submit(NET, [reply])
+        assert report.busy and report.delivered == 0 and report.remaining == 1
+        assert posts(bot)[0].replies == []
+        await bot.ctx.redis.delete(bot.ctx.store.keys.flush_lock(NET))
+        assert (await Notifier(bot.ctx).flush(NET)).delivered == 1
+        assert [r.text for r in posts(bot)[0].replies] == ["later"]
+
+
+async def test_a_post_in_flight_elsewhere_holds_back_only_its_own_alert(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        posted = await posted_alert_fingerprint(bot, Watcher(bot.ctx, "replica-a"))
+        alerts = AlertStore(bot.ctx.store)
+        now = bot.ctx.clock.now()
+        # Another alert whose post another notifier has claimed and is still sending.
+        condition = Condition(network=NET, rule=CHAIN_STALLED, severity="critical", summary="stalled")
+        other, _ = transition(None, Seen(condition=condition), now, rule_spec(CHAIN_STALLED))
+        assert other.post_requested_at is not None and await alerts.save(other, 0, now)
+        claim = bot.ctx.store.keys.once(NET, f"post:{other.fingerprint}:{other.episode}")
+        assert await bot.ctx.store.claim_once(claim, 10_000)
+        note = ThreadReply(fingerprint=other.fingerprint, kind="reminder", text="for the stalled one")
+        reply = ThreadReply(fingerprint=posted, kind="reminder", text="for the posted one")
+        queued = [PostAlert(fingerprint=other.fingerprint), note, reply]
+        report = await Notifier(bot.ctx).submit(NET, queued)
+        assert report.delivered == 1 and report.remaining == 2
+        [alert] = posts(bot)
+        assert [r.text for r in alert.replies] == ["for the posted one"]
+        # The waiting alert's entries stay, in order, for a later flush.
+        assert [e.effect for _, e in await alerts.pending(NET)] == queued[:2]

@@ -23,8 +23,6 @@ from bot.rpc import (
     RpcTimeout,
     Unreachable,
     call_step,
-    redact_text,
-    redact_url,
 )
 
 # (method, params) -> result, or raise RpcFailure to answer an error object
@@ -213,15 +211,6 @@ async def test_credentials_are_redacted_from_errors(http: httpx.AsyncClient) -> 
     assert "s3cret" not in str(caught.value) and "operator" not in str(caught.value)
     assert "***@127.0.0.1" in str(caught.value)
     assert caught.value.status == 401
-
-
-def test_redact_url_and_text() -> None:
-    assert redact_url("https://u:p@host:8545/path?q=1") == "https://***@host:8545/path?q=1"
-    assert redact_url("http://host:8545") == "http://host:8545"
-    assert (
-        redact_text("failed GET http://a:b@x:1/ and https://c@y/")
-        == "failed GET http://***@x:1/ and https://***@y/"
-    )
 
 
 async def test_call_step_runs_one_call_with_its_own_client() -> None:

@@ -10,8 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from bot.clock import ManualClock
 from commands.approval import (
     ApprovalRequest,
@@ -26,7 +24,6 @@ from commands.approval_blocks import (
     ApprovalButtonValue,
     approval_blocks,
     approval_text,
-    redact_url,
     step_result_text,
     verification_text,
 )
@@ -56,8 +53,10 @@ def request(op: Operation, **changes: Any) -> ApprovalRequest:
 
 
 def handover_request() -> ApprovalRequest:
+    # The runbook's manual handover: every conductor paused, the target's leadership overridden.
     paused = {"paused": True}
-    return request(StartSequencer(network=NET, sequencer="seq-2"), seq_1=paused, seq_2=paused, seq_3=paused)
+    target = {"paused": True, "leader_overridden": True}
+    return request(StartSequencer(network=NET, sequencer="seq-2"), seq_1=paused, seq_2=target, seq_3=paused)
 
 
 def forced_resume_request() -> ApprovalRequest:
@@ -116,19 +115,6 @@ def test_credentials_never_reach_the_message() -> None:
     # The topology's conductor URLs carry admin:hunter2.
     text = json.dumps(approval_blocks(request(Pause(network=NET)), SPEC))
     assert "hunter2" not in text and "http://***@seq-1:8547" in text
-
-
-@pytest.mark.parametrize(
-    ("url", "shown"),
-    [
-        ("http://user:pw@seq-1:8545/", "http://***@seq-1:8545/"),
-        ("https://opt.g.alchemy.com/v2/abcdefghijklmnopqrstuvwxyz0123", "https://opt.g.alchemy.com/v2/***"),
-        ("http://h:1/rpc?apikey=sekrit&x=1", "http://h:1/rpc?apikey=***&x=1"),
-        ("http://[::1]:8547", "http://[::1]:8547"),
-    ],
-)
-def test_redact_url(url: str, shown: str) -> None:
-    assert redact_url(url) == shown
 
 
 def test_big_network_stays_within_slack_limits() -> None:

@@ -107,7 +107,10 @@ def test_every_listed_verb_has_a_parser() -> None:
         ("transfer-leader op-test all", ["unknown sequencer `all`"]),
         ("pause op-test --now", ["unknown flag `--now` for pause", "accepted: --force"]),
         ("add-voter op-test seq-2 --clear", ["unknown flag `--clear` for add-voter"]),
-        ("pause op-test --force", ["`--force` is not accepted for pause", "resume, transfer-leader"]),
+        (
+            "pause op-test --force",
+            ["`--force` is not accepted for pause", "resume, start-sequencer, transfer-leader"],
+        ),
         ("add-voter op-test seq-2 --force", ["`--force` is not accepted for add-voter"]),
         ("override-leader op-test seq-2 --clear --node", ["cleared by restarting op-node"]),
         ("override-leader op-test seq-2 --clear=yes", ["flag `--clear` takes no value"]),

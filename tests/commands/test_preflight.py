@@ -327,14 +327,39 @@ def test_stopping_the_only_active_sequencer_warns() -> None:
 
 def test_start_hands_over_from_the_active_sequencer() -> None:
     paused = {"paused": True}
-    p = run(StartSequencer(network=NET, sequencer="seq-2"), cluster(seq_1=paused, seq_2=paused, seq_3=paused))
+    target = {"paused": True, "leader_overridden": True}
+    p = run(StartSequencer(network=NET, sequencer="seq-2"), cluster(seq_1=paused, seq_2=target, seq_3=paused))
     assert not p.blocked, messages(p)
     assert p.plan is not None
     assert [(s.target, s.method) for s in p.plan.steps] == [
         ("seq-1", "admin_stopSequencer"),
         ("seq-2", "admin_startSequencer"),
     ]
-    assert "start_gate" in codes(p, "warn")  # seq-2's conductor neither leads nor is overridden
+    # Overridden but not the raft leader: blocks are not committed without op-node's own override.
+    assert "no_commit_quorum" in codes(p, "warn")
+
+
+def test_start_on_a_follower_whose_conductor_says_not_leader_is_blocked_unless_forced() -> None:
+    # op-node would refuse the start after the active sequencer was already stopped: a halt.
+    paused = {"paused": True}
+    snap = cluster(seq_1=paused, seq_2=paused, seq_3=paused)
+    p = run(StartSequencer(network=NET, sequencer="seq-2"), snap)
+    assert codes(p, "block") == ["start_gate"]
+    assert not run(StartSequencer(network=NET, sequencer="seq-2", force=True), snap).blocked
+
+
+def test_start_with_nothing_active_below_the_best_head_is_blocked() -> None:
+    # Starting a node at its own, older head would build a competing block and reorg the others.
+    snap = cluster(seq_1={"sequencer_active": False}, seq_2={**lagging(5), "leader_overridden": True})
+    p = run(StartSequencer(network=NET, sequencer="seq-2"), snap)
+    assert "start_below_best" in codes(p, "block")
+
+
+def test_transfer_to_a_lagging_target_is_blocked_unless_forced() -> None:
+    snap = cluster(seq_2=lagging(50))
+    p = run(TransferLeader(network=NET, sequencer="seq-2"), snap)
+    assert codes(p, "block") == ["lagging"]
+    assert not run(TransferLeader(network=NET, sequencer="seq-2", force=True), snap).blocked
 
 
 def test_start_refuses_a_second_active_sequencer() -> None:
@@ -352,7 +377,10 @@ def test_start_with_nothing_active_uses_own_head_and_says_so() -> None:
 
 
 def test_start_refuses_a_lagging_target() -> None:
-    p = run(StartSequencer(network=NET, sequencer="seq-2"), cluster(seq_2=lagging(50)))
+    p = run(
+        StartSequencer(network=NET, sequencer="seq-2"),
+        cluster(seq_2={**lagging(50), "leader_overridden": True}),
+    )
     assert p.blocked and codes(p, "block") == ["lagging"]
 
 

@@ -165,3 +165,32 @@ async def test_a_plan_that_changed_since_approval_does_not_run(running_bot: Star
         assert final.state == "failed" and final.step_results == ()
         assert final.outcome is not None and "changed since approval" in final.outcome
         assert "seq-3" not in {e.id for e in bot.sim.network(NETWORK).config}
+
+
+async def test_a_shutdown_mid_execution_records_what_ran_and_frees_the_network(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        use_sim_settle(bot)
+        message = await open_request(bot, f"pause {NETWORK} all")
+        # After the re-check, seq-1 stops answering, so the execution is inside step 2 when told to stop.
+        await bot.sim.latency(NETWORK, "seq-0", "conductor", 0.4)
+        await click(bot, message, ApprovalAction.APPROVE, APPROVER)
+
+        async def rechecked() -> bool:
+            return any(t.startswith(":mag: preflight passed again") for t in thread_texts(message))
+
+        await eventually(rechecked, within=5.0)
+        await bot.sim.hang(NETWORK, "seq-1", "conductor")
+
+        async def first_step_done() -> bool:
+            return any("step 1/3" in t for t in thread_texts(message))
+
+        await eventually(first_step_done, within=5.0)
+        [task] = [t for t in bot.ctx.tasks if t.get_name().startswith("execute-")]
+        task.cancel()  # what the shutdown drain does to work that outlives it
+        final = await wait_state(bot, request_id_of(message), "succeeded", "failed")
+        assert final.state == "failed"
+        assert "interrupted by the bot shutting down; steps that ran: 1 `conductor_pause` on seq-0" in (
+            final.outcome or ""
+        )
+        assert await locks.holder_token(bot.ctx.store, bot.ctx.store.keys.lock(NETWORK)) is None
+        await bot.sim.unhang(NETWORK, "seq-1", "conductor")
