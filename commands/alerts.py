@@ -112,8 +112,7 @@ def audit_entry(network: str, fp: str, observation: Observation, now: float) -> 
         case Acknowledge():
             kind, text, data = AuditKind.ALERT, f"acknowledged alert `{fp}`", {"action": "acknowledge"}
         case Silence():
-            until = silence_text(observation.until, now)
-            kind, text = AuditKind.SILENCE, f"silenced alert `{fp}` {until}"
+            kind, text = AuditKind.SILENCE, f"silenced alert `{fp}` {_plain_end(observation.until, now)}"
             data = {"action": "silence", "until": str(observation.until)}
         case Unsilence():
             kind, text, data = (
@@ -131,6 +130,11 @@ def audit_entry(network: str, fp: str, observation: Observation, now: float) -> 
         message=text,
         data={"fingerprint": fp, **data},
     )
+
+
+def _plain_end(until: SilenceEnd, now: float) -> str:
+    # Audit text is read outside Slack too (the CLI), so no `<!date^...>` markup here.
+    return "until resolved" if until == "resolved" else f"for {duration(float(until) - now)}"
 
 
 async def apply(ctx: BotContext, network: str, fp: str, observation: Observation) -> AlertState:
@@ -234,7 +238,7 @@ async def silence_network(ctx: BotContext, network: str, user: str, until: float
         network=network,
         kind=AuditKind.SILENCE,
         actor=user,
-        message=f"silenced every alert of `{network}` {silence_text(until, now)}",
+        message=f"silenced every alert of `{network}` {_plain_end(until, now)}",
         data={"action": "silence", "until": str(until)},
     )
     await audit.append(ctx.store, network, entry)

@@ -97,6 +97,10 @@ def _plan_text(request: ApprovalRequest, spec: NetworkSpec) -> str:
         return "*Plan*\nno plan"
     lines = [f"*Plan*: {plan.summary}"]
     lines += [_step_line(i, s, spec) for i, s in enumerate(plan.steps, start=1)]
+    if plan.rollback:
+        lines.append(
+            "_If a step fails after an earlier one ran:_ " + "; ".join(s.description for s in plan.rollback)
+        )
     return "\n".join(lines)
 
 

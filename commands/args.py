@@ -6,7 +6,7 @@ Grammar (flags may appear anywhere after the verb, `--hash H` or `--hash=H`):
     override-leader NETWORK SEQUENCER [--clear] [--node]
     add-voter NETWORK SEQUENCER              add-nonvoter NETWORK SEQUENCER
     remove-server NETWORK SEQUENCER          transfer-leader NETWORK [SEQUENCER] [--force]
-    stop-sequencer NETWORK SEQUENCER         start-sequencer NETWORK SEQUENCER [--hash H]
+    stop-sequencer NETWORK SEQUENCER         start-sequencer NETWORK SEQUENCER [--hash H] [--force]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ _VERB_USAGE: dict[str, str] = {
     "remove-server": "remove-server NETWORK SEQUENCER",
     "transfer-leader": "transfer-leader NETWORK [SEQUENCER] [--force]",
     "stop-sequencer": "stop-sequencer NETWORK SEQUENCER",
-    "start-sequencer": "start-sequencer NETWORK SEQUENCER [--hash H]",
+    "start-sequencer": "start-sequencer NETWORK SEQUENCER [--hash H] [--force]",
 }
 
 _VERB_FLAGS: dict[str, frozenset[str]] = {
@@ -201,7 +201,10 @@ def _transfer(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
 def _start(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
     spec = _network(verb, parsed, topology, 2, 2)
     return StartSequencer(
-        network=spec.name, sequencer=_sequencer(spec, parsed.positional[1]), hash=parsed.hash
+        network=spec.name,
+        sequencer=_sequencer(spec, parsed.positional[1]),
+        hash=parsed.hash,
+        force="--force" in parsed.flags,
     )
 
 

@@ -178,6 +178,8 @@ async def run_plan(
         await thread_reply(ctx, request, step_result_text(request, result))
         if not result.ok:
             outcome.text = _stopped_text(approved, outcome.results, index, "it failed")
+            if index > 1 and approved.rollback:
+                outcome.text += " " + await roll_back(ctx, spec, request, approved, stored)
             return outcome
     # The fresh plan has the same steps; its expectations carry numbers from this snapshot.
     failures = await verify_outcome(ctx, spec, prepared.plan, settle)
@@ -188,6 +190,20 @@ async def run_plan(
     outcome.success = True
     outcome.text = f"all {total} step(s) ran and the outcome was verified on a fresh snapshot"
     return outcome
+
+
+async def roll_back(
+    ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest, plan: Plan, stored: dict[str, JsonValue]
+) -> str:
+    """Run the plan's rollback steps after a partial run; returns what they did, for the outcome."""
+    done: list[str] = []
+    for index, step in enumerate(plan.rollback, start=1):
+        result = await run_step(ctx, spec, step, index, stored)
+        await audit.append(ctx.store, spec.name, _step_entry(ctx, request, result))
+        verdict = "done" if result.ok else f"FAILED ({result.detail})"
+        done.append(f"{step.description}: {verdict}")
+        await thread_reply(ctx, request, f":leftwards_arrow_with_hook: rollback: {done[-1]}")
+    return "Rollback: " + "; ".join(done) + "."
 
 
 async def run_step(

@@ -268,11 +268,13 @@ Expectation = Annotated[
 
 
 class Plan(_Frozen):
-    """Ordered steps and the checks that say whether they had the intended effect."""
+    """Ordered steps, the checks that say whether they had the intended effect, and the steps that undo
+    a partial run (`rollback`, run when a step fails after an earlier one succeeded)."""
 
     summary: str
     steps: tuple[RpcStep, ...]
     expectations: tuple[Expectation, ...] = ()
+    rollback: tuple[RpcStep, ...] = ()
 
 
 def verify(plan: Plan, snapshot: NetworkSnapshot) -> list[str]:
@@ -410,7 +412,8 @@ def _stop_step(target: str, result_key: str | None) -> RpcStep:
         description=f"stop sequencing on {target}",
         timeout=STOP_TIMEOUT,
         result_key=result_key,
-        tolerate=(NOT_RUNNING,),
+        # A stop whose hash is needed must really stop: "not running" returns no hash to start at.
+        tolerate=() if result_key else (NOT_RUNNING,),
     )
 
 
@@ -445,8 +448,25 @@ def plan_handover(target: str, stop: Sequence[str], start_hash: str | None, head
         )
     )
     stopping = f"stop {', '.join(stop)}, then " if stop else ""
+    # If the start fails after the first stop, the chain would halt: restart that one where it stopped.
+    rollback = (
+        (
+            RpcStep(
+                target=stop[0],
+                endpoint="node",
+                method="admin_startSequencer",
+                params=[placeholder(STOP_HASH)],
+                description=f"restart sequencing on {stop[0]} at the head it stopped on",
+                timeout=CONTROL_TIMEOUT,
+                tolerate=(ALREADY_RUNNING,),
+            ),
+        )
+        if start_hash is None and stop
+        else ()
+    )
     return Plan(
         summary=f"{stopping}start {target} at {source}",
         steps=tuple(steps),
+        rollback=rollback,
         expectations=(OnlyActive(sequencer=target),) + (() if head is None else (HeadAdvances(beyond=head),)),
     )

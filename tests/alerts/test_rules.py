@@ -86,14 +86,43 @@ def test_two_leaders_are_named() -> None:
     ]
 
 
-def test_two_active_sequencers_name_the_stepping_down_old_leader() -> None:
+def _handed_over(at: float, old_leader_active: bool = True) -> list[NodeStatus]:
+    """seq-0 handed leadership to seq-1; seq-0's sequencer may still be running."""
+    nodes = healthy_nodes(head=100 + round(at - T0), now=at, leader_id="seq-1")
+    return replace(nodes, "seq-0", sequencer_active=old_leader_active)
+
+
+def test_a_stepping_down_old_leader_is_held_for_two_ticks_then_named() -> None:
     _, memory = _eval(healthy_nodes())
-    nodes = replace(healthy_nodes(head=101, now=T0 + 2, leader_id="seq-1"), "seq-0", sequencer_active=True)
-    rules = _by_rule(_eval(nodes, T0 + 2, memory)[0])
+    for at in (T0 + 2, T0 + 4):
+        conditions, memory = _eval(_handed_over(at), at, memory)
+        # Routine hand-over: neither raised nor cleared yet.
+        assert "multiple_active" not in _by_rule(conditions)
+        assert is_held(f"{NET}/multiple_active", memory.held)
+    conditions, memory = _eval(_handed_over(T0 + 6), T0 + 6, memory)
+    rules = _by_rule(conditions)
     assert [c.summary for c in rules["multiple_active"]] == [
         "2 active sequencers: seq-0, seq-1 (seq-0 is the previous leader, stepping down)"
     ]
     assert rules["multiple_active"][0].details["stepping_down"] == "seq-0"
+
+
+def test_an_old_leader_that_stops_within_two_ticks_raises_nothing() -> None:
+    _, memory = _eval(healthy_nodes())
+    for at in (T0 + 2, T0 + 4):
+        conditions, memory = _eval(_handed_over(at), at, memory)
+        assert "multiple_active" not in _by_rule(conditions)
+    conditions, memory = _eval(_handed_over(T0 + 6, old_leader_active=False), T0 + 6, memory)
+    assert "multiple_active" not in _by_rule(conditions)
+    assert not is_held(f"{NET}/multiple_active", memory.held)
+    assert memory.stepping_down_since is None
+
+
+def test_a_third_active_sequencer_during_a_hand_over_is_split_brain_at_once() -> None:
+    _, memory = _eval(healthy_nodes())
+    nodes = replace(_handed_over(T0 + 2), "seq-2", sequencer_active=True)
+    rules = _by_rule(_eval(nodes, T0 + 2, memory)[0])
+    assert [c.details["active"] for c in rules["multiple_active"]] == [3]
 
 
 def test_two_active_sequencers_without_a_leader_change_are_plain_split_brain() -> None:

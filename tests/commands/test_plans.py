@@ -101,9 +101,17 @@ def test_handover_stops_then_starts_at_the_returned_hash() -> None:
         [{"$from": "stop_hash"}],
     )
     assert resolve_params(start, {"stop_hash": "0xabc"}) == ["0xabc"]
-    assert tolerated(stop, "sequencer not running") and not tolerated(stop, "connection refused")
+    # The stop whose hash the start needs must really stop: "not running" gives no hash.
+    assert not tolerated(stop, "sequencer not running") and not tolerated(stop, "connection refused")
     assert tolerated(start, "sequencer already running")
     assert [e.description for e in plan.expectations] == ["exactly one active sequencer and it is seq-2"]
+    # A failed start restarts the stopped sequencer where it stopped, instead of leaving none.
+    [undo] = plan.rollback
+    assert (undo.target, undo.method, undo.params) == (
+        "seq-1",
+        "admin_startSequencer",
+        [{"$from": "stop_hash"}],
+    )
 
 
 def test_handover_with_explicit_hash_uses_it() -> None:

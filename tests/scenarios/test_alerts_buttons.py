@@ -7,9 +7,16 @@ import json
 
 from alerts.ids import AlertAction
 from alerts.watcher import Watcher
+from bot import audit
+from bot.audit import AuditKind
+from commands.alerts import STALE_BUTTON_TEXT
 from sim.slack_api import FakeMessage
 from tests.alerts.test_watcher_helpers import NET, posts, run
 from tests.fixtures.slack import BotHandle, StartBot
+
+
+# Who may respond to this network's alerts (an empty requesters list names nobody for alerts).
+RESPONDERS = {"requesters": ("U1",)}
 
 
 def button_value(message: FakeMessage, action: AlertAction) -> str | None:
@@ -52,6 +59,12 @@ async def test_acknowledge_updates_the_message_in_place_and_notes_it_in_the_thre
         assert "acknowledged by <@U3>" in context_text(alert)
         await bot.fake.wait_for("chat.postMessage", predicate=lambda c: bool(c.get("thread_ts")))
         assert [r.text for r in posts(bot)[0].replies] == [":eyes: Acknowledged by <@U3>; reminders stop."]
+        [entry] = await audit.read(bot.ctx.store, NET)
+        assert (entry.kind, entry.actor, entry.data) == (
+            AuditKind.ALERT,
+            "U3",
+            {"fingerprint": "sim-1/multiple_active", "action": "acknowledge"},
+        )
 
 
 async def test_users_who_may_neither_request_nor_approve_cannot_silence(running_bot: StartBot) -> None:
@@ -70,7 +83,7 @@ async def test_users_who_may_neither_request_nor_approve_cannot_silence(running_
 async def test_silence_30_min_shows_on_the_message_and_keeps_the_resolution_quiet(
     running_bot: StartBot,
 ) -> None:
-    async with running_bot() as bot:
+    async with running_bot(network_overrides=RESPONDERS) as bot:
         watcher = Watcher(bot.ctx, "replica-a")
         alert = await firing_alert(bot, watcher)
         value = button_value(alert, AlertAction.SILENCE_30M)
@@ -83,6 +96,12 @@ async def test_silence_30_min_shows_on_the_message_and_keeps_the_resolution_quie
         [alert] = posts(bot)
         assert "silenced by <@U1> for 30m" in context_text(alert)
         assert alert.replies[0].text.startswith(":no_bell: Silenced by <@U1> for 30m")
+        [entry] = await audit.read(bot.ctx.store, NET)
+        assert (entry.kind, entry.actor, entry.message) == (
+            AuditKind.SILENCE,
+            "U1",
+            "silenced alert `sim-1/multiple_active` for 30m",
+        )
         bot.sim.node(NET, "seq-2").seq_active = False
         await run(bot, [watcher], 40)
         [alert] = posts(bot)
@@ -94,7 +113,7 @@ async def test_silence_30_min_shows_on_the_message_and_keeps_the_resolution_quie
 async def test_silence_network_button_on_a_summary_mutes_the_network_and_says_so_in_its_thread(
     running_bot: StartBot,
 ) -> None:
-    async with running_bot() as bot:
+    async with running_bot(network_overrides=RESPONDERS) as bot:
         watcher = Watcher(bot.ctx, "replica-a")
         await run(bot, [watcher], 4)
         for node in ("seq-0", "seq-1", "seq-2"):
@@ -111,3 +130,35 @@ async def test_silence_network_button_on_a_summary_mutes_the_network_and_says_so
         sent = await bot.driver.command("alerts sim-1", channel=bot.channel())
         [reply] = await bot.fake.wait_for_response(sent.response_name)
         assert reply["text"].startswith(":no_bell: `sim-1`: every alert silenced by <@U1> for 2h")
+        [entry] = await audit.read(bot.ctx.store, NET)
+        assert (entry.kind, entry.actor, entry.data["action"]) == (AuditKind.SILENCE, "U1", "silence")
+
+
+async def test_with_no_requesters_configured_nobody_but_approvers_may_respond(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides={"requesters": (), "approvers": ("U3",)}) as bot:
+        alert = await firing_alert(bot, Watcher(bot.ctx, "replica-a"))
+        value = button_value(alert, AlertAction.ACKNOWLEDGE)
+        assert value is not None
+        sent = await bot.driver.click(
+            AlertAction.ACKNOWLEDGE, value, user="U1", channel=bot.channel(), message_ts=alert.ts
+        )
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert "Only requesters or approvers of `sim-1`" in reply["text"]
+        assert posts(bot)[0].updates == 0 and await audit.read(bot.ctx.store, NET) == []
+        await bot.driver.click(
+            AlertAction.ACKNOWLEDGE, value, user="U3", channel=bot.channel(), message_ts=alert.ts
+        )
+        await bot.fake.wait_for("chat.update")
+        assert "acknowledged by <@U3>" in context_text(posts(bot)[0])
+
+
+async def test_a_malformed_or_old_button_value_gets_the_stale_button_message(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides=RESPONDERS) as bot:
+        alert = await firing_alert(bot, Watcher(bot.ctx, "replica-a"))
+        for value in ("not json", '{"net": "sim-1", "fp": "sim-1/multiple_active"}', '{"network": "sim-1"}'):
+            sent = await bot.driver.click(
+                AlertAction.ACKNOWLEDGE, value, user="U1", channel=bot.channel(), message_ts=alert.ts
+            )
+            [reply] = await bot.fake.wait_for_response(sent.response_name)
+            assert STALE_BUTTON_TEXT in reply["text"]
+        assert posts(bot)[0].updates == 0

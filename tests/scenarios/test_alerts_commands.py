@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from alerts.watcher import Watcher
+from bot import audit
+from bot.audit import AuditKind
 from bot.scheduler import start_scheduler, stop_scheduler
 from tests.alerts.test_watcher_helpers import NET, posts, run, titled
 from tests.fixtures.slack import StartBot
+from tests.scenarios.test_alerts_buttons import RESPONDERS
 
 
 async def test_alerts_lists_what_is_firing(running_bot: StartBot) -> None:
@@ -23,7 +26,7 @@ async def test_alerts_lists_what_is_firing(running_bot: StartBot) -> None:
 
 
 async def test_network_silence_holds_new_alerts_until_lifted(running_bot: StartBot) -> None:
-    async with running_bot() as bot:
+    async with running_bot(network_overrides=RESPONDERS) as bot:
         watcher = Watcher(bot.ctx, "replica-a")
         await run(bot, [watcher], 4)
         sent = await bot.driver.command("silence sim-1 2h", user="U1", channel=bot.channel())
@@ -40,10 +43,15 @@ async def test_network_silence_holds_new_alerts_until_lifted(running_bot: StartB
         await run(bot, [watcher], 2)
         [alert] = titled(bot, "More than one active")
         assert "(firing)" in alert.text
+        entries = await audit.read(bot.ctx.store, NET)
+        assert [(e.kind, e.actor, e.data["action"]) for e in entries] == [
+            (AuditKind.SILENCE, "U1", "unsilence"),
+            (AuditKind.SILENCE, "U1", "silence"),
+        ]
 
 
 async def test_silence_one_alert_until_resolved_and_bad_durations(running_bot: StartBot) -> None:
-    async with running_bot() as bot:
+    async with running_bot(network_overrides=RESPONDERS) as bot:
         watcher = Watcher(bot.ctx, "replica-a")
         await run(bot, [watcher], 4)
         await bot.sim.split_brain(NET, "seq-2")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from pathlib import Path
 
 from bot import locks
@@ -194,3 +195,23 @@ async def test_a_shutdown_mid_execution_records_what_ran_and_frees_the_network(r
         )
         assert await locks.holder_token(bot.ctx.store, bot.ctx.store.keys.lock(NETWORK)) is None
         await bot.sim.unhang(NETWORK, "seq-1", "conductor")
+
+
+async def test_a_failed_start_after_the_stop_restarts_the_stopped_sequencer(running_bot: StartBot) -> None:
+    # Forced past the start gate without op-node's override: op-node refuses the start after the
+    # active sequencer was stopped. Without the rollback the chain would halt.
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        use_sim_settle(bot)
+        final = await approve_and_finish(bot, await open_request(bot, f"pause {NETWORK} all"))
+        assert final.state == "succeeded", final.outcome
+        message = await open_request(bot, f"start-sequencer {NETWORK} seq-1 --force")
+        assert "REQUESTED WITH --force" in json.dumps(message.blocks)
+        final = await approve_and_finish(bot, message)
+
+        assert final.state == "failed"
+        assert "sequencer is not the leader" in (final.outcome or "")
+        assert "Rollback: restart sequencing on seq-0 at the head it stopped on: done" in (
+            final.outcome or ""
+        )
+        assert any(t.startswith(":leftwards_arrow_with_hook: rollback") for t in thread_texts(message))
+        assert bot.sim.network(NETWORK).active_sequencers() == ["seq-0"]
