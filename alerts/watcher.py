@@ -19,7 +19,8 @@ Per tick (`Watcher.tick`):
    (a crash, a cancellation or a Redis error between its save and `notifier.submit`) would never be
    posted. A firing, unsilenced alert whose post was requested over `LOST_POST_GRACE_SECONDS` ago
    and that has no message, no post in the outbox and no post claim in flight gets its PostAlert
-   queued again; the notifier's claim and its "already has a message" check keep it to one post.
+   queued again (at most once per grace period: `once(net, repost:<fp>:<episode>)`); the notifier's
+   claim and its "already has a message" check keep it to one post.
 """
 
 from __future__ import annotations
@@ -190,9 +191,15 @@ class Watcher:
         named = {fp for e in queued if is_post(e) for fp in effect_fingerprints(e)}
         named |= await self.alerts.queued_posts(network)
         lost: list[Effect] = []
+        store = self.ctx.store
         for state in due:
-            claim = self.ctx.store.keys.once(network, f"post:{state.fingerprint}:{state.episode}")
-            if state.fingerprint in named or await self.ctx.store.redis.exists(claim):
+            claim = store.keys.once(network, f"post:{state.fingerprint}:{state.episode}")
+            if state.fingerprint in named or await store.redis.exists(claim):
+                continue
+            # At most one repair per alert episode and grace period: a post Slack refuses for good
+            # (dropped by the notifier) is retried once a minute, not on every tick.
+            repair = store.keys.once(network, f"repost:{state.fingerprint}:{state.episode}")
+            if not await store.claim_once(repair, int(LOST_POST_GRACE_SECONDS * 1000)):
                 continue
             logger.warning(
                 "alert post was requested but never queued; queueing it again network=%s fingerprint=%s",

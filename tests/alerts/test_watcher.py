@@ -238,3 +238,21 @@ async def test_the_lease_is_renewed_only_once_a_polling_slot_is_free(running_bot
         gate.release()
         report = await tick
         assert report.leader and await bot.ctx.redis.get(lease) == "replica-a"
+
+
+async def test_a_repaired_post_that_slack_refuses_for_good_is_not_retried_every_tick(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        watcher = Watcher(bot.ctx, "replica-a", notifier=LosesTheFirstPost(bot.ctx))
+        await run(bot, [watcher], 4)
+        await bot.sim.split_brain(NET, "seq-2")
+        await bot.sim.advance(INTERVAL)
+        with pytest.raises(RedisConnectionError):
+            await watcher.tick(NET)
+        bot.fake.fail_next("chat.postMessage", status=200, retry_after=None, error="channel_not_found")
+        await run(bot, [watcher], LOST_POST_GRACE_SECONDS + INTERVAL)
+        attempts = len(bot.fake.calls("chat.postMessage"))
+        assert attempts == 1 and posts(bot) == []
+        await run(bot, [watcher], 20)
+        assert len(bot.fake.calls("chat.postMessage")) == attempts

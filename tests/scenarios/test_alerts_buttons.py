@@ -14,7 +14,6 @@ from sim.slack_api import FakeMessage
 from tests.alerts.test_watcher_helpers import NET, posts, run
 from tests.fixtures.slack import BotHandle, StartBot
 
-
 # Who may respond to this network's alerts (an empty requesters list names nobody for alerts).
 RESPONDERS = {"requesters": ("U1",)}
 
