@@ -15,7 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from alerts.catalog import rule_spec
 from alerts.ids import AlertAction, AlertBlock
 from alerts.model import AlertState
-from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, duration, silence_text, slack_date
+from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, silence_text
+from bot.slack_text import clip, duration, slack_date
 
 Block = dict[str, Any]
 
@@ -37,11 +38,6 @@ class AlertButtonValue(BaseModel):
 
     network: str
     fingerprint: str | None = None
-
-
-def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, with an ellipsis when cut."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _emoji(state: AlertState) -> str:

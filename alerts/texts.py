@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from alerts.model import AlertState, SilenceEnd
+from bot.slack_text import duration, slack_date
 from bot.snapshot import Severity
 
 SEVERITY_EMOJI: dict[Severity, str] = {
@@ -13,27 +12,6 @@ SEVERITY_EMOJI: dict[Severity, str] = {
     "info": ":information_source:",
 }
 RESOLVED_EMOJI = ":white_check_mark:"
-
-
-def duration(seconds: float) -> str:
-    """A short human duration: 45s, 12m, 1h 5m, 2d 3h."""
-    s = max(0, int(seconds))
-    if s < 60:
-        return f"{s}s"
-    m = s // 60
-    if m < 60:
-        return f"{m}m"
-    h, m = divmod(m, 60)
-    if h < 24:
-        return f"{h}h {m}m" if m else f"{h}h"
-    d, h = divmod(h, 24)
-    return f"{d}d {h}h" if h else f"{d}d"
-
-
-def slack_date(ts: float) -> str:
-    """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
-    fallback = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def silence_text(until: SilenceEnd, now: float) -> str:

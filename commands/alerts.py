@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
@@ -32,12 +33,13 @@ from alerts.model import AlertState, SilenceEnd, fingerprint
 from alerts.notifier import Notifier
 from alerts.observations import Acknowledge, Observation, Silence, Unsilence
 from alerts.state import transition
-from alerts.texts import SEVERITY_EMOJI, duration, silence_text
-from bot import audit, authz, metrics
+from alerts.texts import SEVERITY_EMOJI, silence_text
+from bot import audit, authz
 from bot.audit import AuditEntry, AuditKind
 from bot.errors import NotAuthorized, StaleAction, UsageError
+from bot.slack_text import duration
 from bot.topology import NetworkSpec
-from commands.router import spawn_after_ack
+from commands.router import Respond, add_button
 from commands.status import find_network
 
 if TYPE_CHECKING:
@@ -289,20 +291,18 @@ def register(registry: VerbRegistry) -> None:
 
 def register_actions(app: AsyncApp, ctx: BotContext) -> None:
     for action in AlertAction:
-        app.action(action.value)(_listener(ctx, action))
+        add_button(app, ctx, action.value, partial(_clicked_button, ctx, action))
 
 
-def _listener(ctx: BotContext, action: AlertAction) -> Any:
-    # Bolt passes listener arguments by name (`action` is one of them), so bind ours in a closure.
-    async def on_click(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await ack()
-        metrics.ACTIONS.labels(action_id=action.value).inc()
-        spawn_after_ack(ctx, clicked(ctx, action, body), respond, where=f"action:{action.value}")
-
-    return on_click
+async def _clicked_button(
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond
+) -> None:
+    await clicked(ctx, action, body)
 
 
-async def clicked(ctx: BotContext, action: AlertAction, body: dict[str, Any]) -> None:
+async def clicked(
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond | None = None
+) -> None:
     """One alert button: check the user, then move the alert (which updates the message and its thread)."""
     value = parse_value(body)
     spec = find_network(ctx, value.network)

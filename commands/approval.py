@@ -13,12 +13,12 @@ the same version cannot both win.
 
 from __future__ import annotations
 
-import time
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from bot.slack_text import utc_time
 from bot.topology import NetworkSpec
 from commands.operations import Operation
 from commands.plans import Plan, StepResult
@@ -163,10 +163,6 @@ def _mentions(users: tuple[str, ...]) -> str:
     return ", ".join(f"<@{u}>" for u in users)
 
 
-def _clock_text(when: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(when))
-
-
 def _refuse(rule: Rule, message: str) -> Decision:
     return Decision(request=None, rule=rule, message=message)
 
@@ -187,7 +183,7 @@ def already_decided_message(request: ApprovalRequest) -> str:
         case "cancelled":
             return f"already cancelled by <@{request.cancelled_by}>"
         case "expired":
-            return f"this request expired at {_clock_text(request.expires_at)}; nothing ran"
+            return f"this request expired at {utc_time(request.expires_at)}; nothing ran"
         case _:
             return "this request is still pending"
 
@@ -200,7 +196,7 @@ def transition(request: ApprovalRequest, event: Event, now: float, authz: bool) 
         return _move(
             request,
             Rule.EXPIRED_ON_VOTE,
-            f"this request expired at {_clock_text(request.expires_at)}; nothing ran",
+            f"this request expired at {utc_time(request.expires_at)}; nothing ran",
             state="expired",
             decided_at=now,
         )
@@ -295,11 +291,11 @@ def _expire(request: ApprovalRequest, now: float) -> Decision:
     if request.state != "pending":
         return _refuse(Rule.ALREADY_DECIDED, already_decided_message(request))
     if now < request.expires_at:
-        return _refuse(Rule.NOT_EXPIRED, f"expires at {_clock_text(request.expires_at)}, not yet")
+        return _refuse(Rule.NOT_EXPIRED, f"expires at {utc_time(request.expires_at)}, not yet")
     return _move(
         request,
         Rule.EXPIRED,
-        f"expired at {_clock_text(request.expires_at)} without enough approvals; nothing ran",
+        f"expired at {utc_time(request.expires_at)} without enough approvals; nothing ran",
         state="expired",
         decided_at=now,
     )

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import logging
 import re
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from bot import authz, metrics
+from bot import authz
 from bot.errors import StaleAction
 from commands import approval_store, executor
 from commands.approval import Approve, Cancel, Event, Reject, Rule
 from commands.approval_blocks import ApprovalButtonValue
 from commands.approval_messages import thread_reply, update_message
 from commands.ids import ApprovalAction
-from commands.router import Respond, spawn_after_ack
+from commands.router import Respond, add_button
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -51,18 +52,7 @@ STALE_TEXT = (
 def register(app: AsyncApp, ctx: BotContext) -> None:
     """Wire the three approval buttons; called once at start-up by `commands.request.register_actions`."""
     for action in ApprovalAction:
-        app.action(action.value)(_listener(ctx, action))
-
-
-def _listener(ctx: BotContext, action: ApprovalAction) -> Any:
-    async def on_click(ack: Any, body: dict[str, Any], respond: Respond) -> None:
-        await ack()
-        metrics.ACTIONS.labels(action_id=action.value).inc()
-        spawn_after_ack(
-            ctx, handle_click(ctx, action, body, respond), respond, where=f"action:{action.value}"
-        )
-
-    return on_click
+        add_button(app, ctx, action.value, partial(handle_click, ctx, action))
 
 
 def parse_value(raw: object) -> ApprovalButtonValue:

@@ -9,12 +9,12 @@ handler loads everything else from the store. Endpoint URLs are shown with crede
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from bot.redact import redact_url
+from bot.slack_text import clip, slack_date
 from bot.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
 from commands.ids import ApprovalAction, ApprovalBlock
@@ -49,21 +49,12 @@ class ApprovalButtonValue(BaseModel):
     network: str
 
 
-def _truncate(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _section(block_id: ApprovalBlock, text: str) -> Block:
     return {
         "type": "section",
         "block_id": block_id.value,
-        "text": {"type": "mrkdwn", "text": _truncate(text, SECTION_LIMIT)},
+        "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)},
     }
-
-
-def _slack_date(when: float) -> str:
-    fallback = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when))
-    return f"<!date^{int(when)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _render_param(p: JsonValue) -> JsonValue:
@@ -141,13 +132,13 @@ def _summary_fields(request: ApprovalRequest) -> Block:
         f"*Approvals*\n{approvals}",
     ]
     if request.state == "pending" or request.decided_at is None:
-        fields.append(f"*Expires*\n{_slack_date(request.expires_at)}")
+        fields.append(f"*Expires*\n{slack_date(request.expires_at)}")
     else:
-        fields.append(f"*Decided*\n{_slack_date(request.decided_at)}")
+        fields.append(f"*Decided*\n{slack_date(request.decided_at)}")
     return {
         "type": "section",
         "block_id": ApprovalBlock.SUMMARY.value,
-        "fields": [{"type": "mrkdwn", "text": _truncate(f, 2000)} for f in fields],
+        "fields": [{"type": "mrkdwn", "text": clip(f, 2000)} for f in fields],
     }
 
 
@@ -184,7 +175,7 @@ def _buttons(request: ApprovalRequest) -> Block:
         "title": {"type": "plain_text", "text": "Approve this operation?"},
         "text": {
             "type": "mrkdwn",
-            "text": _truncate(f"Once approved, `{request.operation.command}` runs right away.", 300),
+            "text": clip(f"Once approved, `{request.operation.command}` runs right away.", 300),
         },
         "confirm": {"type": "plain_text", "text": "Approve"},
         "deny": {"type": "plain_text", "text": "Back"},
@@ -207,7 +198,7 @@ def approval_blocks(request: ApprovalRequest, spec: NetworkSpec) -> list[Block]:
         {
             "type": "header",
             "block_id": ApprovalBlock.HEADER.value,
-            "text": {"type": "plain_text", "text": _truncate(title, HEADER_LIMIT), "emoji": True},
+            "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT), "emoji": True},
         }
     ]
     if request.operation.force:
@@ -227,7 +218,7 @@ def approval_blocks(request: ApprovalRequest, spec: NetworkSpec) -> list[Block]:
             "elements": [
                 {
                     "type": "mrkdwn",
-                    "text": f"request `{request.id}` · created {_slack_date(request.created_at)}",
+                    "text": f"request `{request.id}` · created {slack_date(request.created_at)}",
                 }
             ],
         }
@@ -248,7 +239,7 @@ def step_result_text(request: ApprovalRequest, result: StepResult) -> str:
     total = len(request.plan.steps) if request.plan else result.index
     took = f" in {result.seconds:.1f}s" if result.seconds is not None else ""
     head = f"step {result.index}/{total} `{result.method}` on *{result.target}*{took}"
-    detail = _truncate(result.detail, 2500)
+    detail = clip(result.detail, 2500)
     if result.ok and result.tolerated:
         return f":ballot_box_with_check: {head}: already in the wanted state (`{detail}`)"
     if result.ok:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
@@ -17,6 +16,7 @@ from redis.exceptions import RedisError
 from bot import audit, authz
 from bot.audit import AuditEntry, AuditKind
 from bot.errors import StoreUnavailable, UsageError
+from bot.slack_text import clip, utc_time
 from commands.status import find_network
 
 if TYPE_CHECKING:
@@ -66,25 +66,16 @@ def parse_count(args: Sequence[str]) -> int:
     return count
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def entry_time(at: float) -> str:
-    # UTC, to the second: what operators compare against node and bot logs.
-    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M:%S")
-
-
 def entry_line(entry: AuditEntry) -> str:
     """`time icon kind · who · request · message`, on one line, clipped to `LINE_LIMIT`."""
-    parts = [f"`{entry_time(entry.at)}` {KIND_ICON.get(entry.kind, '•')} *{entry.kind.value}*"]
+    parts = [f"`{utc_time(entry.at)}` {KIND_ICON.get(entry.kind, '•')} *{entry.kind.value}*"]
     if entry.actor:
         parts.append(f"<@{entry.actor}>" if entry.actor.startswith(("U", "W")) else entry.actor)
     if entry.request_id:
         parts.append(f"`{entry.request_id}`")
     # Messages are one line in this list; the full text stays in the stream and the CLI's --json.
     parts.append(" ".join(entry.message.split()))
-    return _clip(" · ".join(parts), LINE_LIMIT)
+    return clip(" · ".join(parts), LINE_LIMIT)
 
 
 def _pack(lines: Sequence[str]) -> list[str]:
@@ -114,7 +105,7 @@ def audit_blocks(network: str, entries: Sequence[AuditEntry], requested: int) ->
     """The reply to `/conductor audit`: header, entries newest first, and a footer with the count."""
     title = f"Audit · {network} · newest first"
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}}
+        {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT)}}
     ]
     if not entries:
         text = f"No audit entries for *{network}* yet: nothing has been requested or run."

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from bot import authz
 from bot.errors import StoreUnavailable, UsageError
+from bot.slack_text import clip, duration
 from commands.approval import ApprovalRequest
 from commands.approval_store import open_requests
 from commands.status import find_network
@@ -42,22 +43,6 @@ _STATE_ICON = {
 }
 
 
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def duration_text(seconds: float) -> str:
-    """`14m 05s`, `2h 03m`, `45s`: short enough for a list line."""
-    total = max(0, int(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    if minutes:
-        return f"{minutes}m {secs:02d}s"
-    return f"{secs}s"
-
-
 def expiry_text(request: ApprovalRequest, now: float) -> str:
     if request.state != "pending":
         # Approved requests no longer expire: they run (or are cancelled).
@@ -65,7 +50,7 @@ def expiry_text(request: ApprovalRequest, now: float) -> str:
     left = request.expires_at - now
     if left <= 0:
         return "expiring now"
-    return f"expires in {duration_text(left)}"
+    return f"expires in {duration(left)}"
 
 
 def request_line(request: ApprovalRequest, now: float) -> str:
@@ -97,7 +82,7 @@ def requests_blocks(requests: Sequence[ApprovalRequest], now: float, network: st
     """The reply to `/conductor requests`: header, one section per request, then a count of the rest."""
     title = "Open approval requests" + (f" · {network}" if network else "")
     blocks: list[Block] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _clip(title, HEADER_LIMIT)}}
+        {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT)}}
     ]
     if not requests:
         scope = f"on *{network}*" if network else "on the networks of this channel"
@@ -109,7 +94,7 @@ def requests_blocks(requests: Sequence[ApprovalRequest], now: float, network: st
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": _clip(request_line(request, now), SECTION_LIMIT)},
+                "text": {"type": "mrkdwn", "text": clip(request_line(request, now), SECTION_LIMIT)},
             }
         )
     hidden = len(ordered) - MAX_LISTED

@@ -192,6 +192,20 @@ async def dispatch(
         logger.debug("command done verb=%s seconds=%.3f", verb, time.monotonic() - started)
 
 
+ButtonWork = Callable[[dict[str, Any], Respond], Coroutine[Any, Any, None]]
+
+
+def add_button(app: AsyncApp, ctx: BotContext, action_id: str, work: ButtonWork) -> None:
+    """Listen for one button: ack at once, then run `work(body, respond)` after the ack."""
+
+    async def on_click(ack: Any, body: dict[str, Any], respond: Respond) -> None:
+        await ack()
+        metrics.ACTIONS.labels(action_id=action_id).inc()
+        spawn_after_ack(ctx, work(body, respond), respond, where=f"action:{action_id}")
+
+    app.action(action_id)(on_click)
+
+
 def spawn_after_ack(ctx: BotContext, work: Coroutine[Any, Any, None], respond: Respond, *, where: str) -> str:
     """Run an action's slow part in the background; a failure becomes an ephemeral reply with an id.
 

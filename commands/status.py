@@ -10,12 +10,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot import authz, metrics
+from bot import authz
 from bot.errors import UnknownNetwork, UsageError
 from bot.poller import poll_all, poll_network
 from bot.topology import NetworkSpec, Topology
 from commands.networks import cap_lines
-from commands.router import spawn_after_ack
+from commands.router import add_button
 from commands.status_blocks import StatusAction, status_blocks, verdict_line
 
 if TYPE_CHECKING:
@@ -69,11 +69,7 @@ def register(registry: VerbRegistry) -> None:
 
 
 def register_actions(app: AsyncApp, ctx: BotContext) -> None:
-    @app.action(StatusAction.REFRESH)
-    async def on_refresh(ack: Any, body: dict[str, Any], respond: Any) -> None:
-        await ack()
-        metrics.ACTIONS.labels(action_id=StatusAction.REFRESH).inc()
-        spawn_after_ack(ctx, refresh(ctx, body, respond), respond, where=f"action:{StatusAction.REFRESH}")
+    add_button(app, ctx, StatusAction.REFRESH, lambda body, respond: refresh(ctx, body, respond))
 
 
 async def refresh(ctx: BotContext, body: dict[str, Any], respond: Any) -> None:

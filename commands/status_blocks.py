@@ -7,10 +7,10 @@ at most `MAX_NODE_ROWS` node sections (then one "…and N more"), every text cli
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from bot.slack_text import clip, utc_time
 from bot.snapshot import NetworkSnapshot, NodeStatus
 from bot.topology import NetworkSpec
 
@@ -43,14 +43,6 @@ class StatusBlock(StrEnum):
     FINDINGS = "status_findings"
     CONTEXT = "status_context"
     ACTIONS = "status_actions"
-
-
-def clip(text: str, limit: int = MAX_SECTION_CHARS) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def format_time(when: float) -> str:
-    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def verdict_line(snapshot: NetworkSnapshot) -> str:
@@ -88,7 +80,7 @@ def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
     blocks.append({"type": "divider"})
     blocks.append(_section(_findings(snapshot), StatusBlock.FINDINGS))
     source = f" · membership as seen by {snapshot.membership_source}" if snapshot.membership_source else ""
-    blocks.append(_context(f"Snapshot {format_time(snapshot.taken_at)}{source}", StatusBlock.CONTEXT))
+    blocks.append(_context(f"Snapshot {utc_time(snapshot.taken_at)}{source}", StatusBlock.CONTEXT))
     blocks.append(
         {
             "type": "actions",
@@ -107,14 +99,17 @@ def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
 
 
 def _section(text: str, block_id: str | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text)}}
+    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}}
     if block_id is not None:
         block["block_id"] = block_id
     return block
 
 
 def _context(text: str, block_id: str | None = None) -> Block:
-    block: Block = {"type": "context", "elements": [{"type": "mrkdwn", "text": clip(text)}]}
+    block: Block = {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}],
+    }
     if block_id is not None:
         block["block_id"] = block_id
     return block

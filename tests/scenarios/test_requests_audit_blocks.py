@@ -72,7 +72,7 @@ def test_open_requests_are_listed_soonest_expiry_first_with_votes_and_time_left(
     assert "`add-voter mainnet seq-3`" in rows[0] and "expiring now" in rows[0]
     assert "`override-leader testnet seq-0 --node`" in rows[1] and "executing" in rows[1]
     assert "`resume mainnet seq-2 --force` :rotating_light:" in rows[2] and "expires in 45s" in rows[2]
-    assert "requested by <@UREQ> · approvals 1/2 · expires in 3h 02m" in rows[3]
+    assert "requested by <@UREQ> · approvals 1/2 · expires in 3h 2m" in rows[3]
     assert requests_text(requests, None) == "4 open approval requests"
 
 
@@ -116,7 +116,7 @@ def test_audit_entries_render_newest_first_one_line_each() -> None:
     [text] = sections(blocks)
     lines = text.split("\n")
     assert len(lines) == 4
-    assert lines[0] == "`2025-10-09 08:53:20` :checkered_flag: *result* · `r-0` · succeeded: seq-1 paused"
+    assert lines[0] == "`2025-10-09 08:53:20 UTC` :checkered_flag: *result* · `r-0` · succeeded: seq-1 paused"
     assert lines[1].endswith("· executor · `r-1` · step 1/1 conductor_pause on seq-1 ok")
     assert "<@UREQ>" in lines[3]
     assert blocks[-1]["elements"][0]["text"] == "4 entries shown, times in UTC"

@@ -1,0 +1,39 @@
+"""Small text pieces every Slack message builder shares: clipping to Block Kit limits, times, durations.
+
+Pure functions, so every builder renders the same moment and the same length the same way.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters, with an ellipsis when cut (Block Kit rejects longer fields)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def utc_time(when: float) -> str:
+    """A unix time as `2026-11-26 05:38:34 UTC`: what operators compare with node and bot logs."""
+    return datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def slack_date(when: float) -> str:
+    """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
+    fallback = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(when)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def duration(seconds: float) -> str:
+    """A short human duration: 45s, 12m, 1h 5m, 2d 3h."""
+    s = max(0, int(seconds))
+    if s < 60:
+        return f"{s}s"
+    m = s // 60
+    if m < 60:
+        return f"{m}m"
+    h, m = divmod(m, 60)
+    if h < 24:
+        return f"{h}h {m}m" if m else f"{h}h"
+    d, h = divmod(h, 24)
+    return f"{d}d {h}h" if h else f"{d}d"
