@@ -20,7 +20,7 @@ COPY sim ./sim
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /var/lib/conductor-bot --create-home conductor
 
-USER conductor
+USER 10001
 EXPOSE 3000
 # /healthz answers 503 when Redis is unreachable; python avoids installing curl in the image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
