@@ -16,14 +16,12 @@ from alerts.catalog import rule_spec
 from alerts.ids import AlertAction, AlertBlock
 from alerts.model import AlertState
 from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, silence_text
-from bot.slack_text import clip, duration, slack_date
+from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, slack_date
 
 Block = dict[str, Any]
 
 MAX_BLOCKS = 50
-MAX_SECTION_TEXT = 3000
 MAX_FIELDS = 10
-MAX_HEADER = 150
 SUMMARY_LINE_MAX = 300
 DETAIL_FIELD_MAX = 200
 # Slack rejects messages whose blocks total about 13k characters (msg_blocks_too_long) even when
@@ -106,14 +104,14 @@ def alert_blocks(state: AlertState, now: float) -> list[Block]:
         {
             "type": "header",
             "block_id": AlertBlock.HEADER.value,
-            "text": {"type": "plain_text", "text": clip(f"{_emoji(state)} {_title(state)}", MAX_HEADER)},
+            "text": {"type": "plain_text", "text": clip(f"{_emoji(state)} {_title(state)}", HEADER_LIMIT)},
         },
         {
             "type": "section",
             "block_id": AlertBlock.STATUS.value,
             "text": {
                 "type": "mrkdwn",
-                "text": clip(f"{state.summary}\n{_status_line(state, now)}", MAX_SECTION_TEXT),
+                "text": clip(f"{state.summary}\n{_status_line(state, now)}", SECTION_LIMIT),
             },
         },
     ]
@@ -147,12 +145,12 @@ def burst_summary_blocks(network: str, states: Sequence[AlertState], now: float)
         {
             "type": "header",
             "block_id": AlertBlock.SUMMARY_HEADER.value,
-            "text": {"type": "plain_text", "text": clip(burst_summary_text(network, states), MAX_HEADER)},
+            "text": {"type": "plain_text", "text": clip(burst_summary_text(network, states), HEADER_LIMIT)},
         }
     ]
     lines = [_summary_line(s) for s in ordered]
     shown = _fit(lines, SUMMARY_BUDGET)
-    for chunk in _chunks(lines[:shown], MAX_SECTION_TEXT):
+    for chunk in _chunks(lines[:shown], SECTION_LIMIT):
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": chunk}})
     if shown < len(lines):
         blocks.append(

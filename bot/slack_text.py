@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+# Block Kit limits (docs.slack.dev/reference/block-kit/blocks): a section's text, a header's text.
+SECTION_LIMIT = 3000
+HEADER_LIMIT = 150
+
 
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, with an ellipsis when cut (Block Kit rejects longer fields)."""

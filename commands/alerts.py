@@ -23,8 +23,6 @@ import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from alerts.alert_store import AlertStore, NetworkSilence
 from alerts.blocks import AlertButtonValue
 from alerts.catalog import RULES, rule_spec
@@ -39,7 +37,7 @@ from bot.audit import AuditEntry, AuditKind
 from bot.errors import NotAuthorized, StaleAction, UsageError
 from bot.slack_text import duration
 from bot.topology import NetworkSpec
-from commands.router import Respond, add_button
+from commands.router import Respond, add_button, button_value
 from commands.status import find_network
 
 if TYPE_CHECKING:
@@ -304,7 +302,7 @@ async def clicked(
     ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond | None = None
 ) -> None:
     """One alert button: check the user, then move the alert (which updates the message and its thread)."""
-    value = parse_value(body)
+    value = button_value(AlertButtonValue, body, STALE_BUTTON_TEXT)
     spec = find_network(ctx, value.network)
     user = str((body.get("user") or {}).get("id", ""))
     await require_responder(ctx, spec, user)
@@ -330,17 +328,3 @@ async def clicked(
     else:
         observation = Silence(user=user, until=now + SILENCE_SECONDS[action])
     await apply(ctx, spec.name, value.fingerprint, observation)
-
-
-def parse_value(body: dict[str, Any]) -> AlertButtonValue:
-    """The clicked button's value, or `StaleAction` for anything our builders did not produce."""
-    try:
-        raw = body["actions"][0]["value"]
-    except (KeyError, IndexError, TypeError) as e:
-        raise StaleAction(STALE_BUTTON_TEXT) from e
-    if not isinstance(raw, str):
-        raise StaleAction(STALE_BUTTON_TEXT)
-    try:
-        return AlertButtonValue.model_validate_json(raw)
-    except ValidationError as e:
-        raise StaleAction(STALE_BUTTON_TEXT) from e

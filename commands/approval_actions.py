@@ -14,8 +14,6 @@ import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from pydantic import ValidationError
-
 from bot import authz
 from bot.errors import StaleAction
 from commands import approval_store, executor
@@ -23,7 +21,7 @@ from commands.approval import Approve, Cancel, Event, Reject, Rule
 from commands.approval_blocks import ApprovalButtonValue
 from commands.approval_messages import thread_reply, update_message
 from commands.ids import ApprovalAction
-from commands.router import Respond, add_button
+from commands.router import Respond, add_button, button_value
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -55,16 +53,6 @@ def register(app: AsyncApp, ctx: BotContext) -> None:
         add_button(app, ctx, action.value, partial(handle_click, ctx, action))
 
 
-def parse_value(raw: object) -> ApprovalButtonValue:
-    """The button value, or `StaleAction` for anything our builders did not produce."""
-    if not isinstance(raw, str):
-        raise StaleAction(STALE_TEXT)
-    try:
-        return ApprovalButtonValue.model_validate_json(raw)
-    except ValidationError as e:
-        raise StaleAction(STALE_TEXT) from e
-
-
 def _event(action: ApprovalAction, user: str) -> Event:
     match action:
         case ApprovalAction.APPROVE:
@@ -87,8 +75,7 @@ async def handle_click(
     ctx: BotContext, action: ApprovalAction, body: dict[str, Any], respond: Respond
 ) -> None:
     """Apply one click; refusals and stale buttons become an ephemeral answer to the clicker."""
-    actions = body.get("actions") or [{}]
-    value = parse_value(actions[0].get("value"))
+    value = button_value(ApprovalButtonValue, body, STALE_TEXT)
     spec = ctx.topology.network(value.network)
     if spec is None:
         raise StaleAction(STALE_TEXT)

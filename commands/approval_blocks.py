@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from bot.redact import redact_url
-from bot.slack_text import clip, slack_date
+from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, slack_date
 from bot.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
 from commands.ids import ApprovalAction, ApprovalBlock
@@ -23,8 +23,6 @@ from commands.preflight import PreflightFinding
 
 Block = dict[str, Any]
 
-SECTION_LIMIT = 3000
-HEADER_LIMIT = 150
 
 # Query keys and path segments that look like provider API keys (e.g. .../v2/<key>).
 

@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from bot import audit, authz
 from bot.audit import AuditEntry, AuditKind
 from bot.errors import StoreUnavailable, UsageError
-from bot.slack_text import clip, utc_time
+from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
 from commands.status import find_network
 
 if TYPE_CHECKING:
@@ -29,8 +29,6 @@ Block = dict[str, Any]
 
 DEFAULT_COUNT = 20
 MAX_COUNT = 50
-SECTION_LIMIT = 3000
-HEADER_LIMIT = 150
 # 50 lines of this size fill at most 9 sections, far from the 50-block limit.
 LINE_LIMIT = 320
 USAGE = f"Usage: `/conductor audit NETWORK [N]` (N from 1 to {MAX_COUNT}, default {DEFAULT_COUNT})"

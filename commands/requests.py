@@ -17,7 +17,7 @@ from redis.exceptions import RedisError
 
 from bot import authz
 from bot.errors import StoreUnavailable, UsageError
-from bot.slack_text import clip, duration
+from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, duration
 from commands.approval import ApprovalRequest
 from commands.approval_store import open_requests
 from commands.status import find_network
@@ -32,8 +32,6 @@ Block = dict[str, Any]
 
 # One section per request plus header and footer stays well below Slack's 50 blocks.
 MAX_LISTED = 40
-SECTION_LIMIT = 3000
-HEADER_LIMIT = 150
 USAGE = "Usage: `/conductor requests [NETWORK]`"
 
 _STATE_ICON = {

@@ -28,15 +28,15 @@ import shlex
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from importlib import import_module
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot import metrics
 from bot.context import BotContext
-from bot.errors import UsageError, describe, new_correlation_id, user_message
+from bot.errors import StaleAction, UsageError, describe, new_correlation_id, user_message
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +193,16 @@ async def dispatch(
 
 
 ButtonWork = Callable[[dict[str, Any], Respond], Coroutine[Any, Any, None]]
+ButtonValue = TypeVar("ButtonValue", bound=BaseModel)
+
+
+def button_value(model: type[ButtonValue], body: dict[str, Any], stale_text: str) -> ButtonValue:
+    """The clicked button's value as `model`, or `StaleAction` for anything our builders did not produce
+    (an old message, a foreign app's button, a hand-crafted payload)."""
+    try:
+        return model.model_validate_json(body["actions"][0]["value"])
+    except (KeyError, IndexError, TypeError, ValidationError) as e:
+        raise StaleAction(stale_text) from e
 
 
 def add_button(app: AsyncApp, ctx: BotContext, action_id: str, work: ButtonWork) -> None:

@@ -10,15 +10,13 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from bot.slack_text import clip, utc_time
+from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
 from bot.snapshot import NetworkSnapshot, NodeStatus
 from bot.topology import NetworkSpec
 
 Block = dict[str, Any]
 
 MAX_BLOCKS = 50
-MAX_SECTION_CHARS = 3000
-MAX_HEADER_CHARS = 150
 MAX_NODE_ROWS = 40
 
 VERDICT_EMOJI = {
@@ -67,7 +65,7 @@ def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
             "block_id": StatusBlock.HEADER,
             "text": {
                 "type": "plain_text",
-                "text": clip(f"{snapshot.network}: {snapshot.verdict}", MAX_HEADER_CHARS),
+                "text": clip(f"{snapshot.network}: {snapshot.verdict}", HEADER_LIMIT),
             },
         },
         _section(_summary(snapshot), StatusBlock.SUMMARY),
@@ -99,7 +97,7 @@ def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
 
 
 def _section(text: str, block_id: str | None = None) -> Block:
-    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}}
+    block: Block = {"type": "section", "text": {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}}
     if block_id is not None:
         block["block_id"] = block_id
     return block
@@ -108,7 +106,7 @@ def _section(text: str, block_id: str | None = None) -> Block:
 def _context(text: str, block_id: str | None = None) -> Block:
     block: Block = {
         "type": "context",
-        "elements": [{"type": "mrkdwn", "text": clip(text, MAX_SECTION_CHARS)}],
+        "elements": [{"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}],
     }
     if block_id is not None:
         block["block_id"] = block_id

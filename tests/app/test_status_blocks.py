@@ -9,12 +9,11 @@ from typing import Any
 
 import pytest
 
+from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT
 from bot.snapshot import BlockRef, Membership, NetworkSnapshot, NodeStatus, ProbeError, ServerInfo, analyze
 from bot.topology import NetworkSpec, SequencerSpec
 from commands.status_blocks import (
     MAX_BLOCKS,
-    MAX_HEADER_CHARS,
-    MAX_SECTION_CHARS,
     status_blocks,
     verdict_line,
 )
@@ -150,10 +149,10 @@ def test_large_networks_stay_within_block_kit_limits(nodes: int) -> None:
     assert len(blocks) <= MAX_BLOCKS
     for block in blocks:
         if block["type"] == "section":
-            assert len(block["text"]["text"]) <= MAX_SECTION_CHARS
+            assert len(block["text"]["text"]) <= SECTION_LIMIT
             assert len(block.get("fields", [])) <= 10
         if block["type"] == "header":
-            assert len(block["text"]["text"]) <= MAX_HEADER_CHARS
+            assert len(block["text"]["text"]) <= HEADER_LIMIT
     if nodes == 60:
         assert any("20 more sequencers not shown" in json.dumps(b) for b in blocks)
 

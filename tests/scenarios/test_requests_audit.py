@@ -68,7 +68,7 @@ async def test_requests_lists_open_requests_with_votes_and_expiry_and_hides_fini
 
         assert "`req-pause` *sim-1* `pause sim-1 seq-1`" in text
         assert "requested by <@U_REQ> · approvals 0/1 · expires in 10m" in text
-        assert "`add-voter sim-1 seq-2`" in text and "approvals 1/2 · expires in 15m 00s" in text
+        assert "`add-voter sim-1 seq-2`" in text and "approvals 1/2 · expires in 15m" in text
         assert "req-done" not in text
         # Soonest to expire first.
         assert text.index("req-pause") < text.index("req-voter")
