@@ -9,11 +9,8 @@ Approve, `status`, and read the trail with `requests` and `audit`.
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from commands.ids import ApprovalBlock
-from tests.fixtures.slack import BotHandle, StartBot
+from tests.fixtures.slack import StartBot
 from tests.scenarios.approval_support import (
     approve_and_finish,
     block_text,
@@ -22,19 +19,7 @@ from tests.scenarios.approval_support import (
     use_sim_settle,
     wait_message_state,
 )
-
-REQ = "U_REQ"
-APPR = "U_APPR"
-ROLES: dict[str, Any] = {"requesters": (REQ,), "approvers": (APPR,)}
-WAIT = 10.0
-
-
-async def ask(bot: BotHandle, text: str) -> str:
-    """Send a slash command as the requester; everything the ephemeral answer shows, as JSON text."""
-    sent = await bot.driver.command(text, user=REQ, channel=bot.channel())
-    assert sent.status == 200
-    [reply] = await bot.fake.wait_for_response(sent.response_name, timeout=WAIT)
-    return json.dumps(reply, ensure_ascii=False)
+from tests.scenarios.runbook_support import APPR, REQ, ROLES, ask
 
 
 async def test_add_a_voter_to_a_one_node_cluster(running_bot: StartBot) -> None:

@@ -8,9 +8,7 @@ here is a `/conductor` request approved by a second person; the chain must move 
 
 from __future__ import annotations
 
-import json
 import re
-from typing import Any
 
 from commands.ids import ApprovalBlock
 from sim.slack_api import FakeMessage
@@ -22,19 +20,7 @@ from tests.scenarios.approval_support import (
     thread_texts,
     use_sim_settle,
 )
-
-REQ = "U_REQ"
-APPR = "U_APPR"
-ROLES: dict[str, Any] = {"requesters": (REQ,), "approvers": (APPR,)}
-WAIT = 10.0
-
-
-async def ask(bot: BotHandle, text: str) -> str:
-    """Send a slash command as the requester; everything its ephemeral answer shows, as JSON text."""
-    sent = await bot.driver.command(text, user=REQ, channel=bot.channel())
-    assert sent.status == 200
-    [reply] = await bot.fake.wait_for_response(sent.response_name, timeout=WAIT)
-    return json.dumps(reply, ensure_ascii=False)
+from tests.scenarios.runbook_support import APPR, REQ, ROLES, ask
 
 
 def best_head(status: str) -> int:
