@@ -5,17 +5,19 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from alerts.ids import AlertAction
+from commands.approval_blocks import approval_blocks
 from commands.help import CATALOGUE
 from commands.ids import ApprovalAction
 from commands.router import build_registry
 from commands.status_blocks import StatusAction, status_blocks
+from tests.alerts.test_blocks import CASES as ALERT_CASES
 from tests.app.test_status_blocks import healthy_snapshot, troubled_snapshot
+from tests.commands.test_approval_blocks import SPEC, handover_request
 from tests.fixtures.slack import StartBot
 
+
 # Action ids whose handlers another module registers (with its own register_actions), by module.
-HANDLED_ELSEWHERE: dict[str, str] = {a.value: "commands.approval" for a in ApprovalAction}
-
-
 def action_ids(blocks: list[dict[str, Any]]) -> set[str]:
     found: set[str] = set()
 
@@ -34,14 +36,17 @@ def action_ids(blocks: list[dict[str, Any]]) -> set[str]:
 
 
 def builder_outputs() -> list[list[dict[str, Any]]]:
-    return [status_blocks(*healthy_snapshot()), status_blocks(*troubled_snapshot())]
+    """Every message with buttons the bot builds: status, an approval request, alerts, a burst summary."""
+    alerts = [case() for case in ALERT_CASES.values()]
+    approval = approval_blocks(handover_request(), SPEC)
+    return [status_blocks(*healthy_snapshot()), status_blocks(*troubled_snapshot()), approval, *alerts]
 
 
 async def test_every_action_in_the_builders_reaches_a_handler(running_bot: StartBot) -> None:
     ids = set().union(*(action_ids(b) for b in builder_outputs()))
-    assert ids == {a.value for a in StatusAction}
+    assert ids == {a.value for a in (*StatusAction, *ApprovalAction, *AlertAction)}
     async with running_bot() as bot:
-        for action_id in sorted(ids - HANDLED_ELSEWHERE.keys()):
+        for action_id in sorted(ids):
             sent = await bot.driver.click(action_id, "sim-1", channel=bot.channel())
             assert sent.status == 200, f"{action_id} has no handler (Bolt answered {sent.status})"
         # An id nobody handles gets Bolt's 404, so the check above can fail.
