@@ -15,7 +15,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from bot import authz
-from bot.errors import StaleAction
+from bot.errors import DirectoryUnavailable, StaleAction
 from commands import approval_store, executor
 from commands.approval import Approve, Cancel, Event, Reject, Rule
 from commands.approval_blocks import ApprovalButtonValue
@@ -83,7 +83,12 @@ async def handle_click(
         logger.info("duplicate click dropped action=%s request=%s", action.value, value.request_id)
         return
     user = str((body.get("user") or {}).get("id", ""))
-    may_approve = await authz.may_approve(ctx, spec, user)
+    try:
+        may_approve = await authz.may_approve(ctx, spec, user)
+    except DirectoryUnavailable:
+        if action is not ApprovalAction.CANCEL:
+            raise
+        may_approve = False  # a requester can still withdraw their own request while the lookup is down
     decision = await approval_store.apply(
         ctx, spec.name, value.request_id, _event(action, user), user, may_approve=may_approve
     )

@@ -189,3 +189,13 @@ async def test_two_approvals_required_and_a_user_group_approver(running_bot: Sta
         assert bot.sim.node(NETWORK, "seq-2").paused is True
         kinds = [e.kind for e in await audit_entries(bot, final.id)]
         assert kinds[:3] == [AuditKind.REQUEST, AuditKind.VOTE, AuditKind.APPROVE]
+
+
+async def test_the_requester_can_cancel_while_the_user_group_lookup_is_down(running_bot: StartBot) -> None:
+    overrides = {**OVERRIDES, "approvers": ("@oncall",)}
+    async with running_bot(network_overrides=overrides) as bot:
+        message = await open_request(bot, f"pause {NETWORK} seq-2")
+        bot.fake.fail_next("usergroups.list", status=500, retry_after=None, error="internal_error")
+        await click(bot, message, ApprovalAction.CANCEL, REQUESTER)
+        await wait_message_state(bot, message, "Cancelled")
+        assert (await stored(bot, request_id_of(message))).state == "cancelled"
