@@ -227,7 +227,9 @@ def _node_rules(snapshot: NetworkSnapshot, spec: NetworkSpec, n: NodeStatus, out
         out.hold(r.NODE_UNHEALTHY, n.id)
     elif not n.healthy:
         out.add(r.NODE_UNHEALTHY, n.id, f"{n.id}: sequencer unhealthy (conductor health check)")
-    if n.paused is None and n.stopped is None:
+    if n.id in snapshot.standby:
+        pass  # kept paused on purpose until it is added to the cluster
+    elif n.paused is None and n.stopped is None:
         out.hold(r.CONDUCTOR_INACTIVE, n.id)
     elif n.stopped or n.paused:
         how = "stopped" if n.stopped else "paused"

@@ -1,13 +1,13 @@
 """`conductor-bot demo` (and `make demo`): the whole bot on this machine, no Slack workspace needed.
 
-It starts, on loopback ports: the simulator in scaled real time (one network of 3 sequencers),
-a local stand-in for Slack's Web API that prints every message the bot posts, updates or answers to
-this terminal, and the real bot in HTTP mode (embedded Valkey under `.state/demo`, the alert watcher on
-its scheduler). Then it walks a short tour through signed Slack requests sent to the bot's own
-`/slack/events` endpoint: status, a killed leader and the alerts it raises, a pause requested by one
-person and approved by another. Afterwards everything keeps running until Ctrl-C, so the endpoints,
-`conductor-bot status sim-1 --clusters .state/demo/clusters.yml` and the simulator's control API can be
-tried by hand.
+It starts, on loopback ports: the simulator in scaled real time (one network of 3 sequencers, plus a
+standby one to rehearse add-voter on), a local stand-in for Slack's Web API that prints every message
+the bot posts, updates or answers to this terminal, and the real bot in HTTP mode (embedded Valkey under
+`.state/demo`, the alert watcher on its scheduler). Then it walks a short tour through signed Slack
+requests sent to the bot's own `/slack/events` endpoint: status, a killed leader and the alerts it
+raises, a pause requested by one person and approved by another. Afterwards everything keeps running
+until Ctrl-C, so the endpoints, `conductor-bot status sim-1 --clusters .state/demo/clusters.yml` and the
+simulator's control API can be tried by hand.
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ async def run_demo(state_dir: Path, http_port: int, speed: float, with_tour: boo
     fake.listeners.append(console_printer(echo))
     redis = await open_redis(None, state_dir)
     try:
-        async with simulate(nodes=3, realtime=True, speed=speed) as sim:
+        async with simulate(nodes=3, spare=1, realtime=True, speed=speed) as sim:
             base = sim.topology()
             topology = Topology(
                 networks={

@@ -144,6 +144,8 @@ class NetworkSnapshot(_Frozen):
     lag: dict[str, NodeLag]
     membership: Membership | None
     membership_source: str | None
+    # Topology nodes marked `standby` that are not raft members (yet): expected outside, not drift.
+    standby: tuple[str, ...]
     drift: tuple[MembershipDrift, ...]
     findings: tuple[Finding, ...]
     verdict: Verdict
@@ -176,7 +178,9 @@ def analyze(spec: NetworkSpec, nodes: Sequence[NodeStatus], taken_at: float) -> 
     }
     source, membership = _membership(nodes, raft_leader)
     drift = _drift(spec, membership)
-    findings = _findings(spec, nodes, leaders, best, lag, drift, taken_at)
+    members = {m.id for m in membership.servers or ()} if membership is not None else set()
+    standby = tuple(seq.id for seq in spec.sequencers if seq.standby and seq.id not in members)
+    findings = _findings(spec, nodes, leaders, best, lag, drift, standby, taken_at)
     verdict: Verdict = (
         "critical"
         if any(f.severity == "critical" for f in findings)
@@ -195,6 +199,7 @@ def analyze(spec: NetworkSpec, nodes: Sequence[NodeStatus], taken_at: float) -> 
         lag=lag,
         membership=membership,
         membership_source=source,
+        standby=standby,
         drift=drift,
         findings=findings,
         verdict=verdict,
@@ -233,9 +238,10 @@ def _drift(spec: NetworkSpec, membership: Membership | None) -> tuple[Membership
     for seq in spec.sequencers:
         member = members.get(seq.id)
         if member is None:
-            out.append(
-                MembershipDrift(kind="missing", sequencer_id=seq.id, expected=suffrage_name(seq.suffrage))
-            )
+            if not seq.standby:
+                out.append(
+                    MembershipDrift(kind="missing", sequencer_id=seq.id, expected=suffrage_name(seq.suffrage))
+                )
             continue
         if member.suffrage != seq.suffrage:
             out.append(
@@ -268,6 +274,7 @@ def _findings(
     best: BlockRef | None,
     lag: dict[str, NodeLag],
     drift: tuple[MembershipDrift, ...],
+    standby: tuple[str, ...],
     now: float,
 ) -> tuple[Finding, ...]:
     th = spec.thresholds
@@ -309,7 +316,7 @@ def _findings(
             )
         )
     for n in nodes:
-        out.extend(_node_findings(spec, n, lag.get(n.id)))
+        out.extend(_node_findings(spec, n, lag.get(n.id), n.id in standby))
     out.extend(
         Finding(severity="warning", code=f"drift_{d.kind}", message=d.message, subject=d.sequencer_id)
         for d in drift
@@ -317,7 +324,7 @@ def _findings(
     return tuple(out)
 
 
-def _node_findings(spec: NetworkSpec, n: NodeStatus, lag: NodeLag | None) -> list[Finding]:
+def _node_findings(spec: NetworkSpec, n: NodeStatus, lag: NodeLag | None, standby: bool) -> list[Finding]:
     th = spec.thresholds
     out: list[Finding] = []
 
@@ -329,7 +336,9 @@ def _node_findings(spec: NetworkSpec, n: NodeStatus, lag: NodeLag | None) -> lis
             warn(f"{endpoint}_unreachable", f"{endpoint} {err.kind}: {err.message}")
     if n.healthy is False:
         warn("unhealthy", "sequencer unhealthy")
-    if n.stopped:
+    if standby:
+        pass  # paused outside the cluster is how the runbook keeps a node until it is added
+    elif n.stopped:
         warn("stopped", "conductor stopped")
     elif n.paused:
         warn("paused", "conductor paused")

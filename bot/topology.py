@@ -33,6 +33,9 @@ class SequencerSpec(BaseModel):
     conductor_rpc_url: str
     node_rpc_url: str
     voting: bool = True
+    # Listed ahead of the runbook's "add a sequencer" (so add-voter finds its address) but not yet meant
+    # to be a raft member: its absence from membership and its paused conductor are expected, not alerts.
+    standby: bool = False
 
     @property
     def suffrage(self) -> int:

@@ -11,7 +11,7 @@ YAML shape::
       <name>:
         alert_channel, command_channels, requesters, approvers, approvals_required,
         request_ttl_seconds, thresholds: {max_lag_blocks, max_lag_seconds, min_peers, ...},
-        sequencers: [{id, raft_addr, conductor_rpc_url, node_rpc_url, voting}, ...]
+        sequencers: [{id, raft_addr, conductor_rpc_url, node_rpc_url, voting, standby}, ...]
 
 TOML shape (op-conductor-ops)::
 
@@ -91,6 +91,7 @@ class _SequencerEntry(_Strict):
     conductor_rpc_url: str
     node_rpc_url: str
     voting: bool = True
+    standby: bool = False
 
 
 class _NetworkEntry(_Strict):

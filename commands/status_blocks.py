@@ -133,6 +133,8 @@ def _node_row(n: NodeStatus, s: NetworkSnapshot, spec: NetworkSpec) -> str:
     seq = spec.sequencer(n.id)
     role = "voter" if seq is None or seq.voting else "nonvoter"
     title = f"*{n.id}*" + (" :crown: leader" if n.leader else "") + f" · {role}"
+    if n.id in s.standby:
+        title += " · on standby (not in the cluster yet)"
     parts = [_conductor_state(n), _sequencer_state(n)]
     if n.unsafe is not None:
         lag = s.lag.get(n.id)

@@ -54,5 +54,7 @@ def config_toml(topology: Topology) -> str:
             lines.append(f"[sequencers.{_section(topology, name, s.id)}]")
             for key in ("raft_addr", "conductor_rpc_url", "node_rpc_url", "voting"):
                 lines.append(f"{key} = {_toml_value(getattr(s, key))}")
+            if s.standby:  # this bot's key; op-conductor-ops ignores keys it does not know
+                lines.append("standby = true")
             lines.append("")
     return "\n".join(lines)

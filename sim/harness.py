@@ -180,6 +180,7 @@ class Simulator:
                         conductor_rpc_url=eps.conductor.url,
                         node_rpc_url=eps.node.url,
                         voting=node.voter,
+                        standby=not node.member,
                     )
                 )
             channel = channel_for(name)

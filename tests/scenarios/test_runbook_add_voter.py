@@ -31,8 +31,9 @@ async def test_add_a_voter_to_a_one_node_cluster(running_bot: StartBot) -> None:
 
         before = await ask(bot, "status sim-1")
         assert "*Leader:* `seq-0`" in before
-        assert "seq-1 is in the topology but not a raft member" in before
-        assert "seq-1: conductor paused" in before
+        # Listed as standby: outside the cluster and paused on purpose, so no warning about either.
+        assert "*seq-1* · voter · on standby (not in the cluster yet)" in before
+        assert "not a raft member" not in before and "seq-1: conductor paused" not in before
 
         # Runbook step 2: not before it is synced; preflight says so and nothing is stored.
         refused = await ask(bot, "add-voter sim-1 seq-1")
