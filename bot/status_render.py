@@ -63,12 +63,14 @@ def leader_cell(n: NodeStatus) -> str:
 
 
 def voter_cell(snapshot: NetworkSnapshot, node_id: str) -> str:
-    """The node's suffrage in raft's membership (as the leader sees it), `-` if not a member."""
+    """The node's suffrage in raft's membership (as the leader sees it); `standby` or `-` if not a member."""
     membership = snapshot.membership
     if membership is None or membership.servers is None:
         return UNKNOWN
     member = next((s for s in membership.servers if s.id == node_id), None)
-    return "-" if member is None else suffrage_name(member.suffrage)
+    if member is None:
+        return "standby" if node_id in snapshot.standby else "-"
+    return suffrage_name(member.suffrage)
 
 
 def head_cell(n: NodeStatus) -> str:
