@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 
 from bot.audit import AuditKind
+from bot.main import RunningBot, serve_bot
 from commands.ids import ApprovalAction
-from sim.slack_requests import block_actions_body, command_body, signed_headers
-from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot
+from sim.slack_requests import SlackDriver, block_actions_body, command_body, signed_headers
+from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot, bot_settings
 from tests.scenarios.approval_support import (
     APPROVER,
     NETWORK,
@@ -141,3 +143,40 @@ async def test_twenty_concurrent_approvals_execute_exactly_once(running_bot: Sta
         assert kinds.count(AuditKind.EXECUTE) == 1
         assert kinds.count(AuditKind.STEP) == 1
         assert kinds.count(AuditKind.RESULT) == 1
+
+
+async def test_two_replicas_sharing_redis_execute_an_approval_once(running_bot: StartBot) -> None:
+    # Slack hands each click to any replica: half the approvals go to a second bot process (its own
+    # HTTP server, Bolt app and executor) on the same Redis. Still exactly one execution.
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        use_sim_settle(bot)
+        async with second_replica(bot) as replica:
+            replica.ctx.settle = bot.ctx.settle
+            other = SlackDriver(f"{replica.url}/slack/events", SIGNING_SECRET, bot.fake.response_url_for)
+            message = await open_request(bot, f"pause {NETWORK} seq-2")
+            value = json.dumps({"request_id": request_id_of(message), "network": NETWORK})
+            drivers = [bot.driver, other] * (len(OTHER_APPROVERS) // 2)
+            sent = await asyncio.gather(
+                *(
+                    d.click(
+                        ApprovalAction.APPROVE, value, user=u, channel=message.channel, message_ts=message.ts
+                    )
+                    for d, u in zip(drivers, OTHER_APPROVERS, strict=False)
+                )
+            )
+            assert all(s.status == 200 for s in sent)
+            final = await wait_state(bot, request_id_of(message), "succeeded", "failed")
+            assert final.state == "succeeded"
+            await bot.ctx.drain(within=5.0)
+            await replica.ctx.drain(within=5.0)
+        kinds = [e.kind for e in await audit_entries(bot, final.id)]
+        assert kinds.count(AuditKind.APPROVE) == 1
+        assert kinds.count(AuditKind.EXECUTE) == 1
+        assert kinds.count(AuditKind.STEP) == 1
+
+
+def second_replica(bot: BotHandle) -> AbstractAsyncContextManager[RunningBot]:
+    """Another bot process on the same Redis, topology, simulator and fake Slack."""
+    ctx = bot.ctx
+    settings = bot_settings(SLACK_API_URL=bot.fake.base_url)
+    return serve_bot(settings, ctx.topology, redis=ctx.redis, store=ctx.store, clock=ctx.clock)
