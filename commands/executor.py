@@ -131,7 +131,8 @@ async def _finish(
         return None
     await update_message(ctx, final)
     icon = ":large_green_circle:" if outcome.success else ":red_circle:"
-    await thread_reply(ctx, final, f"{icon} {outcome.text}")
+    # The mention tells the requester, who may have left the channel, how their request ended.
+    await thread_reply(ctx, final, f"{icon} <@{final.requester}> {outcome.text}")
     return final
 
 
