@@ -34,6 +34,9 @@ class ThreadReply(_Frozen):
     fingerprint: str
     kind: ReplyKind
     text: str
+    # The episode it is about: a reply still queued when the alert has moved on to a new episode (a long
+    # Slack outage across a flap) must not land in the new episode's thread. None: entries queued before.
+    episode: int | None = None
 
 
 class PostSummary(_Frozen):

@@ -282,6 +282,11 @@ class Notifier:
         if stored is None:
             return Outcome.SKIPPED
         state = stored.state
+        if reply.episode is not None and reply.episode != state.episode:
+            logger.info(
+                "reply for an earlier episode dropped network=%s fingerprint=%s", network, state.fingerprint
+            )
+            return Outcome.SKIPPED
         if state.message is None:
             return await self._unposted(network, state)
         text = reply.text

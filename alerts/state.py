@@ -176,7 +176,11 @@ def _firing_seen(state: AlertState, tick: Seen, now: float, policy: RuleSpec, ch
     last = state.last_reminder_at or state.fired_at or now
     if interval is not None and state.acked_by is None and now - last >= interval:
         state = state.model_copy(update={"last_reminder_at": now})
-        effects.append(ThreadReply(fingerprint=fp, kind="reminder", text=texts.reminder_text(state, now)))
+        effects.append(
+            ThreadReply(
+                fingerprint=fp, kind="reminder", text=texts.reminder_text(state, now), episode=state.episode
+            )
+        )
         name = "firing_reminder"
     return name, state, effects
 
@@ -216,7 +220,11 @@ def _resolve(state: AlertState, tick: Cleared, now: float, policy: RuleSpec) -> 
     fp = state.fingerprint
     effects: list[Effect] = [UpdateAlert(fingerprint=fp)]
     if policy.send_resolved and not quiet:
-        effects.append(ThreadReply(fingerprint=fp, kind="resolved", text=texts.resolved_text(state, now)))
+        effects.append(
+            ThreadReply(
+                fingerprint=fp, kind="resolved", text=texts.resolved_text(state, now), episode=state.episode
+            )
+        )
     return "firing_to_resolved", state, effects
 
 
@@ -252,7 +260,10 @@ def _feedback(state: AlertState, kind: ReplyKind, text: str) -> list[Effect]:
     if state.post_requested_at is None or state.phase != "firing":
         return []
     fp = state.fingerprint
-    return [UpdateAlert(fingerprint=fp), ThreadReply(fingerprint=fp, kind=kind, text=text)]
+    return [
+        UpdateAlert(fingerprint=fp),
+        ThreadReply(fingerprint=fp, kind=kind, text=text, episode=state.episode),
+    ]
 
 
 class TickOutcome(BaseModel):

@@ -158,3 +158,16 @@ async def test_a_post_in_flight_elsewhere_holds_back_only_its_own_alert(running_
         assert [r.text for r in alert.replies] == ["for the posted one"]
         # The waiting alert's entries stay, in order, for a later flush.
         assert [e.effect for _, e in await alerts.pending(NET)] == queued[:2]
+
+
+async def test_a_reply_queued_for_an_earlier_episode_never_lands_in_a_later_thread(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        fp = await posted_alert_fingerprint(bot, Watcher(bot.ctx, "replica-a"))
+        episode = (await AlertStore(bot.ctx.store).get(NET, fp)).state.episode  # type: ignore[union-attr]
+        stale = ThreadReply(fingerprint=fp, kind="resolved", text="from before", episode=episode - 1)
+        current = ThreadReply(fingerprint=fp, kind="reminder", text="still firing", episode=episode)
+        report = await Notifier(bot.ctx).submit(NET, [stale, current])
+        assert report.remaining == 0
+        assert [r.text for r in posts(bot)[0].replies] == ["still firing"]

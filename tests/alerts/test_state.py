@@ -55,6 +55,7 @@ def test_story_pending_firing_reminders_ack_flap_and_resolve_with_a_restart() ->
             kind="reminder",
             text=":rotating_light: Still firing after 15m: "
             "leader seq-0 has no active sequencer (none of 3 op-nodes is sequencing)",
+            episode=1,
         )
     ]
     ack = p.act(NO_ACTIVE, Acknowledge(user="U123"), T0 + 1000)
@@ -78,6 +79,7 @@ def test_story_pending_firing_reminders_ack_flap_and_resolve_with_a_restart() ->
             kind="resolved",
             text=":white_check_mark: Resolved after 33m. Last seen: "
             "leader seq-0 has no active sequencer (none of 3 op-nodes is sequencing)",
+            episode=1,
         ),
     ]
     assert p.posts == [NO_ACTIVE]
@@ -112,7 +114,7 @@ def test_silence_until_resolved_mutes_reminders_and_the_resolved_reply() -> None
     assert p.tick(paused(T0), T0) == [PostAlert(fingerprint=PAUSED_1)]
     effects = p.act(PAUSED_1, Silence(user="U9", until="resolved"), T0 + 5)
     assert effects[1] == ThreadReply(
-        fingerprint=PAUSED_1, kind="silenced", text=":no_bell: Silenced by <@U9> until resolved."
+        fingerprint=PAUSED_1, kind="silenced", text=":no_bell: Silenced by <@U9> until resolved.", episode=1
     )
     # A paused conductor would remind every 30 minutes; silenced, it does not.
     for dt in (1800, 3600, 5400):
