@@ -20,9 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.slack_text import utc_time
 from bot.topology import NetworkSpec
+from commands.checks import PreflightFinding
 from commands.operations import Operation
 from commands.plans import Plan, StepResult
-from commands.preflight import PreflightFinding, PreparedOperation
+from commands.preflight import PreparedOperation
 
 State = Literal["pending", "approved", "executing", "succeeded", "failed", "rejected", "cancelled", "expired"]
 FINAL_STATES: frozenset[str] = frozenset({"succeeded", "failed", "rejected", "cancelled", "expired"})

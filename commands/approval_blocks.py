@@ -17,9 +17,9 @@ from bot.redact import redact_url
 from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, slack_date
 from bot.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
+from commands.checks import PreflightFinding
 from commands.ids import ApprovalAction, ApprovalBlock
 from commands.plans import FROM_KEY, RpcStep, StepResult
-from commands.preflight import PreflightFinding
 
 Block = dict[str, Any]
 

@@ -28,6 +28,7 @@ PURE = [
     "commands/args.py",
     "commands/plans.py",
     "commands/preflight.py",
+    "commands/checks.py",
     "commands/approval.py",
     "commands/approval_blocks.py",
     "commands/status_blocks.py",
