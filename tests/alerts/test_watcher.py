@@ -17,7 +17,7 @@ from alerts.effects import Effect, PostAlert
 from alerts.notifier import FlushReport, Notifier
 from alerts.watcher import LOST_POST_GRACE_SECONDS, Watcher
 from tests.alerts.test_watcher_helpers import INTERVAL, NET, posts, run, titled, top_level_post_calls
-from tests.fixtures.slack import StartBot
+from tests.fixtures.slack import BotHandle, StartBot
 
 
 async def test_killed_leader_posts_one_leader_change_and_nothing_more_once_settled(
@@ -191,16 +191,22 @@ class LosesTheFirstPost(Notifier):
         return await super().submit(network, effects)
 
 
+async def split_brain_whose_post_is_lost(bot: BotHandle) -> Watcher:
+    """A split brain whose alert was saved as "post requested" but never reached the outbox."""
+    watcher = Watcher(bot.ctx, "replica-a", notifier=LosesTheFirstPost(bot.ctx))
+    await run(bot, [watcher], 4)
+    await bot.sim.split_brain(NET, "seq-2")
+    await bot.sim.advance(INTERVAL)
+    with pytest.raises(RedisConnectionError):
+        await watcher.tick(NET)
+    return watcher
+
+
 async def test_a_requested_post_that_never_reached_the_outbox_is_posted_after_the_grace(
     running_bot: StartBot,
 ) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a", notifier=LosesTheFirstPost(bot.ctx))
-        await run(bot, [watcher], 4)
-        await bot.sim.split_brain(NET, "seq-2")
-        await bot.sim.advance(INTERVAL)
-        with pytest.raises(RedisConnectionError):
-            await watcher.tick(NET)
+        watcher = await split_brain_whose_post_is_lost(bot)
         [stored] = (await AlertStore(bot.ctx.store).load(NET)).values()
         assert stored.state.post_requested_at is not None and stored.state.message is None
         await run(bot, [watcher], LOST_POST_GRACE_SECONDS - 2 * INTERVAL)
@@ -244,12 +250,7 @@ async def test_a_repaired_post_that_slack_refuses_for_good_is_not_retried_every_
     running_bot: StartBot,
 ) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a", notifier=LosesTheFirstPost(bot.ctx))
-        await run(bot, [watcher], 4)
-        await bot.sim.split_brain(NET, "seq-2")
-        await bot.sim.advance(INTERVAL)
-        with pytest.raises(RedisConnectionError):
-            await watcher.tick(NET)
+        watcher = await split_brain_whose_post_is_lost(bot)
         bot.fake.fail_next("chat.postMessage", status=200, retry_after=None, error="channel_not_found")
         await run(bot, [watcher], LOST_POST_GRACE_SECONDS + INTERVAL)
         attempts = len(bot.fake.calls("chat.postMessage"))

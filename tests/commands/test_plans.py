@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
-from bot.snapshot import BlockRef, Membership, NetworkSnapshot, NodeStatus, ServerInfo, analyze
+from bot.snapshot import ServerInfo
 from bot.topology import NetworkSpec, SequencerSpec
 from commands.plans import (
     Plan,
@@ -24,8 +22,8 @@ from commands.plans import (
     tolerated,
     verify,
 )
+from tests.commands.test_preflight import cluster
 
-NOW = 1_760_000_000.0
 SEQ2 = SequencerSpec(
     id="seq-2", raft_addr="seq-2-raft:50050", conductor_rpc_url="http://c2", node_rpc_url="http://n2"
 )
@@ -141,48 +139,29 @@ def test_stop_plan_tolerates_not_running_and_has_a_long_timeout() -> None:
     )
 
 
-def _snap(**per_node: dict[str, Any]) -> NetworkSnapshot:
-    members = Membership(servers=tuple(ServerInfo(id=s.id, addr=s.raft_addr) for s in SPEC.sequencers))
-    nodes = []
-    for s in SPEC.sequencers:
-        base = NodeStatus(
-            id=s.id,
-            leader=s.id == "seq-1",
-            leader_with_id=ServerInfo(id="seq-1", addr="seq-1-raft:50050"),
-            leader_overridden=False,
-            paused=False,
-            stopped=False,
-            healthy=True,
-            membership=members,
-            sequencer_active=s.id == "seq-1",
-            unsafe=BlockRef(number=100, hash="0x01", timestamp=int(NOW) - 1),
-            peers=3,
-        )
-        nodes.append(base.model_copy(update=per_node.get(s.id.replace("-", "_"), {})))
-    return analyze(SPEC, nodes, NOW)
-
-
 def test_verify_reports_each_unmet_expectation() -> None:
-    assert verify(plan_pause(["seq-2"]), _snap(seq_2={"paused": True})) == []
-    assert verify(plan_pause(["seq-2"]), _snap()) == ["seq-2 conductor is not paused"]
-    assert verify(plan_pause(["seq-2"]), _snap(seq_2={"paused": None})) == [
+    assert verify(plan_pause(["seq-2"]), cluster(seq_2={"paused": True})) == []
+    assert verify(plan_pause(["seq-2"]), cluster()) == ["seq-2 conductor is not paused"]
+    assert verify(plan_pause(["seq-2"]), cluster(seq_2={"paused": None})) == [
         "seq-2: paused state unknown (conductor did not answer)"
     ]
     handover = plan_handover("seq-2", ["seq-1"], None)
-    assert verify(handover, _snap()) == ["active sequencers are seq-1, expected only seq-2"]
-    assert verify(handover, _snap(seq_1={"sequencer_active": False}, seq_2={"sequencer_active": True})) == []
-    assert verify(plan_stop("seq-1"), _snap()) == ["seq-1 is still sequencing"]
+    assert verify(handover, cluster()) == ["active sequencers are seq-1, expected only seq-2"]
+    assert (
+        verify(handover, cluster(seq_1={"sequencer_active": False}, seq_2={"sequencer_active": True})) == []
+    )
+    assert verify(plan_stop("seq-1"), cluster()) == ["seq-1 is still sequencing"]
 
 
 def test_verify_membership_and_leadership() -> None:
-    assert verify(plan_remove_server("seq-1", "seq-3"), _snap()) == ["seq-3 is still a raft member"]
-    assert verify(plan_add_server("seq-1", SEQ2, voter=False), _snap()) == ["seq-2 is a voter"]
-    assert verify(plan_add_server("seq-1", SEQ2, voter=True), _snap()) == []
+    assert verify(plan_remove_server("seq-1", "seq-3"), cluster()) == ["seq-3 is still a raft member"]
+    assert verify(plan_add_server("seq-1", SEQ2, voter=False), cluster()) == ["seq-2 is a voter"]
+    assert verify(plan_add_server("seq-1", SEQ2, voter=True), cluster()) == []
     moved = {"leader_with_id": ServerInfo(id="seq-2", addr="x")}
-    after = _snap(seq_1={**moved, "leader": False}, seq_2={**moved, "leader": True}, seq_3=moved)
+    after = cluster(seq_1={**moved, "leader": False}, seq_2={**moved, "leader": True}, seq_3=moved)
     assert verify(plan_transfer("seq-1", SEQ2), after) == []
     assert verify(plan_transfer("seq-1", None), after) == []
-    assert verify(plan_transfer("seq-1", SEQ2), _snap()) == ["leader is seq-1, expected seq-2"]
-    assert verify(plan_conductor_override("seq-2", clear=False), _snap()) == [
+    assert verify(plan_transfer("seq-1", SEQ2), cluster()) == ["leader is seq-1, expected seq-2"]
+    assert verify(plan_conductor_override("seq-2", clear=False), cluster()) == [
         "seq-2 leader override is not set"
     ]
