@@ -1,6 +1,6 @@
 """Alert state, watcher memory, network silences and the notifier outbox in Redis.
 
-Records go through `bot.store.Store` (versioned compare-and-set), so a replica that lost a race
+Records go through `store.gateway.Store` (versioned compare-and-set), so a replica that lost a race
 re-reads instead of overwriting. Keys, per network (all under the network's hash tag):
 
 - `Keys.alert(net, fp)`: one `AlertState` (JSON). No TTL while it may still need a message; a
@@ -25,8 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from alerts.effects import Effect, effect_fingerprints, is_post
 from alerts.model import AlertState
 from alerts.rules import WatchMemory
-from bot.audit import AuditEntry, stage
-from bot.store import IndexUpdate, Store, text
+from store.audit import AuditEntry, stage
+from store.gateway import IndexUpdate, Store, text
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from alerts.catalog import rule_spec
 from alerts.ids import AlertAction, AlertBlock
 from alerts.model import AlertState
 from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, silence_text
-from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, slack_date
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, slack_date
 
 Block = dict[str, Any]
 

@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.snapshot import Severity
+from cluster.snapshot import Severity
 
 Phase = Literal["inactive", "pending", "firing", "resolved"]
 # A silence either ends at a unix time or lasts until the alert resolves.

@@ -39,7 +39,7 @@ from alerts.alert_store import AlertStore, Stored
 from alerts.blocks import alert_blocks, alert_text, burst_summary_blocks, burst_summary_text
 from alerts.effects import Effect, PostAlert, PostSummary, ThreadReply, UpdateAlert, effect_fingerprints
 from alerts.model import AlertState
-from bot.context import BotContext
+from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 

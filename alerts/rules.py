@@ -26,8 +26,8 @@ from pydantic import BaseModel, ConfigDict
 
 from alerts import catalog as r
 from alerts.model import Condition, DetailValue, fingerprint
-from bot.snapshot import NetworkSnapshot, NodeStatus
-from bot.topology import NetworkSpec
+from cluster.snapshot import NetworkSnapshot, NodeStatus
+from cluster.topology import NetworkSpec
 
 # A leader transfer leaves the old leader's sequencer active for a tick or two while it stops: that
 # alone is no split brain. Held this long (two ticks at the default interval); a genuine split

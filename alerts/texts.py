@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from alerts.model import AlertState, SilenceEnd
-from bot.slack_text import duration, slack_date
-from bot.snapshot import Severity
+from chat.text import duration, slack_date
+from cluster.snapshot import Severity
 
 SEVERITY_EMOJI: dict[Severity, str] = {
     "critical": ":rotating_light:",

@@ -3,11 +3,11 @@
 Per tick (`Watcher.tick`):
 
 1. Take a polling slot (the process-wide semaphore), THEN hold the network's lease
-   (`bot.locks.acquire_or_renew_lease`), so the lease is renewed right before polling and a long
+   (`store.locks.acquire_or_renew_lease`), so the lease is renewed right before polling and a long
    wait for a slot cannot outlast it. A replica that does not hold it does nothing (a replica that
    sees another owner in the lease skips the slot wait too), so each network is watched by one
    replica at a time.
-2. Poll (`bot.poller.poll_network`) and evaluate the rules against the stored `WatchMemory`.
+2. Poll (`cluster.poller.poll_network`) and evaluate the rules against the stored `WatchMemory`.
 3. Write the new memory with compare-and-set. This is the tick's fence: if another replica wrote
    it since we read it (a lease hand-over race), we lost the tick and stop before acting.
 4. Apply the tick to every stored alert (`state.observe_network`) and write each changed alert with
@@ -42,9 +42,9 @@ from alerts.model import AlertState, Condition
 from alerts.notifier import Notifier
 from alerts.rules import evaluate
 from alerts.state import observe_network
-from bot.context import BotContext
-from bot.locks import acquire_or_renew_lease, holder_token, release_lease
-from bot.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network
+from chat.context import BotContext
+from cluster.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network
+from store.locks import acquire_or_renew_lease, holder_token, release_lease
 
 logger = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class Watcher:
         self.alerts = AlertStore(ctx.store)
         self.notifier = notifier or Notifier(ctx, self.alerts)
         # The scheduler starts every network's tick at the same instant; the shared HTTP pool is
-        # sized (`bot.poller.polling_limits`) for this many networks in flight, and httpcore's pool
+        # sized (`cluster.poller.polling_limits`) for this many networks in flight, and httpcore's pool
         # scan makes a thousand concurrent requests far slower than a few batches of them.
         self._poll_gate = asyncio.Semaphore(DEFAULT_NETWORK_CONCURRENCY)
 

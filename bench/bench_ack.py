@@ -38,14 +38,14 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from bot import slack_app
-from bot.keys import Keys
 from bot.main import serve_bot
-from bot.redis_conn import client_for, start_valkey
-from bot.store import Store
 from sim.config_files import channel_for
 from sim.harness import simulate
 from sim.slack_api import FakeSlackApi
 from sim.slack_requests import command_body, signed_headers
+from store.connection import client_for, start_valkey
+from store.gateway import Store
+from store.keys import Keys
 from tests.fixtures.slack import SIGNING_SECRET, bot_settings
 
 REPLY_TIMEOUT = 10.0

@@ -29,15 +29,15 @@ from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
 from alerts.watcher import Watcher
-from bot.authz import UserGroupDirectory
-from bot.context import BotContext
-from bot.keys import Keys
-from bot.poller import poll_all, polling_limits
-from bot.redis_conn import client_for, start_valkey
 from bot.settings import Settings
-from bot.store import Store
+from chat.authz import UserGroupDirectory
+from chat.context import BotContext
+from cluster.poller import poll_all, polling_limits
 from sim.harness import Simulator, simulate
 from sim.slack_api import FakeSlackApi
+from store.connection import client_for, start_valkey
+from store.gateway import Store
+from store.keys import Keys
 
 NET = "sim-1"
 Fault = Callable[[Simulator], Awaitable[None]]

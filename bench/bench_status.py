@@ -19,7 +19,7 @@ from collections import Counter
 
 import httpx
 
-from bot.poller import (
+from cluster.poller import (
     CONDUCTOR_READS,
     DEFAULT_NETWORK_CONCURRENCY,
     NODE_READS,
@@ -28,8 +28,8 @@ from bot.poller import (
     poll_node,
     polling_limits,
 )
-from bot.rpc import JsonRpcClient, RpcError
-from bot.topology import NetworkSpec
+from cluster.rpc import JsonRpcClient, RpcError
+from cluster.topology import NetworkSpec
 from sim.harness import simulate
 
 

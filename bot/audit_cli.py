@@ -2,7 +2,7 @@
 
 The lead registers `audit_command` on the root typer app (`bot.cli`). It reads `REDIS_URL`, or
 without it the embedded Valkey data under the state directory (`CONDUCTOR_BOT_STATE_DIR`), through
-`bot.redis_conn.open_redis`, exactly as `conductor-bot run` does. The embedded server is meant for
+`store.connection.open_redis`, exactly as `conductor-bot run` does. The embedded server is meant for
 one process: while a bot runs with embedded Valkey, point this command at that server with
 `REDIS_URL` rather than starting a second server on the same files.
 
@@ -27,13 +27,13 @@ from redis.exceptions import RedisError
 from rich.console import Console
 from rich.table import Table
 
-from bot import audit
-from bot.audit import AuditEntry
-from bot.keys import Keys
-from bot.redis_conn import RedisUnavailable, open_redis
 from bot.settings import Settings
 from bot.status_cli import ClustersOption, network_or_exit, settings_or_exit, stdout_console, topology_or_exit
-from bot.store import Store
+from store import audit
+from store.audit import AuditEntry
+from store.connection import RedisUnavailable, open_redis
+from store.gateway import Store
+from store.keys import Keys
 
 log = logging.getLogger(__name__)
 

@@ -23,14 +23,14 @@ from typing import Annotated, Any
 import typer
 
 from bot.main import SHUTDOWN_HOOKS, STARTUP_HOOKS, serve_bot
-from bot.redis_conn import open_redis
 from bot.settings import Settings
-from bot.topology import Topology
+from cluster.topology import Topology
 from commands.ids import ApprovalAction
 from sim.config_files import channel_for
 from sim.harness import Simulator, simulate
 from sim.slack_api import FakeSlackApi
 from sim.slack_requests import SlackDriver
+from store.connection import open_redis
 
 NETWORK = "sim-1"
 ONCALL, LEAD = "U0ONCALL", "U0LEAD"

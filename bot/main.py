@@ -29,18 +29,18 @@ import uvicorn
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 
-from bot.authz import UserGroupDirectory
-from bot.clock import Clock, SystemClock
-from bot.context import BotContext
-from bot.keys import Keys
-from bot.poller import polling_limits
 from bot.scheduler import start_scheduler, stop_scheduler
 from bot.server import Hook, build_server
 from bot.settings import Settings, load_settings
 from bot.slack_app import build_app, build_web_client
-from bot.store import Store
-from bot.topology import Topology
+from chat.authz import UserGroupDirectory
+from chat.context import BotContext
+from cluster.clock import Clock, SystemClock
+from cluster.poller import polling_limits
+from cluster.topology import Topology
 from commands.router import VERB_MODULES
+from store.gateway import Store
+from store.keys import Keys
 
 logger = logging.getLogger(__name__)
 
@@ -193,8 +193,8 @@ async def run(
 
     `on_started` is awaited once the bot serves (the demo prints its URL; tests learn the port).
     """
-    from bot.redis_conn import open_redis
-    from bot.topology_file import TopologyError, load_topology
+    from cluster.topology_file import TopologyError, load_topology
+    from store.connection import open_redis
 
     problems = missing_settings(settings)
     if problems:
@@ -246,7 +246,7 @@ def run_command(
 ) -> None:
     """Run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP with SLACK_SIGNING_SECRET)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    from bot.redis_conn import RedisUnavailable
+    from store.connection import RedisUnavailable
 
     try:
         asyncio.run(run(load_settings(clusters), http_port))

@@ -29,7 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
 from alerts.watcher import Watcher
-from bot.context import BotContext
+from chat.context import BotContext
 from commands.expiry import sweep_expired, sweep_orphaned
 
 logger = logging.getLogger(__name__)

@@ -2,7 +2,7 @@
 
     POST /slack/events   Slack commands and interactions, signed; HTTP mode only
     GET  /healthz        200 with JSON when Redis answers a PING, 503 otherwise
-    GET  /metrics        Prometheus exposition (`bot.metrics`)
+    GET  /metrics        Prometheus exposition (`chat.metrics`)
 
 The lifespan runs the startup hooks (the watcher scheduler registers one later) once the app is
 ready to serve, and at shutdown runs the shutdown hooks and lets in-flight command work finish.
@@ -23,8 +23,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import metrics
-from bot.context import BotContext
+from chat import metrics
+from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ import logging
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.context import BotContext
-from bot.errors import handle_bolt_error
+from chat.context import BotContext
+from chat.errors import handle_bolt_error
 from commands import router
 
 logger = logging.getLogger(__name__)

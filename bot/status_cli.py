@@ -28,10 +28,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from bot.clock import SystemClock
-from bot.poller import poll_network, polling_limits
 from bot.settings import Settings, load_settings
-from bot.snapshot import NetworkSnapshot
 from bot.status_render import (
     EXIT_USAGE,
     exit_code,
@@ -40,8 +37,11 @@ from bot.status_render import (
     status_lines,
     status_table,
 )
-from bot.topology import NetworkSpec, Topology
-from bot.topology_file import TopologyError, load_topology, load_topology_with_warnings
+from cluster.clock import SystemClock
+from cluster.poller import poll_network, polling_limits
+from cluster.snapshot import NetworkSnapshot
+from cluster.topology import NetworkSpec, Topology
+from cluster.topology_file import TopologyError, load_topology, load_topology_with_warnings
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from bot.snapshot import NetworkSnapshot, NodeStatus, Verdict, suffrage_name
+from cluster.snapshot import NetworkSnapshot, NodeStatus, Verdict, suffrage_name
 
 EXIT_HEALTHY, EXIT_DEGRADED, EXIT_CRITICAL, EXIT_USAGE = 0, 1, 2, 3
 _EXIT_BY_VERDICT: dict[Verdict, int] = {

@@ -18,8 +18,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.slack_text import utc_time
-from bot.topology import NetworkSpec
+from chat.text import utc_time
+from cluster.topology import NetworkSpec
 from commands.checks import PreflightFinding
 from commands.operations import Operation
 from commands.plans import Plan, StepResult

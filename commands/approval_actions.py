@@ -14,8 +14,8 @@ import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from bot import authz
-from bot.errors import DirectoryUnavailable, StaleAction
+from chat import authz
+from chat.errors import DirectoryUnavailable, StaleAction
 from commands import approval_store, executor
 from commands.approval import Approve, Cancel, Event, Reject, Rule
 from commands.approval_blocks import ApprovalButtonValue
@@ -26,7 +26,7 @@ from commands.router import Respond, add_button, button_value
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.context import BotContext
+    from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from bot.redact import redact_url
-from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, slack_date
-from bot.topology import NetworkSpec
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, slack_date
+from cluster.redact import redact_url
+from cluster.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
 from commands.checks import PreflightFinding
 from commands.ids import ApprovalAction, ApprovalBlock

@@ -17,7 +17,7 @@ from commands.approval import ApprovalRequest
 from commands.approval_blocks import approval_blocks, approval_text
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 

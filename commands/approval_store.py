@@ -16,10 +16,7 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
-from bot import audit
-from bot.audit import AuditEntry, AuditKind
-from bot.errors import StaleAction
-from bot.store import Guard, IndexUpdate, Store
+from chat.errors import StaleAction
 from commands.approval import (
     FINAL_STATES,
     ApprovalRequest,
@@ -29,9 +26,12 @@ from commands.approval import (
     Rule,
     transition,
 )
+from store import audit
+from store.audit import AuditEntry, AuditKind
+from store.gateway import Guard, IndexUpdate, Store
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +142,7 @@ async def apply(
 ) -> Decision:
     """Move one request with `event`; the returned Decision says what happened (refusals write nothing).
 
-    `may_approve`: whether `actor` is an approver of the network (decided by `bot.authz` beforehand).
+    `may_approve`: whether `actor` is an approver of the network (decided by `chat.authz` beforehand).
     `guard`: the executor's lock, so a holder that lost its lock cannot write (raises `LockLost`).
     Raises `StaleAction` when the request does not exist.
     """

@@ -15,7 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from bot.topology import NetworkSpec, Topology
+from cluster.topology import NetworkSpec, Topology
 from commands.operations import (
     FORCEABLE_KINDS,
     AddNonvoter,

@@ -1,6 +1,6 @@
 """`/conductor audit NETWORK [N]`: the newest N entries (default 20, at most 50) of a network's audit trail.
 
-Read from the Redis stream (`bot.audit.read`), newest first, one line per entry, packed into as few
+Read from the Redis stream (`store.audit.read`), newest first, one line per entry, packed into as few
 sections as Slack's 3,000-character limit allows. READ permission, like `status`. `audit_blocks` is a
 pure function of the entries.
 """
@@ -13,14 +13,15 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from bot import audit, authz
-from bot.audit import AuditEntry, AuditKind
-from bot.errors import StoreUnavailable, UsageError
-from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
+from chat import authz
+from chat.errors import StoreUnavailable, UsageError
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
 from commands.status import find_network
+from store import audit
+from store.audit import AuditEntry, AuditKind
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
 logger = logging.getLogger(__name__)

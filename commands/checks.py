@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.snapshot import VOTER, NetworkSnapshot, ServerInfo, suffrage_name
-from bot.topology import NetworkSpec, SequencerSpec
+from cluster.snapshot import VOTER, NetworkSnapshot, ServerInfo, suffrage_name
+from cluster.topology import NetworkSpec, SequencerSpec
 
 Level = Literal["block", "warn", "ok"]
 

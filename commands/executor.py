@@ -3,7 +3,7 @@
     approved ──StartExecution (CAS: one winner)──► executing ──Finish──► succeeded | failed
 
 The claim comes first, so however many clicks or replicas reach this, one proceeds. Then the
-per-network lock (`bot.locks.hold`: token + TTL, renewed, released only by us) is held for the run
+per-network lock (`store.locks.hold`: token + TTL, renewed, released only by us) is held for the run
 and passed as the guard of the final write, so an executor that lost its lock cannot record over
 another's work. Preflight runs again on a fresh snapshot and the approved plan must still be the plan
 it gives: approvers approved those exact calls, so if the cluster moved (e.g. a new leader) nothing
@@ -26,21 +26,21 @@ from typing import TYPE_CHECKING
 from pydantic import JsonValue
 from redis.exceptions import RedisError
 
-from bot import audit, locks
-from bot.audit import AuditEntry, AuditKind
-from bot.poller import poll_network
-from bot.rpc import RpcError, call_step
-from bot.store import Guard, LockLost
-from bot.topology import NetworkSpec
+from cluster.poller import poll_network
+from cluster.rpc import RpcError, call_step
+from cluster.topology import NetworkSpec
 from commands import approval_store
 from commands.approval import ApprovalRequest, Finish, StartExecution
 from commands.approval_blocks import step_result_text, verification_text
 from commands.approval_messages import thread_reply, update_message
 from commands.plans import Plan, RpcStep, StepResult, UnresolvedParamError, resolve_params, tolerated, verify
 from commands.preflight import prepare
+from store import audit, locks
+from store.audit import AuditEntry, AuditKind
+from store.gateway import Guard, LockLost
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.errors import StaleAction
-from bot.locks import holder_token
+from chat.errors import StaleAction
 from commands import approval_store
 from commands.approval import Expire, Finish, StartExecution
 from commands.approval_messages import thread_reply, update_message
+from store.locks import holder_token
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 

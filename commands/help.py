@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from commands.args import OPERATION_VERBS, usage
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
 

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from bot.topology import NetworkSpec, Topology
+from cluster.topology import NetworkSpec, Topology
 
 # chat.postMessage and response_url truncate text beyond 40,000 characters.
 MAX_MESSAGE_CHARS = 40_000
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
 

@@ -14,8 +14,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from bot.snapshot import Endpoint, NetworkSnapshot, suffrage_name
-from bot.topology import SequencerSpec
+from cluster.snapshot import Endpoint, NetworkSnapshot, suffrage_name
+from cluster.topology import SequencerSpec
 
 FROM_KEY = "$from"
 STOP_HASH = "stop_hash"

@@ -10,8 +10,8 @@ from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.snapshot import VOTER, NetworkSnapshot
-from bot.topology import NetworkSpec
+from cluster.snapshot import VOTER, NetworkSnapshot
+from cluster.topology import NetworkSpec
 from commands.checks import (
     Findings,
     PreflightFinding,

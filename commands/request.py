@@ -17,21 +17,22 @@ import re
 import uuid
 from typing import TYPE_CHECKING
 
-from bot import audit, authz, locks
-from bot.audit import AuditEntry, AuditKind
-from bot.errors import BotError
-from bot.poller import poll_network
+from chat import authz
+from chat.errors import BotError
+from cluster.poller import poll_network
 from commands import approval_actions, approval_store
 from commands.approval import ApprovalRequest, Cancel, MessageRef, open_request
 from commands.approval_blocks import approval_blocks, approval_text
 from commands.args import OPERATION_VERBS, parse_operation
 from commands.preflight import PreparedOperation, prepare
+from store import audit, locks
+from store.audit import AuditEntry, AuditKind
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.context import BotContext
-    from bot.topology import NetworkSpec
+    from chat.context import BotContext
+    from cluster.topology import NetworkSpec
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
 logger = logging.getLogger(__name__)

@@ -15,15 +15,15 @@ from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
 
-from bot import authz
-from bot.errors import StoreUnavailable, UsageError
-from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, duration
+from chat import authz
+from chat.errors import StoreUnavailable, UsageError
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration
 from commands.approval import ApprovalRequest
 from commands.approval_store import open_requests
 from commands.status import find_network
 
 if TYPE_CHECKING:
-    from bot.context import BotContext
+    from chat.context import BotContext
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
 logger = logging.getLogger(__name__)

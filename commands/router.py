@@ -5,7 +5,7 @@ Adding a verb (e.g. `commands/pause.py`):
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
     async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
-        ...  # raise a bot.errors.BotError (or commands.args.UsageError) to tell the user why not
+        ...  # raise a chat.errors.BotError (or commands.args.UsageError) to tell the user why not
 
     def register(registry: VerbRegistry) -> None:
         registry.add("pause", handle)
@@ -16,7 +16,7 @@ Adding a verb (e.g. `commands/pause.py`):
 Then append the module to `VERB_MODULES` below and give the verb a line in `commands.help.CATALOGUE`
 (a test checks every registered verb has one). Verb handlers run after the ack, in a background task
 held by `ctx.spawn`, so they may take as long as their RPCs need; every error they raise becomes one
-ephemeral reply with a correlation id (`bot.errors.describe`). Action listeners ack first and pass the
+ephemeral reply with a correlation id (`chat.errors.describe`). Action listeners ack first and pass the
 slow part to `spawn_after_ack(ctx, work, respond, where=...)`; never raise in a listener after `ack()`
 (see that function for why).
 """
@@ -34,9 +34,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import metrics
-from bot.context import BotContext
-from bot.errors import StaleAction, UsageError, describe, new_correlation_id, user_message
+from chat import metrics
+from chat.context import BotContext
+from chat.errors import StaleAction, UsageError, describe, new_correlation_id, user_message
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ VERB_MODULES: tuple[str, ...] = (
     "commands.request",
     "commands.requests",
     "commands.audit",
-    "commands.alerts",
+    "alerts.buttons",
 )
 
 

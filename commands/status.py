@@ -2,7 +2,7 @@
 
 Without a network: one verdict line per network this channel may query, polled concurrently. With
 one: a fresh snapshot rendered by `commands.status_blocks`. Read-only, so any member of a command
-channel may ask (`bot.authz` READ).
+channel may ask (`chat.authz` READ).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from bot import authz
-from bot.errors import UnknownNetwork, UsageError
-from bot.poller import poll_all, poll_network
-from bot.topology import NetworkSpec, Topology
+from chat import authz
+from chat.errors import UnknownNetwork, UsageError
+from cluster.poller import poll_all, poll_network
+from cluster.topology import NetworkSpec, Topology
 from commands.networks import cap_lines
 from commands.router import add_button
 from commands.status_blocks import StatusAction, status_blocks, verdict_line
@@ -21,8 +21,8 @@ from commands.status_blocks import StatusAction, status_blocks, verdict_line
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.context import BotContext
-    from bot.snapshot import NetworkSnapshot
+    from chat.context import BotContext
+    from cluster.snapshot import NetworkSnapshot
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
 logger = logging.getLogger(__name__)

@@ -10,9 +10,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
-from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
-from bot.snapshot import NetworkSnapshot, NodeStatus
-from bot.topology import NetworkSpec
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
+from cluster.snapshot import NetworkSnapshot, NodeStatus
+from cluster.topology import NetworkSpec
 
 Block = dict[str, Any]
 

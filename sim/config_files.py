@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.topology import Topology
+from cluster.topology import Topology
 
 
 def channel_for(network: str) -> str:

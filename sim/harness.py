@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from bot.clock import ManualClock
-from bot.topology import NetworkSpec, SequencerSpec, Topology
+from cluster.clock import ManualClock
+from cluster.topology import NetworkSpec, SequencerSpec, Topology
 from sim.config_files import channel_for, clusters_yaml_dict, config_toml
 from sim.endpoints import HttpEndpoint, RaftListener
 from sim.methods import CONDUCTOR_METHODS, NODE_METHODS, NodeContext

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from bot.clock import ManualClock
+from cluster.clock import ManualClock
 from sim import chain
 from sim.chain import Block
 from sim.errors import SimError

@@ -11,9 +11,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PURE = [
-    "bot/clock.py",
-    "bot/snapshot.py",
-    "bot/topology.py",
+    "cluster/clock.py",
+    "cluster/snapshot.py",
+    "cluster/topology.py",
     "alerts/model.py",
     "alerts/catalog.py",
     "alerts/rules.py",
@@ -54,4 +54,4 @@ def test_pure_module_imports_no_io_library(module: str) -> None:
 
 
 def test_the_check_sees_imports() -> None:
-    assert "redis.asyncio" in imported_modules(ROOT / "bot/store.py")
+    assert "redis.asyncio" in imported_modules(ROOT / "store/gateway.py")

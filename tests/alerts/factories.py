@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.snapshot import (
+from cluster.snapshot import (
     BlockRef,
     Endpoint,
     Membership,
@@ -14,7 +14,7 @@ from bot.snapshot import (
     ServerInfo,
     analyze,
 )
-from bot.topology import NetworkSpec, SequencerSpec
+from cluster.topology import NetworkSpec, SequencerSpec
 
 NET = "op-test"
 T0 = 1_760_000_000.0

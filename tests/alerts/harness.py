@@ -16,7 +16,7 @@ from alerts.model import AlertState
 from alerts.observations import Observation
 from alerts.rules import WatchMemory, evaluate
 from alerts.state import observe_network, transition
-from bot.snapshot import NodeStatus
+from cluster.snapshot import NodeStatus
 from tests.alerts.factories import NET, snap, spec
 
 _STATES = TypeAdapter(dict[str, AlertState])

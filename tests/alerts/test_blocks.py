@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +11,7 @@ from alerts.blocks import AlertButtonValue, alert_blocks, alert_text, burst_summ
 from alerts.ids import AlertAction
 from alerts.model import AlertState, MessageRef
 from tests.alerts.factories import NET, T0
+from tests.fixtures.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = T0 + 754
@@ -81,11 +80,7 @@ CASES: dict[str, Any] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_blocks_match_golden(name: str) -> None:
     blocks = CASES[name]()
-    path = GOLDEN / f"{name}.json"
-    rendered = json.dumps(blocks, indent=2, ensure_ascii=False) + "\n"
-    if os.environ.get("UPDATE_GOLDEN"):
-        path.write_text(rendered, encoding="utf-8")
-    assert rendered == path.read_text(encoding="utf-8")
+    assert_golden(GOLDEN, name, blocks)
 
 
 def test_firing_alert_buttons_carry_only_network_and_fingerprint() -> None:

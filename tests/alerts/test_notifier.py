@@ -6,7 +6,7 @@ import asyncio
 
 from alerts.alert_store import AlertStore
 from alerts.catalog import CHAIN_STALLED, rule_spec
-from alerts.effects import PostAlert, ThreadReply, UpdateAlert
+from alerts.effects import Effect, PostAlert, ThreadReply, UpdateAlert
 from alerts.model import Condition
 from alerts.notifier import Notifier
 from alerts.observations import Seen
@@ -151,7 +151,7 @@ async def test_a_post_in_flight_elsewhere_holds_back_only_its_own_alert(running_
         assert await bot.ctx.store.claim_once(claim, 10_000)
         note = ThreadReply(fingerprint=other.fingerprint, kind="reminder", text="for the stalled one")
         reply = ThreadReply(fingerprint=posted, kind="reminder", text="for the posted one")
-        queued = [PostAlert(fingerprint=other.fingerprint), note, reply]
+        queued: list[Effect] = [PostAlert(fingerprint=other.fingerprint), note, reply]
         report = await Notifier(bot.ctx).submit(NET, queued)
         assert report.delivered == 1 and report.remaining == 2
         [alert] = posts(bot)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alerts.model import Condition
 from alerts.rules import WatchMemory, evaluate, is_held
-from bot.snapshot import BlockRef, Membership, NodeStatus, ProbeError, ServerInfo
-from bot.topology import Thresholds
+from cluster.snapshot import BlockRef, Membership, NodeStatus, ProbeError, ServerInfo
+from cluster.topology import Thresholds
 from tests.alerts.factories import (
     NET,
     T0,

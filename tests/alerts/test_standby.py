@@ -4,7 +4,7 @@ cluster with its conductor paused: neither is a finding or an alert until it has
 from __future__ import annotations
 
 from alerts.rules import WatchMemory, evaluate
-from bot.topology import NetworkSpec
+from cluster.topology import NetworkSpec
 from tests.alerts.factories import IDS, T0, membership, node, snap, spec
 
 

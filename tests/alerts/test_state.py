@@ -9,7 +9,7 @@ from alerts.effects import PostAlert, ThreadReply, UpdateAlert
 from alerts.model import AlertState, Condition
 from alerts.observations import Acknowledge, Cleared, Seen, Silence, Unsilence
 from alerts.state import observe_network, transition
-from bot.snapshot import NodeStatus
+from cluster.snapshot import NodeStatus
 from tests.alerts.factories import NET, T0, healthy_nodes, replace
 from tests.alerts.harness import Pipeline
 

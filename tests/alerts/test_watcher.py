@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import Literal
 
 import pytest
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -225,7 +226,7 @@ class Gate(asyncio.Semaphore):
         super().__init__(0)
         self.waiting = asyncio.Event()
 
-    async def acquire(self) -> bool:
+    async def acquire(self) -> Literal[True]:
         self.waiting.set()
         return await super().acquire()
 

@@ -13,7 +13,7 @@ from commands.router import spawn_after_ack
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
 
-    from bot.context import BotContext
+    from chat.context import BotContext
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
 SECRET_DETAIL = "redis://:hunter2@db.internal:6379"

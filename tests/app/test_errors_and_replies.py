@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bot.errors import BotError, StaleAction, register_user_facing, user_message
+from chat.errors import BotError, StaleAction, register_user_facing, user_message
 from commands.router import VERB_MODULES
 from tests.app.boom_verb import SECRET_DETAIL
 from tests.fixtures.slack import StartBot

@@ -8,12 +8,12 @@ import socket
 import httpx
 from redis.asyncio import Redis
 
-from bot.keys import Keys
 from bot.main import serve_bot
-from bot.redis_conn import client_for
-from bot.store import Store
-from bot.topology import Topology
+from cluster.topology import Topology
 from sim.slack_api import FakeSlackApi
+from store.connection import client_for
+from store.gateway import Store
+from store.keys import Keys
 from tests.fixtures.slack import StartBot, bot_settings
 
 

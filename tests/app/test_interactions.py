@@ -13,7 +13,8 @@ from commands.router import build_registry
 from commands.status_blocks import StatusAction, status_blocks
 from tests.alerts.test_blocks import CASES as ALERT_CASES
 from tests.app.test_status_blocks import healthy_snapshot, troubled_snapshot
-from tests.commands.test_approval_blocks import SPEC, handover_request
+from tests.commands.test_approval_blocks import handover_request
+from tests.commands.test_preflight import SPEC
 from tests.fixtures.slack import StartBot
 
 

@@ -182,7 +182,7 @@ async def test_a_bug_shows_a_reference_and_never_the_traceback(
 ) -> None:
     from tests.app.boom_verb import SECRET_DETAIL
 
-    caplog.set_level(logging.INFO, logger="bot.errors")
+    caplog.set_level(logging.INFO, logger="chat.errors")
     async with running_bot(verb_modules=(*VERB_MODULES, "tests.app.boom_verb")) as bot:
         sent = await bot.driver.command("boom", channel=bot.channel())
         [reply] = await bot.fake.wait_for_response(sent.response_name)

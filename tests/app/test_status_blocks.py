@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.slack_text import HEADER_LIMIT, SECTION_LIMIT
-from bot.snapshot import BlockRef, Membership, NetworkSnapshot, NodeStatus, ProbeError, ServerInfo, analyze
-from bot.topology import NetworkSpec, SequencerSpec
+from chat.text import HEADER_LIMIT, SECTION_LIMIT
+from cluster.snapshot import (
+    BlockRef,
+    Membership,
+    NetworkSnapshot,
+    NodeStatus,
+    ProbeError,
+    ServerInfo,
+    analyze,
+)
+from cluster.topology import NetworkSpec, SequencerSpec
 from commands.status_blocks import (
     MAX_BLOCKS,
     status_blocks,
     verdict_line,
 )
+from tests.fixtures.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = 1_760_000_000.0
@@ -96,11 +104,7 @@ def troubled_snapshot() -> tuple[NetworkSnapshot, NetworkSpec]:
 
 
 def check_golden(name: str, blocks: list[dict[str, Any]]) -> None:
-    path = GOLDEN / f"{name}.json"
-    rendered = json.dumps(blocks, indent=2, ensure_ascii=False) + "\n"
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
-        path.write_text(rendered)
-    assert rendered == path.read_text(), f"{name} changed; rerun with UPDATE_GOLDEN=1 if intended"
+    assert_golden(GOLDEN, name, blocks)
 
 
 def test_healthy_network_matches_golden() -> None:

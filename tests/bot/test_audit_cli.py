@@ -8,15 +8,14 @@ import socket
 from pathlib import Path
 
 import typer
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from bot import audit
-from bot.audit import AuditEntry, AuditKind
 from bot.audit_cli import audit_command
-from bot.keys import Keys
-from bot.redis_conn import open_redis
-from bot.store import Store
+from store import audit
+from store.audit import AuditEntry, AuditKind
+from store.connection import open_redis
+from store.gateway import Store
+from store.keys import Keys
 
 CLUSTERS = Path(__file__).parent.parent / "data" / "clusters" / "valid.yaml"
 NETWORK = "op-sepolia"

@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 import typer
-from click.testing import Result
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
-from bot.clock import ManualClock
 from bot.status_cli import check_config_command, networks_command, status_command
-from bot.topology_file import dump_topology_yaml
+from cluster.clock import ManualClock
+from cluster.topology_file import dump_topology_yaml
 from sim.harness import Simulator, simulate
 
 DATA = Path(__file__).parent.parent / "data" / "clusters"

@@ -7,9 +7,17 @@ import json
 
 from rich.console import Console
 
-from bot.snapshot import BlockRef, Membership, NetworkSnapshot, NodeStatus, ProbeError, ServerInfo, analyze
 from bot.status_render import COLUMNS, exit_code, render_status, snapshot_json, status_row
-from bot.topology import NetworkSpec, SequencerSpec
+from cluster.snapshot import (
+    BlockRef,
+    Membership,
+    NetworkSnapshot,
+    NodeStatus,
+    ProbeError,
+    ServerInfo,
+    analyze,
+)
+from cluster.topology import NetworkSpec, SequencerSpec
 
 NOW = 1_760_000_100.0
 SPEC = NetworkSpec(

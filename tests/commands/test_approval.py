@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.clock import ManualClock
+from cluster.clock import ManualClock
 from commands.approval import (
     ApprovalRequest,
     Approve,

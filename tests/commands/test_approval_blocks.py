@@ -6,11 +6,10 @@ Regenerate the golden files after an intended change with `UPDATE_GOLDEN=1 pytes
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from bot.clock import ManualClock
+from cluster.clock import ManualClock
 from commands.approval import (
     ApprovalRequest,
     Approve,
@@ -32,18 +31,13 @@ from commands.operations import Operation, Pause, Resume, StartSequencer
 from commands.plans import StepResult
 from commands.preflight import prepare
 from tests.commands.test_preflight import NET, SPEC, cluster, lagging
+from tests.fixtures.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
-UPDATE = os.environ.get("UPDATE_GOLDEN") == "1"
 
 
-def assert_golden(name: str, blocks: list[dict[str, Any]]) -> None:
-    path = GOLDEN / f"{name}.json"
-    text = json.dumps(blocks, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
-    if UPDATE:
-        path.write_text(text)
-    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
-    assert text == path.read_text()
+def check_golden(name: str, blocks: list[dict[str, Any]]) -> None:
+    assert_golden(GOLDEN, name, blocks, sort_keys=True)
 
 
 def request(op: Operation, **changes: Any) -> ApprovalRequest:
@@ -64,12 +58,12 @@ def forced_resume_request() -> ApprovalRequest:
 
 
 def test_pending_handover_golden() -> None:
-    assert_golden("pending_start_sequencer", approval_blocks(handover_request(), SPEC))
+    check_golden("pending_start_sequencer", approval_blocks(handover_request(), SPEC))
 
 
 def test_pending_forced_resume_golden_shows_force_banner() -> None:
     blocks = approval_blocks(forced_resume_request(), SPEC)
-    assert_golden("pending_forced_resume", blocks)
+    check_golden("pending_forced_resume", blocks)
     assert blocks[1]["block_id"] == "approval_force"
     assert "REQUESTED WITH --force" in blocks[1]["text"]["text"]
     assert "seq-2 is 25 blocks / 49s behind" in blocks[1]["text"]["text"]
@@ -91,7 +85,7 @@ def test_succeeded_golden_has_no_buttons_and_shows_outcome() -> None:
     )
     assert done.request is not None
     blocks = approval_blocks(done.request, SPEC)
-    assert_golden("succeeded_start_sequencer", blocks)
+    check_golden("succeeded_start_sequencer", blocks)
     assert all(b["type"] != "actions" for b in blocks)
 
 
@@ -99,7 +93,7 @@ def test_rejected_golden() -> None:
     req = request(Pause(network=NET))
     d = transition(req, Reject(user="UAPPROVER2"), req.created_at + 5, authz=True)
     assert d.request is not None
-    assert_golden("rejected_pause_all", approval_blocks(d.request, SPEC))
+    check_golden("rejected_pause_all", approval_blocks(d.request, SPEC))
 
 
 def test_buttons_carry_only_request_id_and_network() -> None:

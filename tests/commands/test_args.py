@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.topology import NetworkSpec, SequencerSpec, Topology
+from cluster.topology import NetworkSpec, SequencerSpec, Topology
 from commands.args import OPERATION_VERBS, UsageError, parse_operation
 from commands.operations import (
     AddNonvoter,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.snapshot import ServerInfo
-from bot.topology import NetworkSpec, SequencerSpec
+from cluster.snapshot import ServerInfo
+from cluster.topology import NetworkSpec, SequencerSpec
 from commands.plans import (
     Plan,
     RpcStep,

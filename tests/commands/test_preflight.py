@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.snapshot import (
+from cluster.snapshot import (
     BlockRef,
     Endpoint,
     Membership,
@@ -14,7 +14,7 @@ from bot.snapshot import (
     ServerInfo,
     analyze,
 )
-from bot.topology import NetworkSpec, SequencerSpec, Thresholds
+from cluster.topology import NetworkSpec, SequencerSpec, Thresholds
 from commands.operations import (
     AddNonvoter,
     AddVoter,

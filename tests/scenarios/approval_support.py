@@ -10,12 +10,12 @@ import json
 import re
 from typing import Any
 
-from bot import audit
-from bot.audit import AuditEntry
 from commands import approval_store
 from commands.approval import FINAL_STATES, ApprovalRequest
 from commands.ids import ApprovalAction, ApprovalBlock
 from sim.slack_api import FakeMessage
+from store import audit
+from store.audit import AuditEntry
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import BotHandle
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 
+from alerts.buttons import STALE_BUTTON_TEXT
 from alerts.ids import AlertAction
 from alerts.watcher import Watcher
-from bot import audit
-from bot.audit import AuditKind
-from commands.alerts import STALE_BUTTON_TEXT
 from sim.slack_api import FakeMessage
+from store import audit
+from store.audit import AuditKind
 from tests.alerts.test_watcher_helpers import NET, posts, run
 from tests.fixtures.slack import BotHandle, StartBot
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from alerts.watcher import Watcher
-from bot import audit
-from bot.audit import AuditKind
 from bot.scheduler import start_scheduler, stop_scheduler
+from store import audit
+from store.audit import AuditKind
 from tests.alerts.test_watcher_helpers import NET, posts, run, titled
 from tests.fixtures.slack import StartBot
 from tests.scenarios.test_alerts_buttons import RESPONDERS

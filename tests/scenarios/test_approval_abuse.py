@@ -8,10 +8,10 @@ from contextlib import AbstractAsyncContextManager
 
 import httpx
 
-from bot.audit import AuditKind
 from bot.main import RunningBot, serve_bot
 from commands.ids import ApprovalAction
 from sim.slack_requests import SlackDriver, block_actions_body, command_body, signed_headers
+from store.audit import AuditKind
 from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot, bot_settings
 from tests.scenarios.approval_support import (
     APPROVER,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-from bot.audit import AuditKind
 from commands import approval_store
 from commands.expiry import sweep_expired
 from commands.ids import ApprovalAction, ApprovalBlock
+from store.audit import AuditKind
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import StartBot
 from tests.scenarios.approval_support import (

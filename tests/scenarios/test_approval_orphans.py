@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from bot.locks import acquire, release
 from commands import approval_store
 from commands.approval import Approve, StartExecution
 from commands.expiry import ORPHAN_GRACE_SECONDS, sweep_orphaned
+from store.locks import acquire, release
 from tests.fixtures.slack import StartBot
 from tests.scenarios.approval_support import (
     APPROVER,

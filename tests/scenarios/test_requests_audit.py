@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot import audit
-from bot.audit import AuditEntry, AuditKind
 from commands.approval import ApprovalRequest
 from commands.approval_store import create
 from commands.operations import AddVoter, Pause
+from store import audit
+from store.audit import AuditEntry, AuditKind
 from tests.app.test_slash_commands import texts
 from tests.fixtures.slack import BotHandle, StartBot
 

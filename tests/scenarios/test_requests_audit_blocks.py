@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
-import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.audit import AuditEntry, AuditKind
-from bot.errors import UsageError
+from chat.errors import UsageError
 from commands.approval import ApprovalRequest
 from commands.audit import MAX_COUNT, audit_blocks, audit_text, entry_line, parse_count
 from commands.operations import AddVoter, OverrideLeader, Pause, Resume
 from commands.requests import MAX_LISTED, requests_blocks, requests_text
+from store.audit import AuditEntry, AuditKind
+from tests.fixtures.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 NOW = 1_760_000_000.0
@@ -23,11 +22,7 @@ SECTION_LIMIT = 3000
 
 
 def check_golden(name: str, blocks: list[dict[str, Any]]) -> None:
-    path = GOLDEN / f"{name}.json"
-    rendered = json.dumps(blocks, indent=2, ensure_ascii=False) + "\n"
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
-        path.write_text(rendered)
-    assert rendered == path.read_text(), f"{name} changed; rerun with UPDATE_GOLDEN=1 if intended"
+    assert_golden(GOLDEN, name, blocks)
 
 
 def request(request_id: str, **changes: Any) -> ApprovalRequest:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.topology_file import load_topology
+from cluster.topology_file import load_topology
 from sim.harness import simulate
 
 

@@ -1,0 +1,331 @@
+"""`/conductor alerts|silence|unsilence` and the buttons on alert messages.
+
+    alerts [NETWORK]                                  firing, pending and silenced alerts
+    silence NETWORK [TARGET|all] DURATION             DURATION: 30m, 2h, 1h30m, 1d, or until-resolved
+    unsilence NETWORK [TARGET|all]                    (until-resolved only for one alert)
+
+TARGET names one alert: its fingerprint (`net/rule/subject`), `rule/subject`, `rule`, or `RULE SUBJECT`.
+Without a target (or with `all`) the whole network is silenced (`Keys.silence`), ending by itself.
+
+Who may respond to alerts (acknowledge, silence, unsilence): a user listed among the network's
+requesters OR approvers (directly or through a user group): the people who would act on the alert
+anyway. Unlike `chat.authz.may_request`, an empty requesters list means nobody here, not everyone: a
+silence takes effect at once, with no approval behind it. Commands must come from a command channel
+of the network (READ rule); buttons live in the alert channel, so only the user is checked there.
+Listing is READ. Every acknowledge, silence and unsilence (of one alert or of the network) is written
+to the network's audit stream (`store.audit`: ALERT for acknowledgements, SILENCE for the rest).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from alerts.alert_store import AlertStore, NetworkSilence
+from alerts.blocks import AlertButtonValue
+from alerts.catalog import RULES, rule_spec
+from alerts.ids import SILENCE_SECONDS, AlertAction
+from alerts.model import AlertState, SilenceEnd, fingerprint
+from alerts.notifier import Notifier
+from alerts.observations import Acknowledge, Observation, Silence, Unsilence
+from alerts.state import transition
+from alerts.texts import SEVERITY_EMOJI, silence_text
+from chat import authz
+from chat.errors import NotAuthorized, StaleAction, UsageError
+from chat.text import duration
+from cluster.topology import NetworkSpec
+from commands.router import Respond, add_button, button_value
+from commands.status import find_network
+from store import audit
+from store.audit import AuditEntry, AuditKind
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from chat.context import BotContext
+    from commands.router import CommandInvocation, Reply, VerbRegistry
+
+logger = logging.getLogger(__name__)
+
+SILENCE_USAGE = (
+    "Usage: `/conductor silence NETWORK [RULE [SUBJECT]|FINGERPRINT|all] DURATION`"
+    " (e.g. `30m`, `2h`, `until-resolved`)"
+)
+UNSILENCE_USAGE = "Usage: `/conductor unsilence NETWORK [RULE [SUBJECT]|FINGERPRINT|all]`"
+MAX_SILENCE_SECONDS = 7 * 24 * 3600
+CAS_ATTEMPTS = 5
+_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+_UNTIL_RESOLVED = ("until-resolved", "until_resolved", "resolved")
+
+
+def parse_duration(word: str) -> SilenceEnd | float:
+    """Seconds for `30m`/`2h`/`1h30m`/`1d`/`90s`, or "resolved" for until-resolved; UsageError otherwise."""
+    lowered = word.lower()
+    if lowered in _UNTIL_RESOLVED:
+        return "resolved"
+    match = _DURATION.match(lowered)
+    if not lowered or match is None:
+        raise UsageError(f"`{word}` is not a duration; use e.g. `30m`, `2h`, `1h30m` or `until-resolved`.")
+    d, h, m, s = (int(g) if g else 0 for g in match.groups())
+    seconds = float(d * 86400 + h * 3600 + m * 60 + s)
+    if not 0 < seconds <= MAX_SILENCE_SECONDS:
+        raise UsageError("A silence lasts between 1 second and 7 days.")
+    return seconds
+
+
+def target_fingerprint(network: str, words: tuple[str, ...]) -> str | None:
+    """The alert `words` name in `network`, or None for the whole network (`all` or nothing)."""
+    if not words or (len(words) == 1 and words[0].lower() == "all"):
+        return None
+    if len(words) == 2:
+        rule, subject = words
+    elif len(words) == 1:
+        name = words[0].removeprefix(network + "/")
+        rule, _, subject = name.partition("/")
+    else:
+        raise UsageError("Name one alert: `RULE [SUBJECT]`, `rule/subject` or its fingerprint.")
+    if rule not in RULES:
+        raise UsageError(f"Unknown alert rule `{rule}`. Rules: {', '.join(f'`{r}`' for r in RULES)}.")
+    return fingerprint(network, rule, subject)
+
+
+STALE_BUTTON_TEXT = (
+    "This button does not belong to an alert this bot knows; it may be from an old or foreign message."
+    " Use `/conductor alerts` to see what is firing."
+)
+
+
+async def require_responder(ctx: BotContext, spec: NetworkSpec, user_id: str) -> None:
+    """Raise NotAuthorized unless the user is listed as a requester or an approver of the network."""
+    principals = (*spec.requesters, *spec.approvers)
+    if user_id and principals and await ctx.directory.is_listed(user_id, principals):
+        return
+    raise NotAuthorized(
+        f"Only requesters or approvers of `{spec.name}` may acknowledge or silence its alerts."
+    )
+
+
+def audit_entry(network: str, fp: str, observation: Observation, now: float) -> AuditEntry | None:
+    """The audit entry for a user's response to one alert (None for the watcher's own observations)."""
+    match observation:
+        case Acknowledge():
+            kind, text, data = AuditKind.ALERT, f"acknowledged alert `{fp}`", {"action": "acknowledge"}
+        case Silence():
+            kind, text = AuditKind.SILENCE, f"silenced alert `{fp}` {_plain_end(observation.until, now)}"
+            data = {"action": "silence", "until": str(observation.until)}
+        case Unsilence():
+            kind, text, data = (
+                AuditKind.SILENCE,
+                f"lifted the silence on alert `{fp}`",
+                {"action": "unsilence"},
+            )
+        case _:
+            return None
+    return AuditEntry(
+        at=now,
+        network=network,
+        kind=kind,
+        actor=observation.user,
+        message=text,
+        data={"fingerprint": fp, **data},
+    )
+
+
+def _plain_end(until: SilenceEnd, now: float) -> str:
+    # Audit text is read outside Slack too (the CLI), so no `<!date^...>` markup here.
+    return "until resolved" if until == "resolved" else f"for {duration(float(until) - now)}"
+
+
+async def apply(ctx: BotContext, network: str, fp: str, observation: Observation) -> AlertState:
+    """Move one alert by a user's observation (CAS, re-read on conflict), audit it, then notify Slack."""
+    alerts = AlertStore(ctx.store)
+    for _attempt in range(CAS_ATTEMPTS):
+        stored = await alerts.get(network, fp)
+        if stored is None:
+            raise StaleAction(f"There is no alert `{fp}` (it may have expired long after resolving).")
+        now = ctx.clock.now()
+        new, effects = transition(stored.state, observation, now, rule_spec(stored.state.rule))
+        if new == stored.state:
+            return new
+        if await alerts.save(new, stored.version, now, audit=audit_entry(network, fp, observation, now)):
+            await Notifier(ctx, alerts).submit(network, effects)
+            return new
+    raise StaleAction("The alert kept changing while we tried to update it; please try again.")
+
+
+# --- verbs -----------------------------------------------------------------------------------
+
+
+async def handle_alerts(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
+    if len(cmd.args) > 1:
+        raise UsageError("Usage: `/conductor alerts [NETWORK]`")
+    if cmd.args:
+        specs = [find_network(ctx, cmd.args[0])]
+        await authz.require(
+            ctx, specs[0], authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id
+        )
+    else:
+        specs = [
+            s for s in ctx.topology.networks.values() if authz.command_allowed_in_channel(s, cmd.channel_id)
+        ]
+    now = ctx.clock.now()
+    alerts = AlertStore(ctx.store)
+    lines: list[str] = []
+    for spec in specs:
+        lines.extend(await network_lines(alerts, spec.name, now))
+    await reply.ephemeral("\n".join(lines) if lines else "No firing, pending or silenced alerts.")
+
+
+async def network_lines(alerts: AlertStore, network: str, now: float) -> list[str]:
+    """One line per firing, pending or silenced alert of the network (and one for a network silence)."""
+    lines: list[str] = []
+    silence = await alerts.silence(network, now)
+    if silence is not None:
+        lines.append(
+            f":no_bell: `{network}`: every alert silenced by <@{silence.by}> "
+            f"{silence_text(silence.until, now)}"
+        )
+    states = sorted((s.state for s in (await alerts.load(network)).values()), key=lambda s: s.fingerprint)
+    for state in states:
+        if state.phase in ("firing", "pending") or state.silenced_at(now):
+            lines.append(alert_line(state, now))
+    return lines
+
+
+def alert_line(state: AlertState, now: float) -> str:
+    started = state.fired_at if state.phase == "firing" else state.pending_since
+    line = (
+        f"{SEVERITY_EMOJI[state.severity]} *{state.phase}* {duration(now - (started or state.since))} "
+        f"`{state.fingerprint}`: {state.summary}"
+    )
+    if state.acked_by:
+        line += f" · acknowledged by <@{state.acked_by}>"
+    if state.silenced_at(now) and state.silenced_until is not None:
+        line += f" · silenced {silence_text(state.silenced_until, now)}"
+    return line[:600]
+
+
+async def handle_silence(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
+    if len(cmd.args) < 2:
+        raise UsageError(SILENCE_USAGE)
+    spec = find_network(ctx, cmd.args[0])
+    await authz.require(ctx, spec, authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id)
+    await require_responder(ctx, spec, cmd.user_id)
+    length = parse_duration(cmd.args[-1])
+    fp = target_fingerprint(spec.name, cmd.args[1:-1])
+    now = ctx.clock.now()
+    if fp is None:
+        if length == "resolved":
+            raise UsageError("`until-resolved` silences one alert; give the network silence a duration.")
+        assert isinstance(length, float)
+        await silence_network(ctx, spec.name, cmd.user_id, now + length)
+        await reply.in_channel(
+            f":no_bell: <@{cmd.user_id}> silenced every alert of `{spec.name}` for {duration(length)}."
+        )
+        return
+    until: SilenceEnd = "resolved" if length == "resolved" else now + float(length)
+    await apply(ctx, spec.name, fp, Silence(user=cmd.user_id, until=until))
+    await reply.ephemeral(f"Silenced `{fp}` {silence_text(until, now)}.")
+
+
+async def silence_network(ctx: BotContext, network: str, user: str, until: float) -> None:
+    now = ctx.clock.now()
+    await AlertStore(ctx.store).set_silence(network, NetworkSilence(until=until, by=user, since=now), now)
+    logger.info("network silenced network=%s user=%s seconds=%.0f", network, user, until - now)
+    entry = AuditEntry(
+        at=now,
+        network=network,
+        kind=AuditKind.SILENCE,
+        actor=user,
+        message=f"silenced every alert of `{network}` {_plain_end(until, now)}",
+        data={"action": "silence", "until": str(until)},
+    )
+    await audit.append(ctx.store, network, entry)
+
+
+async def unsilence_network(ctx: BotContext, network: str, user: str) -> bool:
+    """Lift the network-wide silence; False when there was none."""
+    if not await AlertStore(ctx.store).clear_silence(network):
+        return False
+    logger.info("network unsilenced network=%s user=%s", network, user)
+    entry = AuditEntry(
+        at=ctx.clock.now(),
+        network=network,
+        kind=AuditKind.SILENCE,
+        actor=user,
+        message=f"lifted the silence on every alert of `{network}`",
+        data={"action": "unsilence"},
+    )
+    await audit.append(ctx.store, network, entry)
+    return True
+
+
+async def handle_unsilence(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
+    if not cmd.args:
+        raise UsageError(UNSILENCE_USAGE)
+    spec = find_network(ctx, cmd.args[0])
+    await authz.require(ctx, spec, authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id)
+    await require_responder(ctx, spec, cmd.user_id)
+    fp = target_fingerprint(spec.name, cmd.args[1:])
+    if fp is None:
+        if not await unsilence_network(ctx, spec.name, cmd.user_id):
+            await reply.ephemeral(f"`{spec.name}` has no network-wide silence.")
+            return
+        await reply.in_channel(f":bell: <@{cmd.user_id}> lifted the silence on `{spec.name}`.")
+        return
+    await apply(ctx, spec.name, fp, Unsilence(user=cmd.user_id))
+    await reply.ephemeral(f"Lifted any silence on `{fp}`.")
+
+
+def register(registry: VerbRegistry) -> None:
+    registry.add("alerts", handle_alerts)
+    registry.add("silence", handle_silence)
+    registry.add("unsilence", handle_unsilence)
+
+
+# --- buttons ---------------------------------------------------------------------------------
+
+
+def register_actions(app: AsyncApp, ctx: BotContext) -> None:
+    for action in AlertAction:
+        add_button(app, ctx, action.value, partial(_clicked_button, ctx, action))
+
+
+async def _clicked_button(
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond
+) -> None:
+    await clicked(ctx, action, body)
+
+
+async def clicked(
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond | None = None
+) -> None:
+    """One alert button: check the user, then move the alert (which updates the message and its thread)."""
+    value = button_value(AlertButtonValue, body, STALE_BUTTON_TEXT)
+    spec = find_network(ctx, value.network)
+    user = str((body.get("user") or {}).get("id", ""))
+    await require_responder(ctx, spec, user)
+    now = ctx.clock.now()
+    logger.info("alert action action_id=%s network=%s user=%s", action.value, spec.name, user)
+    if action in (AlertAction.SILENCE_NETWORK_30M, AlertAction.SILENCE_NETWORK_2H):
+        seconds = SILENCE_SECONDS[action]
+        await silence_network(ctx, spec.name, user, now + seconds)
+        channel = str((body.get("channel") or {}).get("id", ""))
+        ts = str((body.get("message") or {}).get("ts", ""))
+        if channel and ts:
+            until = silence_text(now + seconds, now)
+            text = f":no_bell: <@{user}> silenced every alert of `{spec.name}` {until}."
+            await ctx.slack.chat_postMessage(channel=channel, thread_ts=ts, text=text)
+        return
+    if value.fingerprint is None:
+        raise StaleAction(STALE_BUTTON_TEXT)
+    observation: Observation
+    if action is AlertAction.ACKNOWLEDGE:
+        observation = Acknowledge(user=user)
+    elif action is AlertAction.SILENCE_UNTIL_RESOLVED:
+        observation = Silence(user=user, until="resolved")
+    else:
+        observation = Silence(user=user, until=now + SILENCE_SECONDS[action])
+    await apply(ctx, spec.name, value.fingerprint, observation)

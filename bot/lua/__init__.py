@@ -1,1 +1,0 @@
-"""Lua scripts for atomic Redis transitions; loaded by `bot.store` with importlib.resources."""

@@ -1,0 +1,88 @@
+"""`BotContext`: the long-lived pieces every handler needs, built once at start-up by `bot.main`.
+
+Handlers receive it explicitly (never a global), so tests build a real one around real servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+import httpx
+from redis.asyncio import Redis
+from slack_sdk.web.async_client import AsyncWebClient
+
+from chat.errors import new_correlation_id
+from cluster.clock import Clock
+from cluster.topology import Topology
+from store.gateway import Store
+
+if TYPE_CHECKING:
+    from chat.authz import UserGroupDirectory
+
+logger = logging.getLogger(__name__)
+
+
+class RuntimeSettings(Protocol):
+    """The settings handlers read; `bot.settings.Settings` is the one implementation (this floor may
+    not import the process floor above it)."""
+
+    @property
+    def rpc_timeout(self) -> float: ...
+
+    @property
+    def poll_interval(self) -> float: ...
+
+
+@dataclass
+class BotContext:
+    """Shared handles of one bot process.
+
+    `redis` is the process's one `redis.asyncio` client and `store` the `Store` over it. `tasks`
+    keeps strong references to background work, because the event loop only holds tasks weakly and
+    a collected task silently never finishes.
+    """
+
+    settings: RuntimeSettings
+    topology: Topology
+    http: httpx.AsyncClient
+    clock: Clock
+    slack: AsyncWebClient
+    directory: UserGroupDirectory
+    redis: Redis
+    store: Store
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    # How long to let the cluster settle between an operation's verification polls; None means one
+    # poll interval of real time. Tests set it to advance the simulator's virtual clock instead.
+    settle: Callable[[], Awaitable[None]] | None = None
+
+    def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
+        """Run `coro` in the background, keeping it alive until done; errors are logged, not lost."""
+        task = asyncio.create_task(coro, name=name)
+        self.tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self.tasks.discard(task)
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            logger.error("background task failed task=%s", task.get_name(), exc_info=exc)
+
+    async def drain(self, within: float) -> None:
+        """Let running work finish (bounded), then cancel what is left; used at shutdown."""
+        pending = set(self.tasks)
+        if not pending:
+            return
+        _done, still = await asyncio.wait(pending, timeout=within)
+        for task in still:
+            logger.warning("cancelling unfinished task at shutdown task=%s", task.get_name())
+            task.cancel()
+        if still:
+            await asyncio.wait(still, timeout=1.0)
+
+    @staticmethod
+    def new_correlation_id() -> str:
+        return new_correlation_id()

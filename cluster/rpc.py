@@ -1,0 +1,214 @@
+"""Async JSON-RPC 2.0 over HTTP with typed errors, for op-conductor and op-node endpoints.
+
+Every dependency exception is translated here, once, into this tree::
+
+    RpcError                  base; `kind` matches cluster.snapshot.ErrorKind
+     ├── Unreachable          "unreachable": connection refused, DNS failure, connection reset
+     ├── RpcTimeout           "timeout":     no complete answer within the call's deadline
+     ├── HttpStatusError      "http":        the server answered a status other than 200
+     ├── JsonRpcError         "rpc":         a JSON-RPC error object (code, message)
+     └── MalformedResponse    "malformed":   not JSON, wrong shape, or an id we did not send
+
+Messages never carry credentials: every URL goes through `cluster.redact` first.
+
+The deadline is for the whole call: httpx's per-phase timeouts alone would let a server that
+trickles bytes hold a call for much longer, so each request also runs under `asyncio.timeout`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from cluster.redact import redact_text, redact_url
+from cluster.snapshot import ErrorKind
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 2.0
+INVALID_PARAMS = -32602
+METHOD_NOT_FOUND = -32601
+
+
+class RpcError(Exception):
+    """Raised when a JSON-RPC call gives no usable result."""
+
+    kind: ClassVar[ErrorKind]
+
+    def __init__(self, url: str, message: str, method: str | None = None) -> None:
+        self.url = redact_url(url)
+        self.method = method
+        self.message = redact_text(message)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        where = f"{self.method} at {self.url}" if self.method else self.url
+        return f"{where}: {self.message}"
+
+
+class Unreachable(RpcError):
+    """Raised when the endpoint cannot be connected to (refused, DNS, reset)."""
+
+    kind = "unreachable"
+
+
+class RpcTimeout(RpcError):
+    """Raised when the endpoint does not answer within the call's deadline."""
+
+    kind = "timeout"
+
+
+class HttpStatusError(RpcError):
+    """Raised when the endpoint answers an HTTP status other than 200."""
+
+    kind = "http"
+
+    def __init__(self, url: str, status: int, method: str | None = None) -> None:
+        self.status = status
+        super().__init__(url, f"HTTP {status}", method)
+
+
+class JsonRpcError(RpcError):
+    """Raised (or returned in a batch) when the server answers a JSON-RPC error object."""
+
+    kind = "rpc"
+
+    def __init__(self, url: str, code: int, message: str, method: str | None = None) -> None:
+        self.code = code
+        super().__init__(url, f"{message} (code {code})", method)
+        self.rpc_message = redact_text(message)
+
+
+class MalformedResponse(RpcError):
+    """Raised when the answer is not valid JSON-RPC: bad JSON, wrong shape, unknown id."""
+
+    kind = "malformed"
+
+
+Call = tuple[str, Sequence[Any]]
+
+
+class JsonRpcClient:
+    """JSON-RPC over one shared, pooled `httpx.AsyncClient` (owned by the caller)."""
+
+    def __init__(self, http: httpx.AsyncClient, timeout: float = DEFAULT_TIMEOUT) -> None:
+        self._http = http
+        self.timeout = timeout
+        self._ids = itertools.count(1)
+
+    async def call(
+        self, url: str, method: str, params: Sequence[Any] = (), deadline: float | None = None
+    ) -> Any:
+        """One call; returns its `result` or raises an `RpcError`."""
+        request_id = next(self._ids)
+        body = await self._post(
+            url,
+            {"jsonrpc": "2.0", "id": request_id, "method": method, "params": list(params)},
+            deadline,
+            method,
+        )
+        if not isinstance(body, dict):
+            raise MalformedResponse(url, "expected a JSON object", method)
+        if body.get("id") != request_id:
+            raise MalformedResponse(url, f"answer id {body.get('id')!r} is not {request_id}", method)
+        return _result_or_raise(url, method, body)
+
+    async def batch(
+        self, url: str, calls: Sequence[Call], deadline: float | None = None
+    ) -> list[Any | RpcError]:
+        """Several calls in ONE HTTP request; results in call order, a failed call as its error.
+
+        Raises an `RpcError` only when the request as a whole fails (then no call has a result);
+        a server that does not do batches answers one error object, raised as `JsonRpcError`.
+        """
+        if not calls:
+            return []
+        ids = [next(self._ids) for _ in calls]
+        payload = [
+            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+            for i, (m, p) in zip(ids, calls, strict=True)
+        ]
+        body = await self._post(url, payload, deadline, None)
+        if isinstance(body, dict) and isinstance(body.get("error"), dict):
+            _result_or_raise(url, None, body)
+        if not isinstance(body, list):
+            raise MalformedResponse(url, "expected a JSON array for a batch request")
+        by_id: dict[object, Any] = {
+            item.get("id"): item for item in body if isinstance(item, dict) and "id" in item
+        }
+        out: list[Any | RpcError] = []
+        for request_id, (method, _) in zip(ids, calls, strict=True):
+            item = by_id.get(request_id)
+            if item is None:
+                out.append(MalformedResponse(url, "no answer for this call in the batch", method))
+                continue
+            try:
+                out.append(_result_or_raise(url, method, item))
+            except RpcError as err:
+                out.append(err)
+        return out
+
+    async def _post(self, url: str, payload: Any, deadline: float | None, method: str | None) -> Any:
+        deadline = self.timeout if deadline is None else deadline
+        try:
+            async with asyncio.timeout(deadline):
+                response = await self._http.post(url, json=payload, timeout=httpx.Timeout(deadline))
+                content = await response.aread()
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            raise RpcTimeout(url, f"no answer within {deadline:g}s", method) from exc
+        except (httpx.NetworkError, httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+            raise Unreachable(url, _describe(exc), method) from exc
+        except httpx.HTTPError as exc:
+            # Protocol violations (e.g. the server closed without answering) are not JSON-RPC.
+            raise MalformedResponse(url, _describe(exc), method) from exc
+        if response.status_code != 200:
+            raise HttpStatusError(url, response.status_code, method)
+        try:
+            return json.loads(content)
+        except ValueError as exc:
+            raise MalformedResponse(url, "answer is not valid JSON", method) from exc
+
+
+def _describe(exc: Exception) -> str:
+    text = str(exc) or type(exc).__name__
+    return redact_text(text)
+
+
+def _result_or_raise(url: str, method: str | None, body: dict[str, Any]) -> Any:
+    error = body.get("error")
+    if error is not None:
+        if (
+            not isinstance(error, dict)
+            or not isinstance(error.get("code"), int)
+            or not isinstance(error.get("message"), str)
+        ):
+            raise MalformedResponse(url, "error object without an integer code and a message", method)
+        raise JsonRpcError(url, error["code"], error["message"], method)
+    if "result" not in body:
+        raise MalformedResponse(url, "answer has neither result nor error", method)
+    return body["result"]
+
+
+async def call_step(
+    endpoint_url: str,
+    method: str,
+    params: Sequence[Any] = (),
+    timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - passed to httpx and enforced with asyncio.timeout
+    *,
+    http: httpx.AsyncClient | None = None,
+) -> Any:
+    """One call for an operation step (e.g. by the executor); raises an `RpcError` on failure.
+
+    Pass the process's shared `http` client; without one a short-lived client is made.
+    """
+    log.info("rpc step method=%s url=%s", method, redact_url(endpoint_url))
+    if http is not None:
+        return await JsonRpcClient(http, timeout).call(endpoint_url, method, params)
+    async with httpx.AsyncClient() as own:
+        return await JsonRpcClient(own, timeout).call(endpoint_url, method, params)

@@ -1,0 +1,230 @@
+"""Versioned records with compare-and-set: the one atomic primitive every state machine uses.
+
+A record is a hash `{v: <version>, data: <json>}`. A state machine reads it, computes the next
+state with a pure transition function, and writes it back with `cas(expected_version=...)`. If
+another replica (or a second click) moved the version first, `cas` returns False and the caller
+re-reads and re-decides. The same Lua script can update an index sorted set, check that a lock is
+still held, and append the audit entry, so a state change and its record never come apart.
+
+Errors::
+
+    StoreError            raised by this module for misuse the caller can fix
+    ├── CrossSlotError    keys of one atomic write have different hash tags
+    └── LockLost          a guarded write found the lock expired or taken by someone else
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from store.keys import Keys, hash_tag
+
+log = logging.getLogger(__name__)
+
+AUDIT_MAXLEN = 10_000
+
+
+class StoreError(Exception):
+    """Raised when the store is used in a way that cannot work."""
+
+
+class CrossSlotError(StoreError):
+    """Raised when keys written atomically do not share one hash tag (Redis Cluster slot)."""
+
+
+class LockLost(StoreError):
+    """Raised when a guarded write finds its lock expired or held by another token."""
+
+
+class Versioned(BaseModel):
+    """A record as stored: its version (1 on create, +1 per write) and its JSON data."""
+
+    model_config = ConfigDict(frozen=True)
+
+    version: int = Field(ge=1)
+    data: str
+
+
+class IndexUpdate(BaseModel):
+    """Add `member` to a sorted-set index with `score`, or remove it when `score` is None."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    member: str
+    score: float | None = None
+
+    @classmethod
+    def add(cls, key: str, member: str, score: float) -> IndexUpdate:
+        return cls(key=key, member=member, score=score)
+
+    @classmethod
+    def remove(cls, key: str, member: str) -> IndexUpdate:
+        return cls(key=key, member=member, score=None)
+
+
+class AuditAppend(BaseModel):
+    """A stream entry to XADD in the same script as a write (build it with `store.audit.stage`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    fields: dict[str, str]
+    maxlen: int = Field(default=AUDIT_MAXLEN, ge=1)
+
+
+class Guard(BaseModel):
+    """Write only while `key` still holds `token` (a lock we took): our fence against a stale
+    holder whose lock expired during a pause."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    token: str
+
+
+def text(value: object) -> str:
+    """A reply value as str; with decode_responses=True it already is, this only narrows types."""
+    if isinstance(value, bytes):
+        return value.decode()
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"expected a text reply, got {type(value).__name__}")
+
+
+def _load_scripts() -> dict[str, str]:
+    folder = resources.files("store.lua")
+    return {
+        entry.name.removesuffix(".lua"): entry.read_text(encoding="utf-8")
+        for entry in folder.iterdir()
+        if entry.name.endswith(".lua")
+    }
+
+
+def _check_ttl(ttl_ms: int | None) -> None:
+    # PX 0 is an error and PEXPIRE 0 deletes the key (redis-py#4279), so refuse it here.
+    if ttl_ms is not None and ttl_ms < 1:
+        raise StoreError(f"ttl_ms must be at least 1 or None, got {ttl_ms}")
+
+
+def _check_same_slot(keys: Sequence[str]) -> None:
+    tags = {hash_tag(k) for k in keys}
+    if len(tags) > 1:
+        raise CrossSlotError(f"keys of one atomic write must share a hash tag: {list(keys)}")
+
+
+class Store:
+    """Async access to versioned records, indexes and idempotency markers.
+
+    Needs a client built with `decode_responses=True` (as `store.connection.open_redis` does):
+    every value here is text.
+    """
+
+    def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
+        if not redis.connection_pool.connection_kwargs.get("decode_responses"):
+            raise StoreError("Store needs a Redis client with decode_responses=True")
+        self.redis = redis
+        self.keys = keys or Keys()
+        # Registered once per store; redis-py sends EVALSHA and loads the script on NOSCRIPT.
+        self._scripts: dict[str, AsyncScript] = {
+            name: redis.register_script(text) for name, text in _load_scripts().items()
+        }
+
+    async def run_script(self, name: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
+        """Run one of the `bot/lua/*.lua` scripts by file name (without `.lua`)."""
+        _check_same_slot(keys)
+        return await self._scripts[name](keys=list(keys), args=list(args))
+
+    async def get(self, key: str) -> Versioned | None:
+        version, data = await self.redis.hmget(key, ["v", "data"])
+        if version is None or data is None:
+            return None
+        return Versioned(version=int(version), data=text(data))
+
+    async def create(
+        self,
+        key: str,
+        data_json: str,
+        ttl_ms: int | None,
+        index: IndexUpdate | None = None,
+        audit: AuditAppend | None = None,
+        guard: Guard | None = None,
+    ) -> bool:
+        """Write version 1 if the record does not exist; False if it does."""
+        return await self.cas(key, 0, data_json, ttl_ms, index=index, audit=audit, guard=guard)
+
+    async def cas(
+        self,
+        key: str,
+        expected_version: int,
+        data_json: str,
+        ttl_ms: int | None,
+        index: IndexUpdate | None = None,
+        audit: AuditAppend | None = None,
+        guard: Guard | None = None,
+    ) -> bool:
+        """Replace the record if it is still at `expected_version` (0 = absent).
+
+        `ttl_ms=None` means the record does not expire (an existing TTL is removed), so each
+        write states the lifetime it wants. Returns False when the version moved; raises
+        `LockLost` when `guard` is given and the lock is no longer ours.
+        """
+        _check_ttl(ttl_ms)
+        if expected_version < 0:
+            raise StoreError("expected_version must be >= 0")
+        keys = [key]
+        args: list[str | int | float] = [expected_version, data_json, ttl_ms or 0]
+        if index is None:
+            args += ["", "", 0]
+        else:
+            keys.append(index.key)
+            if index.score is None:
+                args += ["remove", index.member, 0]
+            else:
+                args += ["add", index.member, repr(index.score)]
+        if guard is None:
+            args.append("")
+        else:
+            if not guard.token:
+                raise StoreError("guard token must not be empty")
+            keys.append(guard.key)
+            args.append(guard.token)
+        if audit is None:
+            args.append("")
+        else:
+            if not audit.fields:
+                raise StoreError("an audit entry needs at least one field")
+            keys.append(audit.key)
+            args.append(audit.maxlen)
+            for field, value in audit.fields.items():
+                args += [field, value]
+        result = int(await self.run_script("cas", keys, args))
+        if result == -1:
+            assert guard is not None
+            log.warning("guarded write refused: lock lost key=%s record=%s", guard.key, key)
+            raise LockLost(f"lock {guard.key} is no longer held by this writer")
+        return result > 0
+
+    async def claim_once(self, key: str, ttl_ms: int) -> bool:
+        """Claim a slot or event exactly once across replicas (`SET NX PX`)."""
+        _check_ttl(ttl_ms)
+        return bool(await self.redis.set(key, "1", nx=True, px=ttl_ms))
+
+    async def members(self, index_key: str) -> list[str]:
+        """Every member of a sorted-set index, lowest score first."""
+        return [text(m) for m in await self.redis.zrange(index_key, 0, -1)]
+
+    async def due(self, index_key: str, now: float, limit: int | None = None) -> list[str]:
+        """Members whose score (a due time in unix seconds) is at or before `now`."""
+        if limit is None:
+            found = await self.redis.zrangebyscore(index_key, "-inf", repr(now))
+        else:
+            found = await self.redis.zrangebyscore(index_key, "-inf", repr(now), start=0, num=limit)
+        return [text(m) for m in found]

@@ -1,0 +1,156 @@
+"""Per-network operation locks (with fencing epochs) and watcher leases.
+
+Both are the single-instance pattern from Redis's distributed-locks page: `SET NX PX` with a
+token, extended and released only by Lua scripts that compare the token first. We do not use
+redis-py's `Lock`: its thread-local token is shared between asyncio tasks (redis-py#3540).
+
+A lock's epoch grows on every acquisition; pass `lock.guard` to `Store.cas` so a holder whose
+lock expired during a pause cannot write over the next holder's work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
+
+from store.gateway import Guard, Store, StoreError, text
+
+log = logging.getLogger(__name__)
+
+
+class LockBusy(StoreError):
+    """Raised by `hold` when another holder has the lock."""
+
+
+class Lock(BaseModel):
+    """A lock we hold: its key, our token, the TTL we asked for and the fencing epoch."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    token: str
+    ttl_ms: int = Field(ge=1)
+    epoch: int = Field(ge=1)
+
+    @property
+    def guard(self) -> Guard:
+        return Guard(key=self.key, token=self.token)
+
+
+def epoch_key(lock_key: str) -> str:
+    """Where the fencing counter of `lock_key` lives (same hash tag; see `Keys.lock_epoch`)."""
+    return lock_key + ":epoch"
+
+
+def _check_ttl(ttl_ms: int) -> None:
+    # PEXPIRE 0 would delete the key and still report success (redis-py#4279).
+    if ttl_ms < 1:
+        raise StoreError(f"ttl_ms must be at least 1, got {ttl_ms}")
+
+
+async def acquire(store: Store, key: str, ttl_ms: int) -> Lock | None:
+    """Take the lock if it is free; None if someone holds it."""
+    _check_ttl(ttl_ms)
+    token = uuid.uuid4().hex
+    epoch = int(await store.run_script("lock_acquire", [key, epoch_key(key)], [token, ttl_ms]))
+    if epoch == 0:
+        return None
+    log.info("lock acquired key=%s epoch=%d", key, epoch)
+    return Lock(key=key, token=token, ttl_ms=ttl_ms, epoch=epoch)
+
+
+async def renew(store: Store, lock: Lock) -> bool:
+    """Extend the lock to its full TTL again; False if it expired or changed hands."""
+    return bool(await store.run_script("compare_pexpire", [lock.key], [lock.token, lock.ttl_ms]))
+
+
+async def release(store: Store, lock: Lock) -> bool:
+    """Free the lock if it is still ours; False if it had already expired or changed hands."""
+    released = bool(await store.run_script("compare_del", [lock.key], [lock.token]))
+    log.info("lock released key=%s epoch=%d released=%s", lock.key, lock.epoch, released)
+    return released
+
+
+async def holder_token(store: Store, key: str) -> str | None:
+    """The token or owner currently in a lock or lease key (for status displays; not atomic)."""
+    value = await store.redis.get(key)
+    return None if value is None else text(value)
+
+
+@dataclass
+class HeldLock:
+    """What `hold` yields: the lock, and an event set once renewal failed (the body should stop
+    and must not assume exclusivity any more; guarded writes will raise `LockLost`)."""
+
+    lock: Lock
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+async def _keep_renewed(store: Store, held: HeldLock, renew_every: float) -> None:
+    loop = asyncio.get_running_loop()
+    ttl_s = held.lock.ttl_ms / 1000
+    last_ok = loop.time()
+    while True:
+        await asyncio.sleep(renew_every)
+        try:
+            if await renew(store, held.lock):
+                last_ok = loop.time()
+                continue
+            log.warning("lock renewal refused key=%s epoch=%d", held.lock.key, held.lock.epoch)
+        except RedisError as exc:
+            # A blip is survivable while the TTL still covers us; past it the lock may be gone.
+            if loop.time() - last_ok < ttl_s:
+                log.warning("lock renewal error key=%s error=%s; retrying", held.lock.key, type(exc).__name__)
+                continue
+            log.warning("lock renewal failing past its TTL key=%s", held.lock.key)
+        held.lost.set()
+        return
+
+
+@contextlib.asynccontextmanager
+async def hold(store: Store, key: str, ttl_ms: int, renew_every: float) -> AsyncIterator[HeldLock]:
+    """Hold `key` while the body runs, renewing every `renew_every` seconds in the background.
+
+    Raises `LockBusy` if the lock is taken. `renew_every` should be well under the TTL (a third
+    is usual) so one slow renewal does not lose the lock.
+    """
+    if renew_every <= 0 or renew_every * 1000 >= ttl_ms:
+        raise StoreError("renew_every must be positive and shorter than the TTL")
+    lock = await acquire(store, key, ttl_ms)
+    if lock is None:
+        raise LockBusy(f"{key} is held by another operation")
+    held = HeldLock(lock=lock)
+    renewer = asyncio.create_task(_keep_renewed(store, held, renew_every), name=f"renew {key}")
+    try:
+        yield held
+    finally:
+        renewer.cancel()
+        try:
+            with contextlib.suppress(asyncio.CancelledError):
+                await renewer
+        finally:
+            try:
+                await release(store, lock)
+            except RedisError as exc:
+                # The TTL frees the lock anyway; do not mask the body's own outcome.
+                log.warning("lock release failed key=%s error=%s", key, type(exc).__name__)
+
+
+async def acquire_or_renew_lease(store: Store, key: str, owner: str, ttl_ms: int) -> bool:
+    """Take the lease if free or extend it if `owner` holds it; False if another owner does."""
+    _check_ttl(ttl_ms)
+    if not owner:
+        raise StoreError("lease owner must not be empty")
+    return bool(await store.run_script("lease", [key], [owner, ttl_ms]))
+
+
+async def release_lease(store: Store, key: str, owner: str) -> bool:
+    """Give the lease up (on shutdown) so another replica takes over at once, not after the TTL."""
+    return bool(await store.run_script("compare_del", [key], [owner]))
