@@ -8,6 +8,10 @@ requests sent to the bot's own `/slack/events` endpoint: status, a killed leader
 raises, a pause requested by one person and approved by another. Afterwards everything keeps running
 until Ctrl-C, so the endpoints, `conductor-bot status sim-1 --clusters .state/demo/clusters.yml` and the
 simulator's control API can be tried by hand.
+
+It also serves the rehearsal room (`bot.rehearsal`), a Slack-like page on 127.0.0.1 (port 8765, or any
+free one if that is taken; the URL is printed) where a team practises incidents on the simulator with
+the real bot: four users to switch between, fault buttons per node and scenarios from the runbook.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.main import SHUTDOWN_HOOKS, STARTUP_HOOKS, serve_bot
+from bot.rehearsal.server import RehearsalRoom, RoomUser
 from bot.settings import Settings
 from cluster.topology import Topology
 from commands.ids import ApprovalAction
@@ -33,7 +38,13 @@ from sim.slack_requests import SlackDriver
 from store.connection import open_redis
 
 NETWORK = "sim-1"
-ONCALL, LEAD = "U0ONCALL", "U0LEAD"
+ONCALL, LEAD, SRE, GUEST = "U0ONCALL", "U0LEAD", "U0SRE", "U0GUEST"
+ROOM_USERS = (
+    RoomUser(ONCALL, "Olivia", "on-call, requester"),
+    RoomUser(LEAD, "Lee", "lead, approver"),
+    RoomUser(SRE, "Sam", "SRE, approver"),
+    RoomUser(GUEST, "Gus", "outsider"),
+)
 SIGNING_SECRET = "demo-signing-secret"  # signs the tour's own requests; not a real Slack secret
 STEP_TIMEOUT = 60.0
 
@@ -135,7 +146,30 @@ def _button_value(blocks: list[dict[str, Any]] | None, action_id: str) -> str:
     raise RuntimeError(f"no {action_id} button in the approval message")
 
 
-async def run_demo(state_dir: Path, http_port: int, speed: float, with_tour: bool) -> None:
+async def _open_room(fake: FakeSlackApi, events_url: str, control_url: str, port: int) -> RehearsalRoom:
+    async def start(port: int) -> RehearsalRoom:
+        return await RehearsalRoom.start(
+            fake,
+            events_url,
+            SIGNING_SECRET,
+            control_url,
+            network=NETWORK,
+            channel=channel_for(NETWORK),
+            users=ROOM_USERS,
+            port=port,
+        )
+
+    try:
+        return await start(port)
+    except OSError:
+        if port == 0:
+            raise
+        return await start(0)  # the usual port is taken (another demo?): any free one, printed anyway
+
+
+async def run_demo(
+    state_dir: Path, http_port: int, speed: float, with_tour: bool, ui_port: int | None = 0
+) -> None:
     echo = typer.echo
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -149,7 +183,7 @@ async def run_demo(state_dir: Path, http_port: int, speed: float, with_tour: boo
             base = sim.topology()
             topology = Topology(
                 networks={
-                    n: s.model_copy(update={"requesters": (ONCALL,), "approvers": (LEAD,)})
+                    n: s.model_copy(update={"requesters": (ONCALL,), "approvers": (LEAD, SRE)})
                     for n, s in base.networks.items()
                 }
             )
@@ -174,6 +208,10 @@ async def run_demo(state_dir: Path, http_port: int, speed: float, with_tour: boo
                 echo(f"bot ready: {bot.url}/slack/events  /healthz  /metrics")
                 echo(f"simulator control: {sim.control_url}; configs in {state_dir}/")
                 driver = SlackDriver(f"{bot.url}/slack/events", SIGNING_SECRET, fake.response_url_for)
+                room = None
+                if ui_port is not None:
+                    room = await _open_room(fake, f"{bot.url}/slack/events", sim.control_url, ui_port)
+                    echo(f"rehearsal room (open in a browser): {room.url}")
                 if with_tour:
                     tour_task = asyncio.create_task(tour(sim, fake, driver, echo, speed))
                     stopped = asyncio.create_task(stop.wait())
@@ -189,7 +227,11 @@ async def run_demo(state_dir: Path, http_port: int, speed: float, with_tour: boo
                     '\'{"jsonrpc":"2.0","id":1,"method":"sim_splitBrain","params":["sim-1","seq-2"]}\'\n'
                     "and watch the alerts appear here."
                 )
-                await stop.wait()
+                try:
+                    await stop.wait()
+                finally:
+                    if room is not None:
+                        await room.stop()
     finally:
         await redis.close()
         await fake.stop()
@@ -202,7 +244,11 @@ def demo_command(
     http_port: Annotated[int, typer.Option("--http-port", help="The bot's HTTP port (0: any free one).")] = 0,
     speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
     tour_: Annotated[bool, typer.Option("--tour/--no-tour", help="Walk the scripted tour first.")] = True,
+    ui: Annotated[bool, typer.Option("--ui/--no-ui", help="Serve the rehearsal room page.")] = True,
+    ui_port: Annotated[
+        int, typer.Option("--ui-port", help="The rehearsal room's port on 127.0.0.1 (0: any free one).")
+    ] = 8765,
 ) -> None:
-    """Run the simulator, a console stand-in for Slack and the real bot together."""
+    """Run the simulator, a console stand-in for Slack, the real bot and the rehearsal room together."""
     state_dir.mkdir(parents=True, exist_ok=True)
-    asyncio.run(run_demo(state_dir, http_port, speed, tour_))
+    asyncio.run(run_demo(state_dir, http_port, speed, tour_, ui_port if ui else None))

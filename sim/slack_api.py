@@ -22,6 +22,7 @@ pushes an envelope and returns its id; the bot's acks are recorded as `socket:ac
 Faults: `fail_next(method, status=429, retry_after=1, error="ratelimited")` fails the next call of one
 method (status 200 gives a plain `ok: false` error such as `plan_upgrade_required`); `set_down(True)`
 makes every API call answer 500 until `set_down(False)`.
+`message_listeners` are called with each message as it stands after a chat.postMessage or chat.update.
 """
 
 from __future__ import annotations
@@ -79,6 +80,9 @@ class FakeSlackApi:
         self.port = 0
         # Called with (method, params) for every recorded call; `response:<name>` for response_url posts.
         self.listeners: list[Callable[[str, Call], None]] = []
+        # Called with ("chat.postMessage" | "chat.update", message as it now stands) once a message
+        # changed: unlike `listeners`, after the fake assigned the `ts` (the rehearsal page needs it).
+        self.message_listeners: list[Callable[[str, FakeMessage], None]] = []
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -275,6 +279,10 @@ class FakeSlackApi:
         for ws in list(self._sockets):
             await ws.close()
 
+    def _changed_message(self, method: str, msg: FakeMessage) -> None:
+        for listener in self.message_listeners:
+            listener(method, msg)
+
     def _next_ts(self) -> str:
         self._ts += 1
         return f"1700000000.{self._ts:06d}"
@@ -291,6 +299,7 @@ class FakeSlackApi:
         else:
             self._channels.setdefault(channel, []).append(msg)
         self._by_ts[msg.ts] = msg
+        self._changed_message("chat.postMessage", msg)
         return {"ok": True, "channel": channel, "ts": msg.ts, "message": {"text": msg.text, "ts": msg.ts}}
 
     def _update(self, p: Call) -> Call:
@@ -301,6 +310,7 @@ class FakeSlackApi:
         if "blocks" in p:
             msg.blocks = _blocks(p)
         msg.updates += 1
+        self._changed_message("chat.update", msg)
         return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
 
 

@@ -20,6 +20,8 @@ async def test_demo_tour_shows_status_alerts_and_an_approved_pause(tmp_path: Pat
         str(tmp_path),
         "--speed",
         "4",
+        "--ui-port",
+        "0",
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -1,0 +1,1 @@
+"""The rehearsal room: `conductor-bot demo`'s local Slack-like page (see `bot.rehearsal.server`)."""
