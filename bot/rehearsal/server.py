@@ -99,7 +99,7 @@ class RehearsalRoom:
         app = web.Application(middlewares=[_same_origin])
         app.router.add_get("/", room._index)
         app.router.add_get("/static/{name}", room._static)
-        app.router.add_get("/favicon.ico", lambda _r: _no_content())
+        app.router.add_get("/favicon.ico", _no_content)
         app.router.add_get("/api/state", room._state)
         app.router.add_get("/api/events", room._events)
         app.router.add_post("/api/command", room._command)
@@ -273,7 +273,7 @@ class RehearsalRoom:
         self.feed.close()
 
 
-async def _no_content() -> web.Response:
+async def _no_content(_request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
