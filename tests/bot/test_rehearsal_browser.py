@@ -62,8 +62,10 @@ async def test_a_drill_kill_the_leader_then_pause_with_a_second_person(
     # 3. the requester asks for a pause of a healthy follower; it needs a second person
     target = next(n for n in ("seq-0", "seq-1", "seq-2") if n not in (leader, new_leader))
     await _command(page, f"/conductor pause sim-1 {target}")
-    request = page.locator(".msg:not(.ephemeral)").filter(has_text=f"pause sim-1 {target}").filter(
-        has=page.locator("button", has_text="Approve")
+    request = (
+        page.locator(".msg:not(.ephemeral)")
+        .filter(has_text=f"pause sim-1 {target}")
+        .filter(has=page.locator("button", has_text="Approve"))
     )
     await expect(request).to_be_visible(timeout=STEP)
     request_id = await request.get_attribute("data-id")
