@@ -87,9 +87,13 @@ async def inject(control: Control, fault: str, node: str) -> None:
 
 
 async def heal_all(control: Control) -> dict[str, Any]:
-    """Undo every process-level fault the panel can inject (membership changes stay as they are)."""
+    """Undo every fault the panel can inject and restart paused member conductors (a restart resumes
+    them, as after a redeploy without OP_CONDUCTOR_PAUSED); membership changes stay as they are."""
     for node in (await control.state())["nodes"]:
         nid = node["id"]
+        if node["member"] and node["conductor_up"] and node["paused"]:
+            await control.call("sim_kill", control.network, nid, "conductor")
+            node["conductor_up"] = False
         for kind, up in (("node", node["node_up"]), ("conductor", node["conductor_up"])):
             if not up:
                 await control.call("sim_revive", control.network, nid, kind, not node["member"])

@@ -91,4 +91,16 @@ async def test_a_drill_kill_the_leader_then_pause_with_a_second_person(
     await expect(request.locator("button", has_text="Approve")).to_have_count(0)
     await expect(page.locator(f'.node[data-node="{target}"]')).to_contain_text("paused", timeout=STEP)
     await _shot(page, "06-approved-succeeded")
+    await request.locator(".thread-toggle").click()  # the step results are in the thread
+    await expect(request.locator(".thread .msg").filter(has_text="outcome verified")).to_be_visible()
+    await _shot(page, "07-thread")
+
+    # 6. the next drill from the menu: the cluster is healed, then the new leader's conductor dies
+    await page.locator("#scenario").select_option(label="Leader's conductor dies")
+    await expect(page.locator("#goal")).to_contain_text(f"The leader's op-conductor ({new_leader})")
+    await expect(page.locator(f'.node[data-node="{leader}"]')).to_contain_text("conductor up", timeout=STEP)
+    await expect(page.locator(f'.node[data-node="{new_leader}"]')).to_contain_text(
+        "conductor down", timeout=STEP
+    )
+    await _shot(page, "08-scenario-leader-dies")
     assert not errors, errors

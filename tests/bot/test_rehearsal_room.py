@@ -77,6 +77,17 @@ async def test_a_command_reply_reaches_the_page_only_for_who_typed_it(running_bo
         assert item["visible_to"] == OUTSIDER and item["ephemeral"]
         assert any(b["type"] == "header" and "sim-1" in b["text"]["text"] for b in item["blocks"])
 
+        # Its Refresh button replaces that same reply in place (Slack's replace_original).
+        [refresh] = [e for b in item["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        clicked = {
+            "user": OUTSIDER,
+            "message_id": item["id"],
+            **{k: refresh[k] for k in ("action_id", "value")},
+        }
+        assert (await client.post("/api/click", json=clicked)).json() == {"ok": True, "status": 200}
+        await bot.fake.wait_for_response("room-act-2", timeout=WAIT)
+        assert [(i["id"], i["updates"]) for i in room.feed.items.values()] == [(item["id"], 1)]
+
         # A new page gets it in its snapshot; what happens next arrives as events.
         connected = asyncio.Event()
         stream = asyncio.create_task(
