@@ -1,8 +1,9 @@
 """Alerts: pure rules and state machine, plus the watcher and notifier adapters around them.
 
 - `model`: `Condition`, `RuleSpec`, `AlertState`, `fingerprint()` — the values.
-- `catalog`: the rule table (`RULES`).
-- `rules`: `evaluate(snapshot, spec, memory, now)` → conditions + `WatchMemory`.
+- `catalog`: each health condition's alert timing (`RULES`: `for`, reminders, resolve).
+- `rules`: `evaluate(snapshot, spec, memory, now)` → conditions + `WatchMemory`, from
+  `cluster.conditions.assess` (the one health model status also shows).
 - `observations` / `effects`: what happens to an alert, and what Slack should do about it.
 - `state`: `transition()` (the one state machine) and `observe_network()` (one tick of a network).
 - `burst`: `group_effects()` folds a burst of new posts into one summary.

@@ -1,4 +1,8 @@
-"""The rule table: every alert rule's name, title, severity, `for` duration and reminder interval.
+"""The alert catalogue: how each health condition (`cluster.health`) behaves as an alert.
+
+Names, titles and severities come from the condition table (`cluster.conditions.CONDITIONS`), so a
+condition has one name in status, alerts, audit and the README; this table adds only what an alert
+needs on top: the `for` duration, the reminder interval and the resolve behaviour.
 
 Durations assume a watcher tick of a few seconds. Critical rules remind every 15 minutes while
 firing and unacknowledged; a paused/stopped conductor or a leader override reminds every 30 minutes
@@ -7,100 +11,62 @@ because forgetting one after maintenance is the classic way to lose failover.
 
 from __future__ import annotations
 
+from typing import Any
+
 from alerts.model import RuleSpec
+from cluster.conditions import CONDITIONS
+from cluster.health import (
+    ALL_UNREACHABLE,
+    CHAIN_STALLED,
+    CONDUCTOR_INACTIVE,
+    LAGGING,
+    LEADER_CHANGED,
+    LEADER_OVERRIDDEN,
+    LOW_PEERS,
+    MEMBERSHIP_DRIFT,
+    MULTIPLE_ACTIVE,
+    MULTIPLE_LEADERS,
+    NO_ACTIVE,
+    NO_LEADER,
+    NODE_UNHEALTHY,
+    NODE_UNREACHABLE,
+)
+
+__all__ = ["CHAIN_STALLED", "LAGGING", "NO_LEADER", "RULES", "rule_spec"]
 
 CRITICAL_REMINDER = 15 * 60.0
 FORGOTTEN_REMINDER = 30 * 60.0
 
-LEADER_CHANGED = "leader_changed"
-ALL_UNREACHABLE = "all_unreachable"
-NO_LEADER = "no_leader"
-MULTIPLE_LEADERS = "multiple_leaders"
-MULTIPLE_ACTIVE = "multiple_active"
-NO_ACTIVE = "no_active"
-CHAIN_STALLED = "chain_stalled"
-NODE_UNHEALTHY = "node_unhealthy"
-NODE_UNREACHABLE = "node_unreachable"
-HEAD_LAG = "head_lag"
-CONDUCTOR_INACTIVE = "conductor_inactive"
-LEADER_OVERRIDDEN = "leader_overridden"
-MEMBERSHIP_DRIFT = "membership_drift"
-LOW_PEERS = "low_peers"
+_CRITICAL = {"reminder_interval": CRITICAL_REMINDER}
+_FORGOTTEN = {"reminder_interval": FORGOTTEN_REMINDER}
 
-_SPECS = (
-    RuleSpec(
-        name=LEADER_CHANGED,
-        title="Raft leader changed",
-        severity="info",
-        one_shot=True,
-        send_resolved=False,
-        clear_observations=1,
-        clear_seconds=0,
-    ),
-    RuleSpec(
-        name=ALL_UNREACHABLE,
-        title="No conductor answers",
-        severity="critical",
-        for_seconds=10,
-        reminder_interval=CRITICAL_REMINDER,
-    ),
+# Every condition of the health table, with its alert timing (`for`, reminders, resolve).
+_TIMING: dict[str, dict[str, Any]] = {
+    # An event, not a state: fires at once and resolves on the next tick without a "resolved" reply.
+    LEADER_CHANGED: {"send_resolved": False, "clear_observations": 1, "clear_seconds": 0},
+    ALL_UNREACHABLE: {"for_seconds": 10, **_CRITICAL},
     # An election takes a few seconds; only a leaderless cluster that stays so is an incident.
-    RuleSpec(
-        name=NO_LEADER,
-        title="No raft leader",
-        severity="critical",
-        for_seconds=10,
-        reminder_interval=CRITICAL_REMINDER,
-    ),
-    RuleSpec(
-        name=MULTIPLE_LEADERS,
-        title="More than one leader",
-        severity="critical",
-        for_seconds=4,
-        reminder_interval=CRITICAL_REMINDER,
-    ),
-    # Two block producers means unsafe reorgs: page at once (the rules hold only the routine
-    # hand-over case, an old leader still stepping down, for a few seconds: `rules.STEPPING_DOWN_SECONDS`).
-    RuleSpec(
-        name=MULTIPLE_ACTIVE,
-        title="More than one active sequencer",
-        severity="critical",
-        reminder_interval=CRITICAL_REMINDER,
-    ),
-    RuleSpec(
-        name=NO_ACTIVE,
-        title="Leader without an active sequencer",
-        severity="critical",
-        for_seconds=10,
-        reminder_interval=CRITICAL_REMINDER,
-    ),
+    NO_LEADER: {"for_seconds": 10, **_CRITICAL},
+    MULTIPLE_LEADERS: {"for_seconds": 4, **_CRITICAL},
+    # Two block producers means unsafe reorgs: page at once (the health model holds only the routine
+    # hand-over case, an old leader still stepping down, for `cluster.health.STEPPING_DOWN_SECONDS`).
+    MULTIPLE_ACTIVE: _CRITICAL,
+    NO_ACTIVE: {"for_seconds": 10, **_CRITICAL},
     # The stall threshold already is the waiting time, so no extra `for`.
-    RuleSpec(
-        name=CHAIN_STALLED,
-        title="Chain stalled",
-        severity="critical",
-        reminder_interval=CRITICAL_REMINDER,
-    ),
-    RuleSpec(name=NODE_UNHEALTHY, title="Sequencer unhealthy", severity="warning", for_seconds=10),
-    RuleSpec(name=NODE_UNREACHABLE, title="Node unreachable", severity="warning", for_seconds=10),
-    RuleSpec(name=HEAD_LAG, title="Unsafe head lagging", severity="warning", for_seconds=30),
-    RuleSpec(
-        name=CONDUCTOR_INACTIVE,
-        title="Conductor paused or stopped",
-        severity="warning",
-        reminder_interval=FORGOTTEN_REMINDER,
-    ),
-    RuleSpec(
-        name=LEADER_OVERRIDDEN,
-        title="Leader overridden",
-        severity="warning",
-        reminder_interval=FORGOTTEN_REMINDER,
-    ),
-    RuleSpec(name=MEMBERSHIP_DRIFT, title="Raft membership drift", severity="warning", for_seconds=30),
-    RuleSpec(name=LOW_PEERS, title="Too few peers", severity="warning", for_seconds=30),
-)
+    CHAIN_STALLED: _CRITICAL,
+    NODE_UNHEALTHY: {"for_seconds": 10},
+    NODE_UNREACHABLE: {"for_seconds": 10},
+    LAGGING: {"for_seconds": 30},
+    CONDUCTOR_INACTIVE: _FORGOTTEN,
+    LEADER_OVERRIDDEN: _FORGOTTEN,
+    MEMBERSHIP_DRIFT: {"for_seconds": 30},
+    LOW_PEERS: {"for_seconds": 30},
+}
 
-RULES: dict[str, RuleSpec] = {s.name: s for s in _SPECS}
+RULES: dict[str, RuleSpec] = {
+    name: RuleSpec(name=name, title=c.title, severity=c.severity, **_TIMING[name])
+    for name, c in CONDITIONS.items()
+}
 
 
 def rule_spec(name: str) -> RuleSpec:

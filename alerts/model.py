@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cluster.snapshot import Severity
+from cluster.health import Severity
 
 Phase = Literal["inactive", "pending", "firing", "resolved"]
 # A silence either ends at a unix time or lasts until the alert resolves.
@@ -63,9 +63,6 @@ class RuleSpec(_Frozen):
     # this many seconds since it was last seen. A condition that returns sooner is the same alert.
     clear_observations: int = Field(default=2, ge=1)
     clear_seconds: float = Field(default=20.0, ge=0)
-    # One-shot rules report an event (e.g. a leader change): they fire at once and resolve on the
-    # next tick without a "resolved" reply, since there is nothing to recover from.
-    one_shot: bool = False
     send_resolved: bool = True
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alerts.model import AlertState, SilenceEnd
 from chat.text import duration, slack_date
-from cluster.snapshot import Severity
+from cluster.health import Severity
 
 SEVERITY_EMOJI: dict[Severity, str] = {
     "critical": ":rotating_light:",

@@ -19,6 +19,7 @@ from collections import Counter
 
 import httpx
 
+from cluster.conditions import assess
 from cluster.poller import (
     CONDUCTOR_READS,
     DEFAULT_NETWORK_CONCURRENCY,
@@ -65,7 +66,7 @@ async def bench_hung_node(rpc_timeout: float) -> None:
         by_call = time.perf_counter() - start
         await sim.unhang("sim-1", "seq-2", "conductor")
         await sim.unhang("sim-1", "seq-2", "node")
-    print(f"(a) 5 nodes, 1 hung, rpc timeout {rpc_timeout:g}s   verdict: {snap.verdict}")
+    print(f"(a) 5 nodes, 1 hung, rpc timeout {rpc_timeout:g}s   verdict: {assess(snap, spec).verdict}")
     print(f"    concurrent poller:                 {concurrent:7.3f} s")
     print(f"    sequential, batched per endpoint:  {batched:7.3f} s  ({batched / concurrent:.1f}x)")
     print(f"    sequential, one call per request:  {by_call:7.3f} s  ({by_call / concurrent:.1f}x)")
@@ -94,7 +95,7 @@ async def bench_many_networks(networks: int, nodes: int, rpc_timeout: float, con
             await poll_all(topology, http, sim.clock, rpc_timeout, concurrency=concurrency)
             _, peak = tracemalloc.get_traced_memory()
             tracemalloc.stop()
-    verdicts = Counter(s.verdict for s in snaps.values())
+    verdicts = Counter(assess(s, topology.networks[name]).verdict for name, s in snaps.items())
     total_nodes = networks * nodes
     rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(

@@ -87,7 +87,7 @@ async def poll_network(
     rpc = JsonRpcClient(http, timeout)
     nodes = await asyncio.gather(*(poll_node(rpc, seq) for seq in spec.sequencers))
     snapshot = analyze(spec, nodes, clock.now())
-    log.debug("polled network=%s verdict=%s", spec.name, snapshot.verdict)
+    log.debug("polled network=%s leaders=%s", spec.name, ",".join(snapshot.leaders))
     return snapshot
 
 

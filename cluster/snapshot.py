@@ -1,9 +1,10 @@
-"""What every node of a network said at one moment, and the facts derived from it.
+"""What every node of a network said at one moment, and the facts that follow without judgement.
 
 `NodeStatus` holds the raw answers of one sequencer (None where the call failed; the reason is in
 `errors`). `analyze` turns the node answers plus the intended `NetworkSpec` into a `NetworkSnapshot`
-with derived facts: leaders, active sequencers, head lag, membership drift, findings and a verdict.
-Everything here is pure: polling over HTTP lives in `cluster.poller`.
+with facts: leaders, active sequencers, head lag, membership and how it differs from the topology.
+Judging them (thresholds, verdict) is `cluster.health`'s job; polling over HTTP is `cluster.poller`'s.
+Everything here is pure.
 """
 
 from __future__ import annotations
@@ -18,8 +19,6 @@ from cluster.topology import NetworkSpec
 
 Endpoint = Literal["conductor", "node"]
 ErrorKind = Literal["unreachable", "timeout", "http", "rpc", "malformed"]
-Severity = Literal["info", "warning", "critical"]
-Verdict = Literal["healthy", "degraded", "critical"]
 DriftKind = Literal["missing", "unexpected", "wrong_suffrage", "address_mismatch"]
 
 # conductor_leaderWithID answers this fixed id while the override flag is set (op-conductor service.go).
@@ -124,15 +123,8 @@ class MembershipDrift(_Frozen):
                 return f"{self.sequencer_id} raft address is {self.actual}, topology says {self.expected}"
 
 
-class Finding(_Frozen):
-    severity: Severity
-    code: str
-    message: str
-    subject: str | None = None
-
-
 class NetworkSnapshot(_Frozen):
-    """One network at one moment: raw node answers (topology order) plus derived facts."""
+    """One network at one moment: raw node answers (topology order) plus the facts they give."""
 
     network: str
     taken_at: float
@@ -147,17 +139,9 @@ class NetworkSnapshot(_Frozen):
     # Topology nodes marked `standby` that are not raft members (yet): expected outside, not drift.
     standby: tuple[str, ...]
     drift: tuple[MembershipDrift, ...]
-    findings: tuple[Finding, ...]
-    verdict: Verdict
 
     def node(self, node_id: str) -> NodeStatus | None:
         return next((n for n in self.nodes if n.id == node_id), None)
-
-    @property
-    def summary(self) -> str:
-        """The one-line verdict with its reasons."""
-        reasons = [f.message for f in self.findings if f.severity != "info"]
-        return self.verdict if not reasons else f"{self.verdict}: " + "; ".join(reasons)
 
 
 def suffrage_name(suffrage: int) -> str:
@@ -180,14 +164,6 @@ def analyze(spec: NetworkSpec, nodes: Sequence[NodeStatus], taken_at: float) -> 
     drift = _drift(spec, membership)
     members = {m.id for m in membership.servers or ()} if membership is not None else set()
     standby = tuple(seq.id for seq in spec.sequencers if seq.standby and seq.id not in members)
-    findings = _findings(spec, nodes, leaders, best, lag, drift, standby, taken_at)
-    verdict: Verdict = (
-        "critical"
-        if any(f.severity == "critical" for f in findings)
-        else "degraded"
-        if any(f.severity == "warning" for f in findings)
-        else "healthy"
-    )
     return NetworkSnapshot(
         network=spec.name,
         taken_at=taken_at,
@@ -201,8 +177,6 @@ def analyze(spec: NetworkSpec, nodes: Sequence[NodeStatus], taken_at: float) -> 
         membership_source=source,
         standby=standby,
         drift=drift,
-        findings=findings,
-        verdict=verdict,
     )
 
 
@@ -265,87 +239,3 @@ def _drift(spec: NetworkSpec, membership: Membership | None) -> tuple[Membership
         if m.id not in known
     )
     return tuple(out)
-
-
-def _findings(
-    spec: NetworkSpec,
-    nodes: Sequence[NodeStatus],
-    leaders: tuple[str, ...],
-    best: BlockRef | None,
-    lag: dict[str, NodeLag],
-    drift: tuple[MembershipDrift, ...],
-    standby: tuple[str, ...],
-    now: float,
-) -> tuple[Finding, ...]:
-    th = spec.thresholds
-    out: list[Finding] = []
-    reachable = [n for n in nodes if n.conductor_reachable]
-    if not reachable:
-        out.append(Finding(severity="critical", code="all_unreachable", message="no conductor answers"))
-    elif not leaders:
-        out.append(Finding(severity="critical", code="no_leader", message="no conductor reports leadership"))
-    elif len(leaders) > 1:
-        out.append(
-            Finding(
-                severity="critical",
-                code="multiple_leaders",
-                message=f"{len(leaders)} leaders: {', '.join(leaders)}",
-            )
-        )
-    active = [n.id for n in nodes if n.sequencer_active]
-    if len(active) > 1:
-        out.append(
-            Finding(
-                severity="critical",
-                code="multiple_active",
-                message=f"{len(active)} active sequencers: {', '.join(active)}",
-            )
-        )
-    elif not active and leaders:
-        out.append(
-            Finding(
-                severity="critical", code="no_active", message=f"leader {leaders[0]} has no active sequencer"
-            )
-        )
-    if best is not None and now - best.timestamp > th.max_head_age_seconds:
-        out.append(
-            Finding(
-                severity="critical",
-                code="head_stale",
-                message=f"best unsafe head #{best.number} is {now - best.timestamp:.0f}s old",
-            )
-        )
-    for n in nodes:
-        out.extend(_node_findings(spec, n, lag.get(n.id), n.id in standby))
-    out.extend(
-        Finding(severity="warning", code=f"drift_{d.kind}", message=d.message, subject=d.sequencer_id)
-        for d in drift
-    )
-    return tuple(out)
-
-
-def _node_findings(spec: NetworkSpec, n: NodeStatus, lag: NodeLag | None, standby: bool) -> list[Finding]:
-    th = spec.thresholds
-    out: list[Finding] = []
-
-    def warn(code: str, message: str) -> None:
-        out.append(Finding(severity="warning", code=code, message=f"{n.id}: {message}", subject=n.id))
-
-    for endpoint in ("conductor", "node"):
-        if (err := n.endpoint_down(endpoint)) is not None:
-            warn(f"{endpoint}_unreachable", f"{endpoint} {err.kind}: {err.message}")
-    if n.healthy is False:
-        warn("unhealthy", "sequencer unhealthy")
-    if standby:
-        pass  # paused outside the cluster is how the runbook keeps a node until it is added
-    elif n.stopped:
-        warn("stopped", "conductor stopped")
-    elif n.paused:
-        warn("paused", "conductor paused")
-    if n.leader_overridden:
-        warn("overridden", "leader overridden on the conductor")
-    if lag is not None and (lag.blocks > th.max_lag_blocks or lag.seconds > th.max_lag_seconds):
-        warn("lagging", f"{lag.blocks} blocks / {lag.seconds:.0f}s behind the best head")
-    if n.peers is not None and n.peers < th.min_peers:
-        warn("low_peers", f"{n.peers} peers (min {th.min_peers})")
-    return out

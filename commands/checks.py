@@ -11,6 +11,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from cluster.health import is_overridden, lag_exceeds
 from cluster.snapshot import VOTER, NetworkSnapshot, ServerInfo, suffrage_name
 from cluster.topology import NetworkSpec, SequencerSpec
 
@@ -72,7 +73,7 @@ def check_synced(
     if lag is None or best is None:
         msg = f"{node_id} head is unknown, cannot tell whether it is synced"
         return [PreflightFinding(level=level, code="head_unknown", message=msg, forceable=forceable)]
-    if lag.blocks > th.max_lag_blocks or lag.seconds > th.max_lag_seconds:
+    if lag_exceeds(lag, th):  # the health model's `lagging` predicate
         msg = (
             f"{node_id} is {lag.blocks} blocks / {lag.seconds:.0f}s behind the best head #{best.number} "
             f"(max {th.max_lag_blocks} blocks / {th.max_lag_seconds:.0f}s)"
@@ -96,7 +97,7 @@ def healthy_leader(snap: NetworkSnapshot) -> str | None:
     node = snap.node(leader) if leader else None
     if node is None or not node.conductor_reachable or node.stopped:
         return None
-    if node.leader and not node.leader_overridden and node.healthy:
+    if node.leader and not is_overridden(node) and node.healthy:
         return node.id
     return None
 

@@ -49,7 +49,7 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
     spec = find_network(ctx, cmd.args[0])
     await authz.require(ctx, spec, authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id)
     snapshot = await snapshot_of(ctx, spec)
-    await reply.ephemeral(verdict_line(snapshot), status_blocks(snapshot, spec))
+    await reply.ephemeral(verdict_line(snapshot, spec), status_blocks(snapshot, spec))
 
 
 async def overview_text(ctx: BotContext, channel_id: str) -> str:
@@ -61,7 +61,7 @@ async def overview_text(ctx: BotContext, channel_id: str) -> str:
     if not visible:
         return "No network accepts commands in this channel. `/conductor networks` lists where each does."
     snapshots = await poll_all(Topology(networks=visible), ctx.http, ctx.clock, ctx.settings.rpc_timeout)
-    return "\n".join(cap_lines([verdict_line(snapshots[name]) for name in visible]))
+    return "\n".join(cap_lines([verdict_line(snapshots[name], spec) for name, spec in visible.items()]))
 
 
 def register(registry: VerbRegistry) -> None:
@@ -80,4 +80,6 @@ async def refresh(ctx: BotContext, body: dict[str, Any], respond: Any) -> None:
     user_id = str((body.get("user") or {}).get("id", ""))
     await authz.require(ctx, spec, authz.Permission.READ, user_id=user_id, channel_id=channel_id)
     snapshot = await snapshot_of(ctx, spec)
-    await respond(text=verdict_line(snapshot), blocks=status_blocks(snapshot, spec), replace_original=True)
+    await respond(
+        text=verdict_line(snapshot, spec), blocks=status_blocks(snapshot, spec), replace_original=True
+    )

@@ -1,7 +1,8 @@
 """Block Kit for `/conductor status`: pure functions of a snapshot and its spec, nothing else.
 
-Layout of one network: header, verdict and leadership summary, one section per sequencer, findings,
-a context line and a Refresh button. Kept inside Slack's limits whatever the size of the network:
+The verdict and the findings are the health model's (`cluster.conditions.assess`), the same the alerts
+and `conductor-bot status` use. Layout of one network: header, verdict and leadership summary, one
+section per sequencer, findings (then what could not be judged), a context line and a Refresh button. Kept inside Slack's limits whatever the size of the network:
 at most `MAX_NODE_ROWS` node sections (then one "…and N more"), every text clipped below 3,000 chars.
 """
 
@@ -11,6 +12,8 @@ from enum import StrEnum
 from typing import Any
 
 from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
+from cluster.conditions import assess
+from cluster.health import Health
 from cluster.snapshot import NetworkSnapshot, NodeStatus
 from cluster.topology import NetworkSpec
 
@@ -43,15 +46,16 @@ class StatusBlock(StrEnum):
     ACTIONS = "status_actions"
 
 
-def verdict_line(snapshot: NetworkSnapshot) -> str:
+def verdict_line(snapshot: NetworkSnapshot, spec: NetworkSpec) -> str:
     """One line per network for `/conductor status` without arguments."""
-    emoji = VERDICT_EMOJI[snapshot.verdict]
+    health = assess(snapshot, spec)
+    emoji = VERDICT_EMOJI[health.verdict]
     leader = ", ".join(snapshot.leaders) or "none"
     head = f"#{snapshot.best_unsafe.number}" if snapshot.best_unsafe is not None else "unknown"
-    reasons = [f.message for f in snapshot.findings if f.severity != "info"]
+    reasons = health.reasons
     why = f" — {'; '.join(reasons[:3])}" + (f" (+{len(reasons) - 3} more)" if len(reasons) > 3 else "")
     return clip(
-        f"{emoji} *{snapshot.network}* {snapshot.verdict}: leader {leader}, head {head}"
+        f"{emoji} *{snapshot.network}* {health.verdict}: leader {leader}, head {head}"
         + (why if reasons else ""),
         500,
     )
@@ -59,16 +63,17 @@ def verdict_line(snapshot: NetworkSnapshot) -> str:
 
 def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
     """The full rendering of one network's snapshot."""
+    health = assess(snapshot, spec)
     blocks: list[Block] = [
         {
             "type": "header",
             "block_id": StatusBlock.HEADER,
             "text": {
                 "type": "plain_text",
-                "text": clip(f"{snapshot.network}: {snapshot.verdict}", HEADER_LIMIT),
+                "text": clip(f"{snapshot.network}: {health.verdict}", HEADER_LIMIT),
             },
         },
-        _section(_summary(snapshot), StatusBlock.SUMMARY),
+        _section(_summary(snapshot, health), StatusBlock.SUMMARY),
         {"type": "divider"},
     ]
     rows = [_node_row(n, snapshot, spec) for n in snapshot.nodes]
@@ -76,7 +81,7 @@ def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
     if len(rows) > MAX_NODE_ROWS:
         blocks.append(_context(f"…and {len(rows) - MAX_NODE_ROWS} more sequencers not shown"))
     blocks.append({"type": "divider"})
-    blocks.append(_section(_findings(snapshot), StatusBlock.FINDINGS))
+    blocks.append(_section(_findings(health), StatusBlock.FINDINGS))
     source = f" · membership as seen by {snapshot.membership_source}" if snapshot.membership_source else ""
     blocks.append(_context(f"Snapshot {utc_time(snapshot.taken_at)}{source}", StatusBlock.CONTEXT))
     blocks.append(
@@ -113,7 +118,7 @@ def _context(text: str, block_id: str | None = None) -> Block:
     return block
 
 
-def _summary(s: NetworkSnapshot) -> str:
+def _summary(s: NetworkSnapshot, health: Health) -> str:
     leaders = ", ".join(f"`{x}`" for x in s.leaders) or "*none*"
     active = ", ".join(f"`{x}`" for x in s.active_sequencers) or "*none*"
     raft = f"`{s.raft_leader_id}`" if s.raft_leader_id else "*unknown*"
@@ -123,7 +128,7 @@ def _summary(s: NetworkSnapshot) -> str:
         age = s.taken_at - s.best_unsafe.timestamp
         head = f"#{s.best_unsafe.number} ({age:.0f}s old)"
     return (
-        f"{VERDICT_EMOJI[s.verdict]} *{s.verdict}*\n"
+        f"{VERDICT_EMOJI[health.verdict]} *{health.verdict}*\n"
         f"*Leader:* {leaders}   *Raft leader:* {raft}   *Active sequencer:* {active}\n"
         f"*Best unsafe head:* {head}"
     )
@@ -172,9 +177,10 @@ def _sequencer_state(n: NodeStatus) -> str:
     return ", ".join(p for p in (active, health) if p)
 
 
-def _findings(s: NetworkSnapshot) -> str:
-    shown = [f for f in s.findings if f.severity != "info"]
-    if not shown:
+def _findings(health: Health) -> str:
+    shown = [f for f in health.holding if f.severity != "info"]
+    notes = [f":grey_question: {note}" for note in health.notes()]
+    if not shown and not notes:
         return ":white_check_mark: No findings."
-    lines = [f"{SEVERITY_EMOJI[f.severity]} {f.message}" for f in shown]
-    return "*Findings*\n" + "\n".join(lines)
+    lines = [f"{SEVERITY_EMOJI[f.severity]} `{f.condition}` {f.summary}" for f in shown]
+    return "*Findings*\n" + "\n".join(lines + notes)

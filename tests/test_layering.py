@@ -13,6 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 PURE = [
     "cluster/clock.py",
     "cluster/snapshot.py",
+    "cluster/health.py",
+    "cluster/conditions.py",
     "cluster/topology.py",
     "alerts/model.py",
     "alerts/catalog.py",

@@ -63,8 +63,8 @@ CASES: dict[str, Any] = {
             _state(**PAUSED),
             _state(),
             _state(
-                fingerprint=f"{NET}/head_lag/seq-2",
-                rule="head_lag",
+                fingerprint=f"{NET}/lagging/seq-2",
+                rule="lagging",
                 subject="seq-2",
                 severity="warning",
                 phase="resolved",
@@ -112,7 +112,7 @@ def test_fallback_text_names_network_rule_and_state() -> None:
 
 def test_huge_burst_stays_within_slack_limits() -> None:
     states = [
-        _state(fingerprint=f"{NET}/head_lag/seq-{i}", rule="head_lag", subject=f"seq-{i}", summary="x" * 500)
+        _state(fingerprint=f"{NET}/lagging/seq-{i}", rule="lagging", subject=f"seq-{i}", summary="x" * 500)
         for i in range(400)
     ]
     blocks = burst_summary_blocks(NET, states, NOW)

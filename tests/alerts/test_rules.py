@@ -126,9 +126,22 @@ def test_a_third_active_sequencer_during_a_hand_over_is_split_brain_at_once() ->
 
 
 def test_two_active_sequencers_without_a_leader_change_are_plain_split_brain() -> None:
-    nodes = replace(healthy_nodes(), "seq-2", sequencer_active=True)
-    rules = _by_rule(_eval(nodes)[0])
+    _, memory = _eval(healthy_nodes())
+    nodes = replace(healthy_nodes(now=T0 + 2), "seq-2", sequencer_active=True)
+    rules = _by_rule(_eval(nodes, T0 + 2, memory)[0])
     assert [c.summary for c in rules["multiple_active"]] == ["2 active sequencers: seq-0, seq-2"]
+
+
+def test_on_a_first_look_a_second_sequencer_whose_conductor_will_stop_it_is_held_then_named() -> None:
+    # No history (a restart, a one-shot status): it may be an old leader stepping down, so it is held
+    # for STEPPING_DOWN_SECONDS; one whose conductor is paused will never stop and is named at once.
+    nodes = replace(healthy_nodes(), "seq-2", sequencer_active=True)
+    conditions, memory = _eval(nodes)
+    assert "multiple_active" not in _by_rule(conditions) and is_held(f"{NET}/multiple_active", memory.held)
+    later = replace(healthy_nodes(now=T0 + 6), "seq-2", sequencer_active=True)
+    assert "multiple_active" in _by_rule(_eval(later, T0 + 6, memory)[0])
+    paused = replace(healthy_nodes(), "seq-2", sequencer_active=True, paused=True)
+    assert "multiple_active" in _by_rule(_eval(paused)[0])
 
 
 def test_leader_without_active_sequencer() -> None:
@@ -192,7 +205,7 @@ def test_lagging_node_reports_blocks_and_seconds() -> None:
     behind = BlockRef(number=80, hash="0x50", timestamp=int(T0) - 41)
     conditions, _ = _eval(replace(healthy_nodes(), "seq-2", unsafe=behind))
     assert [(c.rule, c.subject, c.summary) for c in conditions] == [
-        ("head_lag", "seq-2", "seq-2: 20 blocks / 40s behind the best head #100 (max 10 blocks / 30s)")
+        ("lagging", "seq-2", "seq-2: 20 blocks / 40s behind the best head #100 (max 10 blocks / 30s)")
     ]
     assert conditions[0].details == {"lag_blocks": 20, "lag_seconds": 40.0}
 

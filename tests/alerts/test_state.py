@@ -219,21 +219,21 @@ def test_observe_network_rejects_another_networks_condition() -> None:
 def test_state_json_round_trip_is_lossless() -> None:
     cond = Condition(
         network=NET,
-        rule="head_lag",
+        rule="lagging",
         subject="seq-2",
         severity="warning",
         summary="s",
         details={"lag_blocks": 20, "lag_seconds": 40.5},
     )
-    state, _ = transition(None, Seen(condition=cond), T0, RULES["head_lag"])
-    state, _ = transition(state, Silence(user="U1", until=T0 + 60), T0, RULES["head_lag"])
+    state, _ = transition(None, Seen(condition=cond), T0, RULES["lagging"])
+    state, _ = transition(state, Silence(user="U1", until=T0 + 60), T0, RULES["lagging"])
     assert AlertState.model_validate_json(state.model_dump_json()) == state
     assert state.silenced_at(T0 + 59) and not state.silenced_at(T0 + 60)
 
 
 def test_changing_numbers_re_render_the_message_at_most_once_a_minute() -> None:
     p = Pipeline()
-    fp = f"{NET}/head_lag/seq-2"
+    fp = f"{NET}/lagging/seq-2"
 
     def lagging(now: float, behind: int) -> list[NodeStatus]:
         nodes = at(now)

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chat.text import HEADER_LIMIT, SECTION_LIMIT
+from cluster.conditions import assess
 from cluster.snapshot import (
     BlockRef,
     Membership,
@@ -109,7 +110,7 @@ def check_golden(name: str, blocks: list[dict[str, Any]]) -> None:
 
 def test_healthy_network_matches_golden() -> None:
     snapshot, s = healthy_snapshot()
-    assert snapshot.verdict == "healthy"
+    assert assess(snapshot, s).verdict == "healthy"
     check_golden("status_healthy", status_blocks(snapshot, s))
 
 
@@ -129,12 +130,11 @@ def test_troubled_five_node_network_matches_golden_and_names_each_problem() -> N
 
 
 def test_verdict_line_gives_verdict_leader_and_reasons() -> None:
-    snapshot, _ = troubled_snapshot()
-    line = verdict_line(snapshot)
+    line = verdict_line(*troubled_snapshot())
     assert line.startswith(":large_yellow_circle: *mainnet* degraded: leader seq-0, head #1000 — ")
     assert "(+" in line  # more reasons than shown are counted, not dropped silently
-    healthy, _ = healthy_snapshot()
-    assert verdict_line(healthy) == ":large_green_circle: *mainnet* healthy: leader seq-0, head #1000"
+    healthy, s = healthy_snapshot()
+    assert verdict_line(healthy, s) == ":large_green_circle: *mainnet* healthy: leader seq-0, head #1000"
 
 
 @pytest.mark.parametrize("nodes", [5, 12, 60])

@@ -66,12 +66,28 @@ async def test_status_json_and_degraded_exit_code(live_sim: tuple[Simulator, Pat
     assert [(e["endpoint"], e["kind"], e["method"]) for e in errors] == [("node", "unreachable", None)]
 
 
-async def test_status_with_no_leader_exits_2(live_sim: tuple[Simulator, Path]) -> None:
+async def test_status_with_the_leaders_conductor_dead_is_degraded_not_a_lost_leader(
+    live_sim: tuple[Simulator, Path],
+) -> None:
     sim, path = live_sim
     await sim.kill("sim-1", "seq-0", "conductor")
     result = await asyncio.to_thread(run, "status", "sim-1", "--clusters", str(path))
+    # The alerts say node_unreachable for this too: the followers still name seq-0, which sequences.
+    assert result.exit_code == 1, result.output
+    assert "[warning] node_unreachable: seq-0: conductor unreachable" in result.output
+    assert "no_leader unknown (the followers name seq-0, whose conductor does not answer)" in result.output
+    assert "Traceback" not in result.output
+
+
+async def test_status_with_no_leader_exits_2(live_sim: tuple[Simulator, Path]) -> None:
+    sim, path = live_sim
+    for node in ("seq-1", "seq-2"):
+        await sim.kill("sim-1", node, "conductor")
+    await sim.advance(10)
+    assert sim.network("sim-1").leader_id() is None
+    result = await asyncio.to_thread(run, "status", "sim-1", "--clusters", str(path))
     assert result.exit_code == 2, result.output
-    assert "[critical] no conductor reports leadership" in result.output
+    assert "[critical] no_leader: no conductor reports leadership (1 of 3 conductors answer)" in result.output
     assert "Traceback" not in result.output
 
 

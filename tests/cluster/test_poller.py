@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 
 from cluster.clock import ManualClock
+from cluster.conditions import assess
 from cluster.poller import poll_all, poll_network, polling_limits
 from cluster.snapshot import ProbeError
 from cluster.topology import NetworkSpec, SequencerSpec, Topology
@@ -59,7 +60,8 @@ async def test_healthy_cluster_every_fact_right_with_one_request_per_endpoint(
     spec = spec_of(sim)
     snap = await poll_network(spec, counting.http, sim.clock, TIMEOUT)
     net = sim.network("sim-1")
-    assert snap.verdict == "healthy", snap.summary
+    health = assess(snap, spec)
+    assert health.verdict == "healthy", health.summary
     assert snap.taken_at == sim.clock.now()
     assert snap.leaders == ("seq-0",) and snap.raft_leader_id == "seq-0"
     assert snap.active_sequencers == ("seq-0",)
@@ -108,13 +110,16 @@ async def test_dead_hung_and_malformed_nodes_each_marked_within_one_timeout(
     down2 = seq2.endpoint_down("conductor")
     assert down2 is not None and down2.kind == "malformed"
     assert seq2.peers is not None
-    assert snap.verdict == "critical"
-    codes = {(f.code, f.subject) for f in snap.findings}
+    health = assess(snap, spec_of(sim))
+    found = {(f.condition, f.subject, f.state) for f in health.findings}
     assert {
-        ("conductor_unreachable", "seq-0"),
-        ("node_unreachable", "seq-1"),
-        ("conductor_unreachable", "seq-2"),
-    } <= codes
+        ("node_unreachable", "seq-0", "holds"),
+        ("node_unreachable", "seq-1", "holds"),
+        ("node_unreachable", "seq-2", "holds"),
+        # The followers name seq-0, whose conductor is down: unknown, not a lost leader.
+        ("no_leader", "", "unknown"),
+    } <= found
+    assert health.verdict == "degraded"
 
 
 async def test_everything_down_still_returns_a_snapshot() -> None:
@@ -132,8 +137,9 @@ async def test_everything_down_still_returns_a_snapshot() -> None:
     )
     async with httpx.AsyncClient() as http:
         snap = await poll_network(spec, http, ManualClock(), TIMEOUT)
-    assert snap.verdict == "critical"
-    assert snap.findings[0].code == "all_unreachable"
+    health = assess(snap, spec)
+    assert health.verdict == "critical"
+    assert health.findings[0].condition == "all_unreachable"
     assert {e.endpoint for e in snap.nodes[0].errors} == {"conductor", "node"}
 
 
@@ -201,9 +207,11 @@ async def test_poll_all_snapshots_every_network() -> None:
         async with httpx.AsyncClient() as http:
             snaps = await poll_all(sim.topology(), http, sim.clock, TIMEOUT, concurrency=2)
     assert sorted(snaps) == ["sim-1", "sim-2", "sim-3"]
-    assert snaps["sim-1"].verdict == "healthy" and snaps["sim-3"].verdict == "healthy"
-    assert snaps["sim-2"].verdict == "degraded"
-    assert ("low_peers", "seq-1") in {(f.code, f.subject) for f in snaps["sim-2"].findings}
+    topology = sim.topology()
+    health = {name: assess(snap, topology.networks[name]) for name, snap in snaps.items()}
+    assert health["sim-1"].verdict == "healthy" and health["sim-3"].verdict == "healthy"
+    assert health["sim-2"].verdict == "degraded"
+    assert ("low_peers", "seq-1") in {(f.condition, f.subject) for f in health["sim-2"].holding}
 
 
 def test_polling_limits_admit_every_request_in_flight(sim: Simulator) -> None:

@@ -1,4 +1,4 @@
-"""What `conductor-bot status` shows for a snapshot: pure rendering, no network."""
+"""What `conductor-bot status` shows for a snapshot: pure rendering of the health model, no network."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import json
 
 from rich.console import Console
 
-from bot.status_render import COLUMNS, exit_code, render_status, snapshot_json, status_row
+from bot.status_cli import COLUMNS, exit_code, render_status, snapshot_json, status_row
+from cluster.conditions import assess
 from cluster.snapshot import (
     BlockRef,
     Membership,
@@ -66,7 +67,7 @@ def healthy_node(i: int, *, leader: bool = False, number: int = 100) -> NodeStat
 
 def render(snapshot: NetworkSnapshot) -> str:
     console = Console(file=io.StringIO(), width=220, color_system=None)
-    console.print(render_status(snapshot))
+    console.print(render_status(snapshot, assess(snapshot, SPEC)))
     out = console.file.getvalue()  # type: ignore[attr-defined]
     assert isinstance(out, str)
     return out
@@ -92,7 +93,7 @@ def test_healthy_network_rows_and_verdict() -> None:
     text = render(snap)
     assert "op-sepolia" in text and "seq-2" in text
     assert text.rstrip().splitlines()[-1] == "healthy"
-    assert exit_code(snap.verdict) == 0
+    assert exit_code(assess(snap, SPEC)) == 0
 
 
 def test_down_nodes_show_why_and_make_the_network_degraded() -> None:
@@ -122,9 +123,13 @@ def test_down_nodes_show_why_and_make_the_network_degraded() -> None:
     row2 = dict(zip(COLUMNS, status_row(snap, snap.nodes[2]), strict=True))
     assert row2["peers"] == "?"
     assert row2["error"] == "node opp2p_peerStats malformed: unexpected result"
-    assert snap.verdict == "degraded" and exit_code(snap.verdict) == 1
+    health = assess(snap, SPEC)
+    assert health.verdict == "degraded" and exit_code(health) == 1
     text = render(snap)
-    assert "[warning] seq-1: conductor timeout: no answer within 1s" in text
+    assert "[warning] node_unreachable: seq-1: conductor timeout: no answer within 1s" in text
+    # What the dead endpoints hide is said to be unknown, not guessed.
+    assert "seq-1: node_unhealthy, conductor_inactive, leader_overridden unknown" in text
+    assert "seq-2: low_peers unknown" in text
     assert text.rstrip().splitlines()[-1].startswith("degraded: seq-1: conductor timeout")
 
 
@@ -137,13 +142,20 @@ def test_paused_overridden_and_no_leader_is_critical() -> None:
     assert cells == [("paused", "no"), ("active", "yes (override)"), ("stopped", "no")]
 
     nobody = analyze(SPEC, [healthy_node(0), healthy_node(1), healthy_node(2)], NOW)
-    assert nobody.verdict == "critical" and exit_code(nobody.verdict) == 2
-    assert "[critical] no conductor reports leadership" in render(nobody)
+    health = assess(nobody, SPEC)
+    assert health.verdict == "critical" and exit_code(health) == 2
+    assert "[critical] no_leader: no conductor reports leadership (3 of 3 conductors answer)" in render(
+        nobody
+    )
 
 
-def test_json_is_the_whole_snapshot() -> None:
-    snap = analyze(SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2)], NOW)
-    data = json.loads(snapshot_json(snap))
-    assert data["network"] == "op-sepolia" and data["verdict"] == "healthy"
+def test_json_is_the_whole_snapshot_with_the_verdict_and_findings() -> None:
+    snap = analyze(SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2, number=80)], NOW)
+    data = json.loads(snapshot_json(snap, assess(snap, SPEC)))
+    assert data["network"] == "op-sepolia" and data["verdict"] == "degraded"
+    assert [(f["condition"], f["subject"], f["state"]) for f in data["findings"]] == [
+        ("lagging", "seq-2", "holds")
+    ]
     assert data["leaders"] == ["seq-0"] and len(data["nodes"]) == 3
-    assert NetworkSnapshot.model_validate_json(snapshot_json(snap)) == snap
+    facts = {k: v for k, v in data.items() if k not in ("verdict", "findings")}
+    assert NetworkSnapshot.model_validate(facts) == snap

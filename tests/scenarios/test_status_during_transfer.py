@@ -1,0 +1,34 @@
+"""`/conductor status` through a real `transfer-leader` on the simulator: a routine hand-over is never
+critical, before it, right after the transfer call (raft has moved, the old leader still sequences),
+at each model step while the conductors hand sequencing over, or after."""
+
+from __future__ import annotations
+
+from commands.status import find_network, snapshot_of
+from commands.status_blocks import verdict_line
+from tests.fixtures.slack import StartBot
+from tests.scenarios.approval_support import NETWORK, OVERRIDES, approve_and_finish, open_request
+
+STEP = 0.1
+
+
+async def test_status_never_says_critical_through_a_transfer_leader(running_bot: StartBot) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        spec = find_network(bot.ctx, NETWORK)
+        seen = [verdict_line(await snapshot_of(bot.ctx, spec), spec)]
+        message = await open_request(bot, f"transfer-leader {NETWORK} seq-1")
+        final = await approve_and_finish(bot, message)
+        assert final.state == "succeeded", final.outcome
+        net = bot.sim.network(NETWORK)
+        assert net.leader_id() == "seq-1" and "seq-0" in net.active_sequencers()
+        # Virtual time stands still until we move it: look at every model step of the hand-over.
+        for _ in range(8):
+            seen.append(verdict_line(await snapshot_of(bot.ctx, spec), spec))
+            await bot.sim.advance(STEP)
+        assert net.active_sequencers() == ["seq-1"]
+
+        sent = await bot.driver.command(f"status {NETWORK}", channel=bot.channel())
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        seen.append(reply["text"])
+        assert not [line for line in seen if "critical" in line], seen
+        assert "leader seq-1" in seen[-1]
