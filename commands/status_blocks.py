@@ -2,7 +2,8 @@
 
 The verdict and the findings are the health model's (`cluster.conditions.assess`), the same the alerts
 and `conductor-bot status` use. Layout of one network: header, verdict and leadership summary, one
-section per sequencer, findings (then what could not be judged), a context line and a Refresh button. Kept inside Slack's limits whatever the size of the network:
+section per sequencer, findings (then what could not be judged), a context line and a Refresh button.
+Kept inside Slack's limits whatever the size of the network:
 at most `MAX_NODE_ROWS` node sections (then one "…and N more"), every text clipped below 3,000 chars.
 """
 
