@@ -4,8 +4,8 @@
     ----------  ---------------------------------  ----------------------------------------------------
     READ        a command channel of the network   anyone there
     REQUEST     a command channel of the network   `requesters`; an empty list means anyone there
-    APPROVE     wherever the request message is    `approvers`; an empty list means nobody (refused),
-                                                   and never the requester (enforced by the workflow)
+    approve     wherever the request message is    `approvers`; an empty list means nobody (refused),
+                (`may_approve`)                    and never the requester (enforced by the workflow)
 
 A network with no `command_channels` accepts commands in any channel. Requesters and approvers are
 Slack user IDs (`U…`/`W…`), user-group IDs (`S…`) or user-group handles (`@oncall`); groups are resolved
@@ -39,7 +39,6 @@ logger = logging.getLogger(__name__)
 class Permission(StrEnum):
     READ = "read"
     REQUEST = "request"
-    APPROVE = "approve"
 
 
 def command_allowed_in_channel(network: NetworkSpec, channel_id: str) -> bool:
@@ -64,19 +63,15 @@ async def may_approve(ctx: BotContext, network: NetworkSpec, user_id: str) -> bo
 async def require(
     ctx: BotContext, network: NetworkSpec, permission: Permission, *, user_id: str, channel_id: str | None
 ) -> None:
-    """Raise `WrongChannel` or `NotAuthorized` unless the table above allows the action."""
-    if permission is not Permission.APPROVE and (
-        channel_id is None or not command_allowed_in_channel(network, channel_id)
-    ):
+    """Raise `WrongChannel` or `NotAuthorized` unless the table above allows the command.
+
+    Approval is decided by `may_approve` inside the approval workflow, which also refuses the requester.
+    """
+    if channel_id is None or not command_allowed_in_channel(network, channel_id):
         channels = ", ".join(f"<#{c}>" for c in network.command_channels)
         raise WrongChannel(f"Commands for `{network.name}` are only accepted in {channels}.")
     if permission is Permission.REQUEST and not await may_request(ctx, network, user_id):
         raise NotAuthorized(f"You are not a requester for `{network.name}`; ask an operator to add you.")
-    if permission is Permission.APPROVE:
-        if not network.approvers:
-            raise NotAuthorized(f"`{network.name}` has no approvers configured, so nobody can approve.")
-        if not await may_approve(ctx, network, user_id):
-            raise NotAuthorized(f"You are not an approver for `{network.name}`.")
 
 
 class UserGroupDirectory:

@@ -9,10 +9,9 @@
     ├── StoreUnavailable     Redis did not answer, so nothing was recorded or changed
     └── DirectoryUnavailable Slack's user-group lookup failed, so membership is unknown
 
-Other modules may raise their own exception types (e.g. `commands.args.UsageError`); registering the
-class name with `register_user_facing` makes its message shown as is. Anything else is a bug: the user
-gets a short apology with a correlation id, and the traceback goes to the server log under that id,
-never to Slack.
+Every error meant for the user is a `BotError` (command parsing raises `UsageError` too). Anything
+else is a bug: the user gets a short apology with a correlation id, and the traceback goes to the
+server log under that id, never to Slack.
 """
 
 from __future__ import annotations
@@ -28,9 +27,6 @@ from slack_bolt.response import BoltResponse
 from chat import metrics
 
 logger = logging.getLogger(__name__)
-
-# Class names (not classes, so other packages need not import this module) whose str() is user-facing.
-_USER_FACING_NAMES: set[str] = {"UsageError", "ArgsError", "PreflightFailed"}
 
 
 class BotError(Exception):
@@ -69,11 +65,6 @@ class DirectoryUnavailable(BotError):
     """Raised when Slack could not tell who is in a user group, so permission cannot be decided."""
 
 
-def register_user_facing(class_name: str) -> None:
-    """Show exceptions of this class name to users as is (their `user_message` or str())."""
-    _USER_FACING_NAMES.add(class_name)
-
-
 def new_correlation_id() -> str:
     """A short id to quote in Slack and grep in the logs."""
     return secrets.token_hex(4)
@@ -81,9 +72,8 @@ def new_correlation_id() -> str:
 
 def user_message(error: BaseException) -> str | None:
     """The text to show for an expected error, or None when the error is a bug."""
-    if isinstance(error, BotError) or any(c.__name__ in _USER_FACING_NAMES for c in type(error).__mro__):
-        text = getattr(error, "user_message", None)
-        return text if isinstance(text, str) and text else str(error) or type(error).__name__
+    if isinstance(error, BotError):
+        return error.user_message or type(error).__name__
     return None
 
 

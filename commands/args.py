@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from chat.errors import UsageError
 from cluster.topology import NetworkSpec, Topology
 from commands.operations import (
     FORCEABLE_KINDS,
@@ -33,14 +34,6 @@ from commands.operations import (
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ALL = "all"
-
-
-class UsageError(ValueError):
-    """Raised when a command's arguments cannot become an operation; the message is for the user."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The mutating operations a user can request, one frozen model per verb.
 
 `Operation` is a discriminated union on `kind` (the verb as typed in Slack), so a request stored in
-Redis round-trips through `OPERATION_ADAPTER` unchanged. Parsing from Slack text lives in
+Redis round-trips unchanged. Parsing from Slack text lives in
 `commands.args`; what each operation will run lives in `commands.plans`, and its checks in
 `commands.preflight`.
 """
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
+from pydantic import BaseModel, ConfigDict, Field
 
 OperationKind = Literal[
     "pause",
@@ -155,5 +155,3 @@ Operation = Annotated[
     | StartSequencer,
     Field(discriminator="kind"),
 ]
-
-OPERATION_ADAPTER: TypeAdapter[Operation] = TypeAdapter(Operation)

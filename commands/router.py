@@ -5,7 +5,7 @@ Adding a verb (e.g. `commands/pause.py`):
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
     async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
-        ...  # raise a chat.errors.BotError (or commands.args.UsageError) to tell the user why not
+        ...  # raise a chat.errors.BotError (e.g. UsageError) to tell the user why not
 
     def register(registry: VerbRegistry) -> None:
         registry.add("pause", handle)

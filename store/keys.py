@@ -69,10 +69,11 @@ class Keys:
         seconds) renewed while an operation runs, so a crashed executor frees the network."""
         return self._net(network, "lock")
 
-    def lock_epoch(self, network: str) -> str:
-        """Fencing counter, INCR'd on every acquisition of `lock(network)`. No TTL: the epoch
-        must only grow, or a stale holder could look current again."""
-        return self.lock(network) + ":epoch"
+    @staticmethod
+    def fencing_epoch(lock_key: str) -> str:
+        """Fencing counter of a lock key (same hash tag), INCR'd on every acquisition. No TTL: the
+        epoch must only grow, or a stale holder could look current again."""
+        return lock_key + ":epoch"
 
     def audit(self, network: str) -> str:
         """Audit stream. No TTL: it is the history; XADD caps it at about 10,000 entries."""

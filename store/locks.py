@@ -44,11 +44,6 @@ class Lock(BaseModel):
         return Guard(key=self.key, token=self.token)
 
 
-def epoch_key(lock_key: str) -> str:
-    """Where the fencing counter of `lock_key` lives (same hash tag; see `Keys.lock_epoch`)."""
-    return lock_key + ":epoch"
-
-
 def _check_ttl(ttl_ms: int) -> None:
     # PEXPIRE 0 would delete the key and still report success (redis-py#4279).
     if ttl_ms < 1:
@@ -59,7 +54,7 @@ async def acquire(store: Store, key: str, ttl_ms: int) -> Lock | None:
     """Take the lock if it is free; None if someone holds it."""
     _check_ttl(ttl_ms)
     token = uuid.uuid4().hex
-    epoch = int(await store.run_script("lock_acquire", [key, epoch_key(key)], [token, ttl_ms]))
+    epoch = int(await store.run_script("lock_acquire", [key, store.keys.fencing_epoch(key)], [token, ttl_ms]))
     if epoch == 0:
         return None
     log.info("lock acquired key=%s epoch=%d", key, epoch)

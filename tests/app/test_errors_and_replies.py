@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from chat.errors import BotError, StaleAction, register_user_facing, user_message
+from chat.errors import BotError, StaleAction, UsageError, user_message
+from cluster.topology import Topology
+from commands.args import parse_operation
 from commands.router import VERB_MODULES
 from tests.app.boom_verb import SECRET_DETAIL
 from tests.fixtures.slack import StartBot
@@ -19,13 +21,19 @@ def test_user_facing_errors_show_their_message_and_bugs_do_not() -> None:
     )
     assert user_message(RuntimeError(SECRET_DETAIL)) is None
 
+    # Only the error tree is user-facing: a look-alike attribute on another exception is not enough.
     class QuotaExceeded(Exception):
         user_message = "Too many requests today."
 
     assert user_message(QuotaExceeded()) is None
-    register_user_facing("QuotaExceeded")
-    assert user_message(QuotaExceeded()) == "Too many requests today."
     assert isinstance(StaleAction("x"), BotError)
+    # Command parsing raises the same UsageError as every verb.
+    try:
+        parse_operation("pause", [], Topology(networks={}))
+    except UsageError as exc:
+        assert user_message(exc) == str(exc) and "pause takes" in str(exc)
+    else:
+        raise AssertionError("parse_operation accepted a command without arguments")
 
 
 async def test_in_channel_reply_posts_to_the_invoking_channel(running_bot: StartBot) -> None:

@@ -6,7 +6,6 @@ import pydantic
 import pytest
 
 from commands.operations import (
-    OPERATION_ADAPTER,
     AddNonvoter,
     AddVoter,
     Operation,
@@ -18,6 +17,9 @@ from commands.operations import (
     StopSequencer,
     TransferLeader,
 )
+
+# How a stored request's operation is read back (a pydantic field of type Operation does the same).
+OPERATIONS: pydantic.TypeAdapter[Operation] = pydantic.TypeAdapter(Operation)
 
 ALL_KINDS: list[Operation] = [
     Pause(network="n"),
@@ -34,7 +36,7 @@ ALL_KINDS: list[Operation] = [
 
 @pytest.mark.parametrize("op", ALL_KINDS, ids=lambda op: op.kind)
 def test_operation_round_trips_through_json(op: Operation) -> None:
-    restored = OPERATION_ADAPTER.validate_json(OPERATION_ADAPTER.dump_json(op))
+    restored = OPERATIONS.validate_json(OPERATIONS.dump_json(op))
     assert restored == op
     assert type(restored) is type(op)
 
@@ -46,7 +48,7 @@ def test_operations_are_frozen_and_validated() -> None:
     with pytest.raises(pydantic.ValidationError):
         StartSequencer(network="n", sequencer="s", hash="0xnothex")
     with pytest.raises(pydantic.ValidationError):
-        OPERATION_ADAPTER.validate_python({"kind": "reboot", "network": "n"})
+        OPERATIONS.validate_python({"kind": "reboot", "network": "n"})
 
 
 def test_command_line_names_every_choice() -> None:

@@ -13,7 +13,7 @@ def test_every_network_key_carries_the_network_hash_tag() -> None:
         keys.request("op-mainnet", "r1"),
         keys.pending("op-mainnet"),
         keys.lock("op-mainnet"),
-        keys.lock_epoch("op-mainnet"),
+        keys.fencing_epoch(keys.lock("op-mainnet")),
         keys.audit("op-mainnet"),
         keys.alert("op-mainnet", "no_leader:cluster"),
         keys.alerts("op-mainnet"),
