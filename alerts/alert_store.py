@@ -26,7 +26,7 @@ from alerts.effects import Effect, effect_fingerprints, is_post
 from alerts.model import AlertState
 from alerts.rules import WatchMemory
 from store.audit import AuditEntry, stage
-from store.gateway import IndexUpdate, Store, text
+from store.gateway import IndexUpdate, Store
 
 logger = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ class AlertStore:
             else:
                 out[fp] = stored
         if gone:
-            await self.store.redis.zrem(index, *gone)
+            await self.store.forget(index, *gone)
         return out
 
     async def save(
@@ -139,18 +139,18 @@ class AlertStore:
 
     async def silence(self, network: str, now: float) -> NetworkSilence | None:
         """The network's silence while in force (`now` is our clock, which may run ahead of Redis's)."""
-        raw = await self.store.redis.get(self.keys.silence(network))
+        raw = await self.store.read_text(self.keys.silence(network))
         if raw is None:
             return None
-        silence = NetworkSilence.model_validate_json(text(raw))
+        silence = NetworkSilence.model_validate_json(raw)
         return silence if silence.until > now else None
 
     async def set_silence(self, network: str, silence: NetworkSilence, now: float) -> None:
         ttl_ms = int((silence.until - now + SILENCE_GRACE_SECONDS) * 1000)
-        await self.store.redis.set(self.keys.silence(network), silence.model_dump_json(), px=max(ttl_ms, 1))
+        await self.store.write_text(self.keys.silence(network), silence.model_dump_json(), max(ttl_ms, 1))
 
     async def clear_silence(self, network: str) -> bool:
-        return bool(await self.store.redis.delete(self.keys.silence(network)))
+        return await self.store.delete(self.keys.silence(network))
 
     # --- outbox ------------------------------------------------------------------------------
 
@@ -158,20 +158,16 @@ class AlertStore:
         if not effects:
             return
         entries = [OutboxEntry(queued_at=now, effect=e).model_dump_json() for e in effects]
-        await self.store.redis.rpush(self.keys.outbox(network), *entries)
+        await self.store.push(self.keys.outbox(network), *entries)
 
     async def pending(self, network: str, limit: int = 100) -> list[tuple[str, OutboxEntry]]:
         """The oldest `limit` entries (0: all), each with its raw text (to remove that exact entry later)."""
-        raw = await self.store.redis.lrange(self.keys.outbox(network), 0, limit - 1)
-        out: list[tuple[str, OutboxEntry]] = []
-        for item in raw:
-            body = text(item)
-            out.append((body, OutboxEntry.model_validate_json(body)))
-        return out
+        raw = await self.store.oldest(self.keys.outbox(network), limit)
+        return [(body, OutboxEntry.model_validate_json(body)) for body in raw]
 
     async def done(self, network: str, raw: str) -> None:
         # LREM of the exact text: a second deliverer that already removed it makes this a no-op.
-        await self.store.redis.lrem(self.keys.outbox(network), 1, raw)
+        await self.store.remove_entry(self.keys.outbox(network), raw)
 
     async def queued_posts(self, network: str) -> set[str]:
         """Fingerprints with a post (or a burst summary) waiting in the outbox."""
@@ -182,4 +178,4 @@ class AlertStore:
         return out
 
     async def outbox_length(self, network: str) -> int:
-        return int(await self.store.redis.llen(self.keys.outbox(network)))
+        return await self.store.length(self.keys.outbox(network))

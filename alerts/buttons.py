@@ -40,6 +40,7 @@ from commands.router import Respond, add_button, button_value
 from commands.status import find_network
 from store import audit
 from store.audit import AuditEntry, AuditKind
+from store.gateway import retry_cas
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -55,7 +56,6 @@ SILENCE_USAGE = (
 )
 UNSILENCE_USAGE = "Usage: `/conductor unsilence NETWORK [RULE [SUBJECT]|FINGERPRINT|all]`"
 MAX_SILENCE_SECONDS = 7 * 24 * 3600
-CAS_ATTEMPTS = 5
 _DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNTIL_RESOLVED = ("until-resolved", "until_resolved", "resolved")
 
@@ -141,7 +141,8 @@ def _plain_end(until: SilenceEnd, now: float) -> str:
 async def apply(ctx: BotContext, network: str, fp: str, observation: Observation) -> AlertState:
     """Move one alert by a user's observation (CAS, re-read on conflict), audit it, then notify Slack."""
     alerts = AlertStore(ctx.store)
-    for _attempt in range(CAS_ATTEMPTS):
+
+    async def attempt() -> AlertState | None:
         stored = await alerts.get(network, fp)
         if stored is None:
             raise StaleAction(f"There is no alert `{fp}` (it may have expired long after resolving).")
@@ -149,10 +150,15 @@ async def apply(ctx: BotContext, network: str, fp: str, observation: Observation
         new, effects = transition(stored.state, observation, now, rule_spec(stored.state.rule))
         if new == stored.state:
             return new
-        if await alerts.save(new, stored.version, now, audit=audit_entry(network, fp, observation, now)):
-            await Notifier(ctx, alerts).submit(network, effects)
-            return new
-    raise StaleAction("The alert kept changing while we tried to update it; please try again.")
+        if not await alerts.save(new, stored.version, now, audit=audit_entry(network, fp, observation, now)):
+            return None
+        await Notifier(ctx, alerts).submit(network, effects)
+        return new
+
+    applied = await retry_cas(attempt)
+    if applied is None:
+        raise StaleAction("The alert kept changing while we tried to update it; please try again.")
+    return applied
 
 
 # --- verbs -----------------------------------------------------------------------------------

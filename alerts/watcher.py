@@ -44,12 +44,12 @@ from alerts.rules import evaluate
 from alerts.state import observe_network
 from chat.context import BotContext
 from cluster.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network
+from store.gateway import retry_cas
 from store.locks import acquire_or_renew_lease, holder_token, release_lease
 
 logger = logging.getLogger(__name__)
 
 LEASE_INTERVALS = 3
-CAS_ATTEMPTS = 5
 # How long (on the ctx clock) a requested post may stay without a message before the watcher
 # queues it again: far longer than a normal tick-to-post delay, short enough to page in time.
 LOST_POST_GRACE_SECONDS = 60.0
@@ -194,7 +194,7 @@ class Watcher:
         store = self.ctx.store
         for state in due:
             claim = store.keys.once(network, f"post:{state.fingerprint}:{state.episode}")
-            if state.fingerprint in named or await store.redis.exists(claim):
+            if state.fingerprint in named or await store.exists(claim):
                 continue
             # At most one repair per alert episode and grace period: a post Slack refuses for good
             # (dropped by the notifier) is retried once a minute, not on every tick.
@@ -219,7 +219,8 @@ class Watcher:
         silenced_until: float | None,
     ) -> list[Effect]:
         """Re-apply this tick to a fresh copy of one alert that someone else wrote meanwhile."""
-        for _attempt in range(CAS_ATTEMPTS):
+
+        async def attempt() -> list[Effect] | None:
             fresh = await self.alerts.get(network, fp)
             states: dict[str, AlertState] = {fp: fresh.state} if fresh is not None else {}
             outcome = observe_network(
@@ -231,12 +232,14 @@ class Watcher:
                 network_silenced_until=silenced_until,
             )
             new = outcome.changed.get(fp)
-            if new is None:
-                return list(outcome.effects)
-            if await self.alerts.save(new, fresh.version if fresh is not None else 0, now):
-                return list(outcome.effects)
-        logger.error("alert write kept conflicting network=%s fingerprint=%s", network, fp)
-        return []
+            if new is not None and not await self.alerts.save(new, fresh.version if fresh else 0, now):
+                return None
+            return list(outcome.effects)
+
+        effects = await retry_cas(attempt)
+        if effects is None:
+            logger.error("alert write kept conflicting network=%s fingerprint=%s", network, fp)
+        return effects or []
 
     async def release(self) -> None:
         """Give up every lease this replica holds, so another takes over at once (shutdown)."""

@@ -43,7 +43,7 @@ async def sweep_expired(ctx: BotContext) -> int:
                 decision = await approval_store.apply(ctx, network, request_id, Expire(), None)
             except StaleAction:
                 # The record aged out but its index entry stayed; drop the entry so it stops coming due.
-                await ctx.store.redis.zrem(ctx.store.keys.pending(network), request_id)
+                await ctx.store.forget(ctx.store.keys.pending(network), request_id)
                 continue
             if decision.request is None:
                 continue

@@ -16,9 +16,9 @@ Errors::
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
@@ -29,6 +29,10 @@ from store.keys import Keys, hash_tag
 log = logging.getLogger(__name__)
 
 AUDIT_MAXLEN = 10_000
+# How often a read-decide-write loop re-reads after losing a compare-and-set race before giving up.
+CAS_ATTEMPTS = 5
+
+T = TypeVar("T")
 
 
 class StoreError(Exception):
@@ -97,6 +101,19 @@ def text(value: object) -> str:
     if isinstance(value, str):
         return value
     raise TypeError(f"expected a text reply, got {type(value).__name__}")
+
+
+async def retry_cas(attempt: Callable[[], Awaitable[T | None]], attempts: int = CAS_ATTEMPTS) -> T | None:
+    """Run `attempt` (read, decide, `cas`) until it returns a result; None when every try lost the race.
+
+    `attempt` returns None only when its compare-and-set found the version moved: it is then run
+    again on a fresh read, so nothing is decided on a stale copy.
+    """
+    for _ in range(attempts):
+        result = await attempt()
+        if result is not None:
+            return result
+    return None
 
 
 def _load_scripts() -> dict[str, str]:
@@ -216,6 +233,43 @@ class Store:
         """Claim a slot or event exactly once across replicas (`SET NX PX`)."""
         _check_ttl(ttl_ms)
         return bool(await self.redis.set(key, "1", nx=True, px=ttl_ms))
+
+    async def exists(self, key: str) -> bool:
+        return bool(await self.redis.exists(key))
+
+    async def read_text(self, key: str) -> str | None:
+        """A plain string value (not a versioned record), or None."""
+        value = await self.redis.get(key)
+        return None if value is None else text(value)
+
+    async def write_text(self, key: str, value: str, ttl_ms: int) -> None:
+        """Set a plain string value that expires after `ttl_ms`."""
+        _check_ttl(ttl_ms)
+        await self.redis.set(key, value, px=ttl_ms)
+
+    async def delete(self, key: str) -> bool:
+        return bool(await self.redis.delete(key))
+
+    async def forget(self, index_key: str, *members: str) -> None:
+        """Drop members from a sorted-set index (records that are gone)."""
+        if members:
+            await self.redis.zrem(index_key, *members)
+
+    async def push(self, list_key: str, *values: str) -> None:
+        """Append to a queue (a list, oldest first)."""
+        if values:
+            await self.redis.rpush(list_key, *values)
+
+    async def oldest(self, list_key: str, limit: int) -> list[str]:
+        """The oldest `limit` queue entries (0: all)."""
+        return [text(v) for v in await self.redis.lrange(list_key, 0, limit - 1)]
+
+    async def remove_entry(self, list_key: str, value: str) -> None:
+        """Remove one exact entry from a queue; a no-op when another deliverer already did."""
+        await self.redis.lrem(list_key, 1, value)
+
+    async def length(self, list_key: str) -> int:
+        return int(await self.redis.llen(list_key))
 
     async def members(self, index_key: str) -> list[str]:
         """Every member of a sorted-set index, lowest score first."""

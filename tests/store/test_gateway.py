@@ -8,7 +8,7 @@ import json
 import pytest
 from redis.asyncio import Redis
 
-from store.gateway import CrossSlotError, IndexUpdate, LockLost, Store, StoreError
+from store.gateway import CrossSlotError, IndexUpdate, LockLost, Store, StoreError, retry_cas
 from store.locks import acquire, release
 
 NET = "op-mainnet"
@@ -141,3 +141,41 @@ async def test_store_refuses_a_bytes_client(redis_url: str) -> None:
             Store(client)
     finally:
         await client.aclose()
+
+
+async def test_retry_cas_decides_again_on_a_fresh_read_after_losing_a_race(store: Store) -> None:
+    key = store.keys.request(NET, "counter")
+    await store.create(key, "0", ttl_ms=None)
+    reads: list[int] = []
+
+    async def increment() -> int | None:
+        record = await store.get(key)
+        assert record is not None
+        value = int(record.data)
+        reads.append(value)
+        if len(reads) == 1:
+            # Another replica writes between our read and our write: our first CAS must lose.
+            assert await store.cas(key, record.version, str(value + 10), ttl_ms=None)
+        return value + 1 if await store.cas(key, record.version, str(value + 1), ttl_ms=None) else None
+
+    assert await retry_cas(increment) == 11
+    assert reads == [0, 10]
+
+    async def always_loses() -> int | None:
+        return None
+
+    assert await retry_cas(always_loses, attempts=3) is None
+
+
+async def test_plain_values_queues_and_index_cleanup_go_through_the_store(store: Store) -> None:
+    key, queue, index = store.keys.silence(NET), store.keys.outbox(NET), store.keys.pending(NET)
+    await store.write_text(key, "v", ttl_ms=60_000)
+    assert await store.read_text(key) == "v" and await store.exists(key)
+    assert await store.delete(key) and await store.read_text(key) is None
+    await store.push(queue, "a", "b", "c")
+    await store.remove_entry(queue, "b")
+    assert await store.oldest(queue, 0) == ["a", "c"] and await store.oldest(queue, 1) == ["a"]
+    assert await store.length(queue) == 2
+    await store.cas(store.keys.request(NET, "r1"), 0, "{}", None, index=IndexUpdate.add(index, "r1", 1.0))
+    await store.forget(index, "r1")
+    assert await store.members(index) == []
