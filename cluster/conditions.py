@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from cluster.health import (
     ALL_UNREACHABLE,
@@ -36,13 +36,18 @@ from cluster.health import (
     HealthMemory,
     Scope,
     Severity,
-    State,
     inactive_state,
     is_overridden,
     lag_exceeds,
 )
 from cluster.snapshot import NetworkSnapshot, NodeStatus
 from cluster.topology import NetworkSpec
+
+
+def _finding(name: str, subject: str, summary: str, **fields: Any) -> Finding:
+    return Finding(
+        condition=name, subject=subject, severity=CONDITIONS[name].severity, summary=summary, **fields
+    )
 
 
 @dataclass
@@ -58,32 +63,14 @@ class _Look:
     remembers: bool = False
 
     def add(self, name: str, subject: str, summary: str, /, **details: DetailValue) -> None:
-        self.put(name, subject, summary, "holds", details)
+        self.put(_finding(name, subject, summary, details=details))
 
-    def put(
-        self,
-        name: str,
-        subject: str,
-        summary: str,
-        state: State,
-        details: dict[str, DetailValue],
-        reason: str = "",
-    ) -> None:
-        severity = CONDITIONS[name].severity
-        finding = Finding(
-            condition=name,
-            subject=subject,
-            state=state,
-            severity=severity,
-            summary=summary,
-            details=details,
-            reason=reason,
-        )
+    def put(self, finding: Finding) -> None:
         self.out.append(finding)
 
     def unknown(self, name: str, subject: str, why: str) -> None:
         summary = f"{subject + ': ' if subject else ''}{name} unknown ({why})"
-        self.put(name, subject, summary, "unknown", {}, why)
+        self.put(_finding(name, subject, summary, state="unknown", reason=why))
 
     @property
     def answering(self) -> list[NodeStatus]:
@@ -186,7 +173,7 @@ def _multiple_active(look: _Look) -> None:
         summary = f"{len(active)} active sequencers: {', '.join(active)}{note}"
         if held:
             reason = f"held for up to {STEPPING_DOWN_SECONDS:.0f}s while its conductor stops it"
-            look.put(MULTIPLE_ACTIVE, "", summary, "held", details, reason)
+            look.put(_finding(MULTIPLE_ACTIVE, "", summary, state="held", details=details, reason=reason))
         else:
             look.add(MULTIPLE_ACTIVE, "", summary, **details)
     elif any(n.sequencer_active is None for n in snap.nodes):

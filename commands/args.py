@@ -17,19 +17,7 @@ from dataclasses import dataclass
 
 from chat.errors import UsageError
 from cluster.topology import NetworkSpec, Topology
-from commands.operations import (
-    FORCEABLE_KINDS,
-    AddNonvoter,
-    AddVoter,
-    Operation,
-    OverrideLeader,
-    Pause,
-    RemoveServer,
-    Resume,
-    StartSequencer,
-    StopSequencer,
-    TransferLeader,
-)
+from commands import operations as ops
 
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,62}$")
 _HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -70,15 +58,15 @@ def usage(verb: str) -> str:
     return _VERB_USAGE[verb]
 
 
-def parse_operation(verb: str, args: Sequence[str], topology: Topology) -> Operation:
+def parse_operation(verb: str, args: Sequence[str], topology: Topology) -> ops.Operation:
     """Turn `verb args...` into an Operation, or raise UsageError saying exactly what is wrong."""
     builder = _BUILDERS.get(verb)
     if builder is None:
         raise UsageError(f"unknown operation `{verb}`; operations: {', '.join(OPERATION_VERBS)}")
     parsed = _split(verb, args)
-    if "--force" in parsed.flags and verb not in FORCEABLE_KINDS:
+    if "--force" in parsed.flags and verb not in ops.FORCEABLE_KINDS:
         raise UsageError(
-            f"`--force` is not accepted for {verb}; only for {', '.join(sorted(FORCEABLE_KINDS))}"
+            f"`--force` is not accepted for {verb}; only for {', '.join(sorted(ops.FORCEABLE_KINDS))}"
         )
     return builder(verb, parsed, topology)
 
@@ -142,58 +130,58 @@ def _optional_target(spec: NetworkSpec, parsed: _Parsed, allow_all: bool) -> str
     return _sequencer(spec, word)
 
 
-def _pause(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
+def _pause(verb: str, parsed: _Parsed, topology: Topology) -> ops.Operation:
     spec = _network(verb, parsed, topology, 1, 2)
-    return Pause(network=spec.name, sequencer=_optional_target(spec, parsed, allow_all=True))
+    return ops.Pause(network=spec.name, sequencer=_optional_target(spec, parsed, allow_all=True))
 
 
-def _resume(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
+def _resume(verb: str, parsed: _Parsed, topology: Topology) -> ops.Operation:
     spec = _network(verb, parsed, topology, 1, 2)
-    return Resume(
+    return ops.Resume(
         network=spec.name,
         sequencer=_optional_target(spec, parsed, allow_all=True),
         force="--force" in parsed.flags,
     )
 
 
-def _override(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
+def _override(verb: str, parsed: _Parsed, topology: Topology) -> ops.Operation:
     spec = _network(verb, parsed, topology, 2, 2)
     clear, node = "--clear" in parsed.flags, "--node" in parsed.flags
     if clear and node:
         raise UsageError(
             "`--clear --node` is refused: op-node's leader override can only be cleared by restarting op-node"
         )
-    return OverrideLeader(
+    return ops.OverrideLeader(
         network=spec.name, sequencer=_sequencer(spec, parsed.positional[1]), clear=clear, node=node
     )
 
 
-def _single_target(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
+def _single_target(verb: str, parsed: _Parsed, topology: Topology) -> ops.Operation:
     spec = _network(verb, parsed, topology, 2, 2)
     target = _sequencer(spec, parsed.positional[1])
     match verb:
         case "add-voter":
-            return AddVoter(network=spec.name, sequencer=target)
+            return ops.AddVoter(network=spec.name, sequencer=target)
         case "add-nonvoter":
-            return AddNonvoter(network=spec.name, sequencer=target)
+            return ops.AddNonvoter(network=spec.name, sequencer=target)
         case "remove-server":
-            return RemoveServer(network=spec.name, sequencer=target)
+            return ops.RemoveServer(network=spec.name, sequencer=target)
         case _:
-            return StopSequencer(network=spec.name, sequencer=target)
+            return ops.StopSequencer(network=spec.name, sequencer=target)
 
 
-def _transfer(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
+def _transfer(verb: str, parsed: _Parsed, topology: Topology) -> ops.Operation:
     spec = _network(verb, parsed, topology, 1, 2)
-    return TransferLeader(
+    return ops.TransferLeader(
         network=spec.name,
         sequencer=_optional_target(spec, parsed, allow_all=False),
         force="--force" in parsed.flags,
     )
 
 
-def _start(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
+def _start(verb: str, parsed: _Parsed, topology: Topology) -> ops.Operation:
     spec = _network(verb, parsed, topology, 2, 2)
-    return StartSequencer(
+    return ops.StartSequencer(
         network=spec.name,
         sequencer=_sequencer(spec, parsed.positional[1]),
         hash=parsed.hash,
@@ -201,7 +189,7 @@ def _start(verb: str, parsed: _Parsed, topology: Topology) -> Operation:
     )
 
 
-_BUILDERS: dict[str, Callable[[str, _Parsed, Topology], Operation]] = {
+_BUILDERS: dict[str, Callable[[str, _Parsed, Topology], ops.Operation]] = {
     "pause": _pause,
     "resume": _resume,
     "override-leader": _override,

@@ -20,31 +20,10 @@ from alerts.rules import WatchMemory, evaluate
 from bot.status_cli import exit_code, snapshot_json
 from cluster.conditions import assess
 from cluster.health import Verdict
-from cluster.snapshot import Endpoint, ErrorKind, NetworkSnapshot, NodeStatus, ProbeError
+from cluster.snapshot import ErrorKind, NetworkSnapshot, NodeStatus
 from cluster.topology import NetworkSpec
 from commands.status_blocks import StatusBlock, status_blocks
-from tests.alerts.factories import IDS, T0, healthy_nodes, membership, node, put, replace, snap, spec
-
-_FACTS: dict[Endpoint, tuple[str, ...]] = {
-    "conductor": (
-        "leader",
-        "leader_with_id",
-        "leader_overridden",
-        "active",
-        "paused",
-        "stopped",
-        "healthy",
-        "membership",
-    ),
-    "node": ("sequencer_active", "unsafe", "safe", "peers"),
-}
-
-
-def silent(n: NodeStatus, *endpoints: Endpoint, kind: ErrorKind = "unreachable") -> NodeStatus:
-    """`n` with `endpoints` giving no answer at all (every fact from them unknown)."""
-    unknown: dict[str, Any] = {f: None for e in endpoints for f in _FACTS[e]}
-    errors = tuple(ProbeError(endpoint=e, kind=kind, message=f"{e} {kind}") for e in endpoints)
-    return n.model_copy(update={**unknown, "errors": errors})
+from tests.alerts.factories import IDS, T0, healthy_nodes, membership, node, put, replace, silent, snap, spec
 
 
 def with_standby() -> NetworkSpec:

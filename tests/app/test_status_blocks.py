@@ -9,16 +9,8 @@ from typing import Any
 import pytest
 
 from chat.text import HEADER_LIMIT, SECTION_LIMIT
+from cluster import snapshot as facts
 from cluster.conditions import assess
-from cluster.snapshot import (
-    BlockRef,
-    Membership,
-    NetworkSnapshot,
-    NodeStatus,
-    ProbeError,
-    ServerInfo,
-    analyze,
-)
 from cluster.topology import NetworkSpec, SequencerSpec
 from commands.status_blocks import (
     MAX_BLOCKS,
@@ -48,17 +40,17 @@ def spec(n: int, *, nonvoters: int = 0) -> NetworkSpec:
     )
 
 
-def members(s: NetworkSpec) -> Membership:
-    return Membership(
-        servers=tuple(ServerInfo(id=x.id, addr=x.raft_addr, suffrage=x.suffrage) for x in s.sequencers)
+def members(s: NetworkSpec) -> facts.Membership:
+    return facts.Membership(
+        servers=tuple(facts.ServerInfo(id=x.id, addr=x.raft_addr, suffrage=x.suffrage) for x in s.sequencers)
     )
 
 
-def follower(i: int, s: NetworkSpec, head: int = 1000, **kw: Any) -> NodeStatus:
+def follower(i: int, s: NetworkSpec, head: int = 1000, **kw: Any) -> facts.NodeStatus:
     values: dict[str, Any] = {
         "id": f"seq-{i}",
         "leader": False,
-        "leader_with_id": ServerInfo(id="seq-0", addr="10.0.0.0:50050"),
+        "leader_with_id": facts.ServerInfo(id="seq-0", addr="10.0.0.0:50050"),
         "leader_overridden": False,
         "active": True,
         "paused": False,
@@ -66,32 +58,34 @@ def follower(i: int, s: NetworkSpec, head: int = 1000, **kw: Any) -> NodeStatus:
         "healthy": True,
         "membership": members(s),
         "sequencer_active": False,
-        "unsafe": BlockRef(number=head, hash=f"0x{head:064x}", timestamp=int(NOW) - 2 * (1000 - head) - 1),
-        "safe": BlockRef(number=head - 20, hash="0x" + "0" * 64, timestamp=int(NOW) - 50),
+        "unsafe": facts.BlockRef(
+            number=head, hash=f"0x{head:064x}", timestamp=int(NOW) - 2 * (1000 - head) - 1
+        ),
+        "safe": facts.BlockRef(number=head - 20, hash="0x" + "0" * 64, timestamp=int(NOW) - 50),
         "peers": 4,
     }
     values.update(kw)
-    return NodeStatus(**values)
+    return facts.NodeStatus(**values)
 
 
-def leader(s: NetworkSpec) -> NodeStatus:
+def leader(s: NetworkSpec) -> facts.NodeStatus:
     return follower(0, s, leader=True, sequencer_active=True)
 
 
-def healthy_snapshot() -> tuple[NetworkSnapshot, NetworkSpec]:
+def healthy_snapshot() -> tuple[facts.NetworkSnapshot, NetworkSpec]:
     s = spec(3)
-    return analyze(s, [leader(s), follower(1, s), follower(2, s)], NOW), s
+    return facts.analyze(s, [leader(s), follower(1, s), follower(2, s)], NOW), s
 
 
-def troubled_snapshot() -> tuple[NetworkSnapshot, NetworkSpec]:
+def troubled_snapshot() -> tuple[facts.NetworkSnapshot, NetworkSpec]:
     """Five nodes: one conductor down, one paused and lagging, one overridden nonvoter."""
     s = spec(5, nonvoters=1)
-    down = NodeStatus(
+    down = facts.NodeStatus(
         id="seq-2",
-        errors=(ProbeError(endpoint="conductor", kind="unreachable", message="connection refused"),),
+        errors=(facts.ProbeError(endpoint="conductor", kind="unreachable", message="connection refused"),),
         sequencer_active=False,
         healthy=True,
-        unsafe=BlockRef(number=1000, hash="0x" + "1" * 64, timestamp=int(NOW) - 1),
+        unsafe=facts.BlockRef(number=1000, hash="0x" + "1" * 64, timestamp=int(NOW) - 1),
         peers=4,
     )
     nodes = [
@@ -101,7 +95,7 @@ def troubled_snapshot() -> tuple[NetworkSnapshot, NetworkSpec]:
         follower(3, s, head=950, paused=True),
         follower(4, s, leader_overridden=True, peers=0),
     ]
-    return analyze(s, nodes, NOW), s
+    return facts.analyze(s, nodes, NOW), s
 
 
 def check_golden(name: str, blocks: list[dict[str, Any]]) -> None:
@@ -145,11 +139,13 @@ def test_large_networks_stay_within_block_kit_limits(nodes: int) -> None:
         follower(
             i,
             s,
-            errors=(ProbeError(endpoint="node", kind="rpc", method="optimism_syncStatus", message=huge),),
+            errors=(
+                facts.ProbeError(endpoint="node", kind="rpc", method="optimism_syncStatus", message=huge),
+            ),
         )
         for i in range(1, nodes)
     ]
-    blocks = status_blocks(analyze(s, statuses, NOW), s)
+    blocks = status_blocks(facts.analyze(s, statuses, NOW), s)
     assert len(blocks) <= MAX_BLOCKS
     for block in blocks:
         if block["type"] == "section":

@@ -8,16 +8,8 @@ import json
 from rich.console import Console
 
 from bot.status_cli import COLUMNS, exit_code, render_status, snapshot_json, status_row
+from cluster import snapshot as facts
 from cluster.conditions import assess
-from cluster.snapshot import (
-    BlockRef,
-    Membership,
-    NetworkSnapshot,
-    NodeStatus,
-    ProbeError,
-    ServerInfo,
-    analyze,
-)
 from cluster.topology import NetworkSpec, SequencerSpec
 
 NOW = 1_760_000_100.0
@@ -34,24 +26,24 @@ SPEC = NetworkSpec(
         for i in range(3)
     ),
 )
-MEMBERS = Membership(
+MEMBERS = facts.Membership(
     servers=(
-        ServerInfo(id="seq-0", addr="seq-0:50050", suffrage=0),
-        ServerInfo(id="seq-1", addr="seq-1:50050", suffrage=0),
-        ServerInfo(id="seq-2", addr="seq-2:50050", suffrage=1),
+        facts.ServerInfo(id="seq-0", addr="seq-0:50050", suffrage=0),
+        facts.ServerInfo(id="seq-1", addr="seq-1:50050", suffrage=0),
+        facts.ServerInfo(id="seq-2", addr="seq-2:50050", suffrage=1),
     )
 )
 
 
-def head(number: int) -> BlockRef:
-    return BlockRef(number=number, hash=f"0x{number:064x}", timestamp=int(NOW) - 2 * (100 - number))
+def head(number: int) -> facts.BlockRef:
+    return facts.BlockRef(number=number, hash=f"0x{number:064x}", timestamp=int(NOW) - 2 * (100 - number))
 
 
-def healthy_node(i: int, *, leader: bool = False, number: int = 100) -> NodeStatus:
-    return NodeStatus(
+def healthy_node(i: int, *, leader: bool = False, number: int = 100) -> facts.NodeStatus:
+    return facts.NodeStatus(
         id=f"seq-{i}",
         leader=leader,
-        leader_with_id=ServerInfo(id="seq-0", addr="seq-0:50050"),
+        leader_with_id=facts.ServerInfo(id="seq-0", addr="seq-0:50050"),
         leader_overridden=False,
         active=True,
         paused=False,
@@ -65,7 +57,7 @@ def healthy_node(i: int, *, leader: bool = False, number: int = 100) -> NodeStat
     )
 
 
-def render(snapshot: NetworkSnapshot) -> str:
+def render(snapshot: facts.NetworkSnapshot) -> str:
     console = Console(file=io.StringIO(), width=220, color_system=None)
     console.print(render_status(snapshot, assess(snapshot, SPEC)))
     out = console.file.getvalue()  # type: ignore[attr-defined]
@@ -74,7 +66,9 @@ def render(snapshot: NetworkSnapshot) -> str:
 
 
 def test_healthy_network_rows_and_verdict() -> None:
-    snap = analyze(SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2, number=97)], NOW)
+    snap = facts.analyze(
+        SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2, number=97)], NOW
+    )
     rows = [dict(zip(COLUMNS, status_row(snap, n), strict=True)) for n in snap.nodes]
     assert rows[0] == {
         "sequencer": "seq-0",
@@ -97,24 +91,24 @@ def test_healthy_network_rows_and_verdict() -> None:
 
 
 def test_down_nodes_show_why_and_make_the_network_degraded() -> None:
-    down = NodeStatus(
+    down = facts.NodeStatus(
         id="seq-1",
         errors=(
-            ProbeError(endpoint="conductor", kind="timeout", message="no answer within 1s"),
-            ProbeError(endpoint="node", kind="unreachable", message="All connection attempts failed"),
+            facts.ProbeError(endpoint="conductor", kind="timeout", message="no answer within 1s"),
+            facts.ProbeError(endpoint="node", kind="unreachable", message="All connection attempts failed"),
         ),
     )
     partial = healthy_node(2).model_copy(
         update={
             "peers": None,
             "errors": (
-                ProbeError(
+                facts.ProbeError(
                     endpoint="node", kind="malformed", message="unexpected result", method="opp2p_peerStats"
                 ),
             ),
         }
     )
-    snap = analyze(SPEC, [healthy_node(0, leader=True), down, partial], NOW)
+    snap = facts.analyze(SPEC, [healthy_node(0, leader=True), down, partial], NOW)
     row1 = dict(zip(COLUMNS, status_row(snap, snap.nodes[1]), strict=True))
     assert row1["conductor"] == "?" and row1["leader"] == "?" and row1["unsafe head"] == "?"
     assert row1["error"] == (
@@ -137,11 +131,11 @@ def test_paused_overridden_and_no_leader_is_critical() -> None:
     paused = healthy_node(0).model_copy(update={"paused": True, "active": False})
     overridden = healthy_node(1, leader=True).model_copy(update={"leader_overridden": True})
     stopped = healthy_node(2).model_copy(update={"stopped": True, "active": False})
-    snap = analyze(SPEC, [paused, overridden, stopped], NOW)
+    snap = facts.analyze(SPEC, [paused, overridden, stopped], NOW)
     cells = [status_row(snap, n)[1:3] for n in snap.nodes]
     assert cells == [("paused", "no"), ("active", "yes (override)"), ("stopped", "no")]
 
-    nobody = analyze(SPEC, [healthy_node(0), healthy_node(1), healthy_node(2)], NOW)
+    nobody = facts.analyze(SPEC, [healthy_node(0), healthy_node(1), healthy_node(2)], NOW)
     health = assess(nobody, SPEC)
     assert health.verdict == "critical" and exit_code(health) == 2
     assert "[critical] no_leader: no conductor reports leadership (3 of 3 conductors answer)" in render(
@@ -150,12 +144,14 @@ def test_paused_overridden_and_no_leader_is_critical() -> None:
 
 
 def test_json_is_the_whole_snapshot_with_the_verdict_and_findings() -> None:
-    snap = analyze(SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2, number=80)], NOW)
+    snap = facts.analyze(
+        SPEC, [healthy_node(0, leader=True), healthy_node(1), healthy_node(2, number=80)], NOW
+    )
     data = json.loads(snapshot_json(snap, assess(snap, SPEC)))
     assert data["network"] == "op-sepolia" and data["verdict"] == "degraded"
     assert [(f["condition"], f["subject"], f["state"]) for f in data["findings"]] == [
         ("lagging", "seq-2", "holds")
     ]
     assert data["leaders"] == ["seq-0"] and len(data["nodes"]) == 3
-    facts = {k: v for k, v in data.items() if k not in ("verdict", "findings")}
-    assert NetworkSnapshot.model_validate(facts) == snap
+    plain = {k: v for k, v in data.items() if k not in ("verdict", "findings")}
+    assert facts.NetworkSnapshot.model_validate(plain) == snap

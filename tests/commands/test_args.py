@@ -6,19 +6,8 @@ import pytest
 
 from chat.errors import UsageError
 from cluster.topology import NetworkSpec, SequencerSpec, Topology
+from commands import operations as ops
 from commands.args import OPERATION_VERBS, parse_operation
-from commands.operations import (
-    AddNonvoter,
-    AddVoter,
-    Operation,
-    OverrideLeader,
-    Pause,
-    RemoveServer,
-    Resume,
-    StartSequencer,
-    StopSequencer,
-    TransferLeader,
-)
 
 HASH = "0x" + "ab" * 32
 
@@ -43,41 +32,41 @@ TOPOLOGY = Topology(
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        ("pause op-test", Pause(network="op-test")),
-        ("pause op-test all", Pause(network="op-test")),
-        ("pause op-test seq-2", Pause(network="op-test", sequencer="seq-2")),
-        ("resume op-test", Resume(network="op-test")),
-        ("resume op-test seq-2 --force", Resume(network="op-test", sequencer="seq-2", force=True)),
-        ("override-leader op-test seq-2", OverrideLeader(network="op-test", sequencer="seq-2")),
+        ("pause op-test", ops.Pause(network="op-test")),
+        ("pause op-test all", ops.Pause(network="op-test")),
+        ("pause op-test seq-2", ops.Pause(network="op-test", sequencer="seq-2")),
+        ("resume op-test", ops.Resume(network="op-test")),
+        ("resume op-test seq-2 --force", ops.Resume(network="op-test", sequencer="seq-2", force=True)),
+        ("override-leader op-test seq-2", ops.OverrideLeader(network="op-test", sequencer="seq-2")),
         (
             "override-leader op-test seq-2 --clear",
-            OverrideLeader(network="op-test", sequencer="seq-2", clear=True),
+            ops.OverrideLeader(network="op-test", sequencer="seq-2", clear=True),
         ),
         (
             "override-leader op-test --node seq-2",
-            OverrideLeader(network="op-test", sequencer="seq-2", node=True),
+            ops.OverrideLeader(network="op-test", sequencer="seq-2", node=True),
         ),
-        ("add-voter op-test seq-3", AddVoter(network="op-test", sequencer="seq-3")),
-        ("add-nonvoter op-test seq-3", AddNonvoter(network="op-test", sequencer="seq-3")),
-        ("remove-server op-test seq-3", RemoveServer(network="op-test", sequencer="seq-3")),
-        ("transfer-leader op-test", TransferLeader(network="op-test")),
+        ("add-voter op-test seq-3", ops.AddVoter(network="op-test", sequencer="seq-3")),
+        ("add-nonvoter op-test seq-3", ops.AddNonvoter(network="op-test", sequencer="seq-3")),
+        ("remove-server op-test seq-3", ops.RemoveServer(network="op-test", sequencer="seq-3")),
+        ("transfer-leader op-test", ops.TransferLeader(network="op-test")),
         (
             "transfer-leader op-test seq-2 --force",
-            TransferLeader(network="op-test", sequencer="seq-2", force=True),
+            ops.TransferLeader(network="op-test", sequencer="seq-2", force=True),
         ),
-        ("stop-sequencer op-test seq-1", StopSequencer(network="op-test", sequencer="seq-1")),
-        ("start-sequencer op-test seq-2", StartSequencer(network="op-test", sequencer="seq-2")),
+        ("stop-sequencer op-test seq-1", ops.StopSequencer(network="op-test", sequencer="seq-1")),
+        ("start-sequencer op-test seq-2", ops.StartSequencer(network="op-test", sequencer="seq-2")),
         (
             f"start-sequencer op-test seq-2 --hash {HASH}",
-            StartSequencer(network="op-test", sequencer="seq-2", hash=HASH),
+            ops.StartSequencer(network="op-test", sequencer="seq-2", hash=HASH),
         ),
         (
             f"start-sequencer op-test --hash={HASH} seq-2",
-            StartSequencer(network="op-test", sequencer="seq-2", hash=HASH),
+            ops.StartSequencer(network="op-test", sequencer="seq-2", hash=HASH),
         ),
     ],
 )
-def test_every_verb_parses_to_its_operation(line: str, expected: Operation) -> None:
+def test_every_verb_parses_to_its_operation(line: str, expected: ops.Operation) -> None:
     verb, *args = line.split()
     op = parse_operation(verb, args, TOPOLOGY)
     assert op == expected
