@@ -85,13 +85,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
-class _SequencerEntry(_Strict):
-    id: str = Field(min_length=1)
-    raft_addr: str
-    conductor_rpc_url: str
-    node_rpc_url: str
-    voting: bool = True
-    standby: bool = False
+class _SequencerEntry(SequencerSpec):
+    # The same fields as the model, read strictly from the file (no "yes" for a bool).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class _NetworkEntry(_Strict):

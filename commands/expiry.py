@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from chat.errors import StaleAction
 from commands import approval_store
-from commands.approval import Expire, Finish, StartExecution
+from commands.approval import Decision, Expire, Finish, StartExecution
 from commands.approval_messages import thread_reply, update_message
 from store.locks import holder_token
 
@@ -33,6 +33,15 @@ INTERRUPTED = (
 )
 
 
+async def _announce(ctx: BotContext, decision: Decision, reply: str) -> int:
+    """Show a transition this replica won on the request message and in its thread; 1 if it did."""
+    if decision.request is None:
+        return 0
+    await update_message(ctx, decision.request)
+    await thread_reply(ctx, decision.request, reply)
+    return 1
+
+
 async def sweep_expired(ctx: BotContext) -> int:
     """Expire every due pending request of every network; returns how many this call expired."""
     now = ctx.clock.now()
@@ -45,11 +54,7 @@ async def sweep_expired(ctx: BotContext) -> int:
                 # The record aged out but its index entry stayed; drop the entry so it stops coming due.
                 await ctx.store.forget(ctx.store.keys.pending(network), request_id)
                 continue
-            if decision.request is None:
-                continue
-            expired += 1
-            await update_message(ctx, decision.request)
-            await thread_reply(ctx, decision.request, f":alarm_clock: {decision.message}")
+            expired += await _announce(ctx, decision, f":alarm_clock: {decision.message}")
     if expired:
         logger.info("expired requests count=%d", expired)
     return expired
@@ -75,11 +80,7 @@ async def sweep_orphaned(ctx: BotContext) -> int:
             decision = await approval_store.apply(
                 ctx, network, request.id, Finish(success=False, outcome=outcome), None
             )
-            if decision.request is None:
-                continue
-            failed += 1
-            await update_message(ctx, decision.request)
-            await thread_reply(ctx, decision.request, f":warning: {outcome}")
+            failed += await _announce(ctx, decision, f":warning: {outcome}")
     if failed:
         logger.warning("orphaned requests failed count=%d", failed)
     return failed

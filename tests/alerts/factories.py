@@ -12,17 +12,19 @@ T0 = 1_760_000_000.0
 IDS = ("seq-0", "seq-1", "seq-2")
 
 
-def spec(ids: tuple[str, ...] = IDS) -> NetworkSpec:
+def spec(ids: tuple[str, ...] = IDS, *, name: str = NET, voters: int | None = None) -> NetworkSpec:
+    """A network of `ids` (the first `voters` of them voters; all by default)."""
     return NetworkSpec(
-        name=NET,
+        name=name,
         sequencers=tuple(
             SequencerSpec(
                 id=i,
                 raft_addr=f"{i}:50050",
                 conductor_rpc_url=f"http://{i}:8547",
                 node_rpc_url=f"http://{i}:9545",
+                voting=voters is None or n < voters,
             )
-            for i in ids
+            for n, i in enumerate(ids)
         ),
         alert_channel="C-ALERTS",
     )

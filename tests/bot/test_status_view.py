@@ -10,22 +10,10 @@ from rich.console import Console
 from bot.status_cli import COLUMNS, exit_code, render_status, snapshot_json, status_row
 from cluster import snapshot as facts
 from cluster.conditions import assess
-from cluster.topology import NetworkSpec, SequencerSpec
+from tests.alerts.factories import spec
 
 NOW = 1_760_000_100.0
-SPEC = NetworkSpec(
-    name="op-sepolia",
-    sequencers=tuple(
-        SequencerSpec(
-            id=f"seq-{i}",
-            raft_addr=f"seq-{i}:50050",
-            conductor_rpc_url=f"http://seq-{i}:8547",
-            node_rpc_url=f"http://seq-{i}:9545",
-            voting=i < 2,
-        )
-        for i in range(3)
-    ),
-)
+SPEC = spec(name="op-sepolia", voters=2)
 MEMBERS = facts.Membership(
     servers=(
         facts.ServerInfo(id="seq-0", addr="seq-0:50050", suffrage=0),
