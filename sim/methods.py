@@ -7,6 +7,7 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from sim import answers
 from sim.chain import Block
 from sim.errors import SimError
 from sim.jsonrpc import Method
@@ -200,15 +201,15 @@ async def _post_unsafe_payload(c: NodeContext, args: list[Any]) -> Any:
 
 
 async def _sync_status(c: NodeContext, _: list[Any]) -> Any:
-    return c.net.sync_status(c.node)
+    return answers.sync_status(c.net, c.node)
 
 
 async def _peer_stats(c: NodeContext, _: list[Any]) -> Any:
-    return c.net.peer_stats(c.node)
+    return answers.peer_stats(c.node)
 
 
 async def _rollup_config(c: NodeContext, _: list[Any]) -> Any:
-    return c.net.rollup_config()
+    return answers.rollup_config(c.net)
 
 
 async def _version(c: NodeContext, _: list[Any]) -> Any:

@@ -340,58 +340,6 @@ class SimNetwork:
         if block.number == node.head.number + 1 and block.parent_hash == node.head.hash:
             node.head = block
 
-    def sync_status(self, node: SimNode) -> dict[str, Any]:
-        now = int(self.clock.now())
-        head = node.head
-        safe = self.block_at(max(0, head.number - self.params.safe_lag_blocks))
-        finalized = self.block_at(max(0, head.number - 2 * self.params.safe_lag_blocks))
-        l1_head = chain.L1_BASE + head.number // chain.L2_PER_L1 + 2
-        l1 = chain.l1_ref(self.name, l1_head, now)
-        l1_safe = chain.l1_ref(self.name, l1_head - 10, now - 120)
-        l1_final = chain.l1_ref(self.name, l1_head - 64, now - 768)
-        return {
-            "current_l1": l1,
-            "current_l1_finalized": l1_final,
-            "head_l1": l1,
-            "safe_l1": l1_safe,
-            "finalized_l1": l1_final,
-            "unsafe_l2": head.l2_ref(self.name),
-            "safe_l2": safe.l2_ref(self.name),
-            "finalized_l2": finalized.l2_ref(self.name),
-            "pending_safe_l2": safe.l2_ref(self.name),
-            "cross_unsafe_l2": head.l2_ref(self.name),
-            "local_safe_l2": safe.l2_ref(self.name),
-        }
-
-    def peer_stats(self, node: SimNode) -> dict[str, int]:
-        p = node.peers
-        return {
-            "connected": p,
-            "table": p * 3,
-            "blocksTopic": p,
-            "blocksTopicV2": p,
-            "blocksTopicV3": p,
-            "banned": 0,
-            "known": p * 10,
-        }
-
-    def rollup_config(self) -> dict[str, Any]:
-        genesis = self.block_at(0)
-        return {
-            "genesis": {
-                "l1": {"hash": chain.l1_hash(self.name, chain.L1_BASE), "number": chain.L1_BASE},
-                "l2": {"hash": genesis.hash, "number": 0},
-                "l2_time": genesis.timestamp,
-            },
-            "block_time": int(self.params.block_time)
-            if self.params.block_time >= 1
-            else self.params.block_time,
-            "max_sequencer_drift": 600,
-            "seq_window_size": 3600,
-            "channel_timeout": 300,
-            "l2_chain_id": 900_000 + sum(map(ord, self.name)),
-        }
-
     # ---- faults (process level; the harness also opens/closes sockets) -----------------------------
 
     def kill(self, node: SimNode, kind: EndpointKind) -> None:
