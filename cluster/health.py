@@ -1,11 +1,13 @@
 """The one health model: named conditions judged on a snapshot, plus what earlier looks remembered.
 
-`CONDITIONS` is the table: one name, title, severity and scope per condition, and the function that
-judges it. `assess(snapshot, spec, memory, now)` runs the table and returns a `Health`: one `Finding`
+This module holds the vocabulary (one constant per condition name), the values (`Finding`,
+`HealthMemory`, `Health` with its verdict) and the predicates preflight and verification share
+(`lag_exceeds`, `lagging`, `has_quorum`, `is_overridden`, `active_count`, `chain_advancing`). The
+table itself, `cluster.conditions.CONDITIONS`, gives each name its title, severity, scope and judge;
+`cluster.conditions.assess(snapshot, spec, memory, now)` runs it and returns a `Health`: one `Finding`
 per (condition, subject) that is not plainly clear, and the memory for the next look. Status renders a
 `Health` and takes its verdict (and exit code) from it; the alert rules wrap the same findings with
-`for`, reminders and silences; preflight asks the same predicates (`lagging`, `has_quorum`,
-`is_overridden`, ...). One name per condition everywhere.
+`for`, reminders and silences. One name per condition everywhere.
 
 A finding is in one of three states:
 - `holds`: the facts show the condition.
