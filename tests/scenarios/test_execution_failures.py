@@ -193,7 +193,12 @@ async def test_a_shutdown_mid_execution_records_what_ran_and_frees_the_network(r
         assert "interrupted by the bot shutting down; steps that ran: 1 `conductor_pause` on seq-0" in (
             final.outcome or ""
         )
-        assert await locks.holder_token(bot.ctx.store, bot.ctx.store.keys.lock(NETWORK)) is None
+
+        async def lock_released() -> bool:
+            return await locks.holder_token(bot.ctx.store, bot.ctx.store.keys.lock(NETWORK)) is None
+
+        # The final state is written (shielded) before the lock's context releases it on the way out.
+        await eventually(lock_released, within=5.0)
         await bot.sim.unhang(NETWORK, "seq-1", "conductor")
 
 
