@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -25,6 +26,33 @@ JSON_TYPES = frozenset({"application/json", "application/json-rpc", "application
 BODY_LIMIT = 5 * 1024 * 1024
 MALFORMED_BODY = b'{"jsonrpc":"2.0","id":1,"result":{"unsafe_l2":'
 _DROP_TIMEOUT = 0.2
+
+
+def _ephemeral_floor() -> int:
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+# A killed node is revived on its old port. A port from the kernel's ephemeral range may meanwhile be
+# taken by any outgoing connection on the machine (EADDRINUSE on revival), so listeners take theirs
+# from below that range.
+_PORT_FLOOR = 10000
+_PORT_CEILING = max(_PORT_FLOOR + 1000, _ephemeral_floor())
+
+
+async def listen(start: Callable[[int], Awaitable[asyncio.Server]], port: int) -> asyncio.Server:
+    """`start(port)`, or on first listen (`port` 0) `start` on a free port outside the ephemeral range."""
+    if port:
+        return await start(port)
+    for _ in range(50):
+        try:
+            return await start(random.randrange(_PORT_FLOOR, _PORT_CEILING))
+        except OSError:
+            continue  # taken by someone else: try another
+    return await start(0)
 
 
 class HttpEndpoint:
@@ -67,7 +95,9 @@ class HttpEndpoint:
         if self._listener is not None:
             return
         loop = asyncio.get_running_loop()
-        self._listener = await loop.create_server(self._server, self.host, self.port, reuse_address=True)
+        self._listener = await listen(
+            lambda port: loop.create_server(self._server, self.host, port, reuse_address=True), self.port
+        )
         self.port = self._listener.sockets[0].getsockname()[1]
 
     async def close(self) -> None:
@@ -142,8 +172,9 @@ class RaftListener:
 
     async def open(self) -> None:
         if self._listener is None:
-            self._listener = await asyncio.start_server(
-                self._accept, self.host, self.port, reuse_address=True
+            self._listener = await listen(
+                lambda port: asyncio.start_server(self._accept, self.host, port, reuse_address=True),
+                self.port,
             )
             self.port = self._listener.sockets[0].getsockname()[1]
 

@@ -100,7 +100,11 @@ async def test_cancel_by_a_stranger_is_refused_and_by_the_requester_accepted(run
         await wait_message_state(bot, message, "Cancelled")
         request = await stored(bot, request_id_of(message))
         assert request.state == "cancelled" and request.cancelled_by == REQUESTER
-        assert any("cancelled by" in r for r in thread_texts(message))
+
+        async def cancel_replied() -> bool:
+            return any("cancelled by" in r for r in thread_texts(message))
+
+        await eventually(cancel_replied, within=5.0)
         # The network is free again: a new request is accepted.
         again = await open_request(bot, f"pause {NETWORK} seq-1")
         assert request_id_of(again) != request.id
