@@ -197,7 +197,7 @@ def stdout_console() -> Console:
     return Console(width=200 if wide else None)
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     Console(stderr=True).print(
         f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
     )
@@ -209,23 +209,23 @@ def settings_or_exit(clusters: Path | None) -> Settings:
         return load_settings(clusters)
     except ValidationError as exc:
         lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        _fail("invalid environment settings:\n  " + "\n  ".join(lines))
+        fail("invalid environment settings:\n  " + "\n  ".join(lines))
 
 
 def topology_or_exit(settings: Settings) -> Topology:
     if settings.clusters is None:
-        _fail("no clusters file: pass --clusters FILE or set CONDUCTOR_BOT_CLUSTERS")
+        fail("no clusters file: pass --clusters FILE or set CONDUCTOR_BOT_CLUSTERS")
     try:
         return load_topology(settings.clusters)
     except TopologyError as exc:
-        _fail(f"invalid clusters file:\n{exc}")
+        fail(f"invalid clusters file:\n{exc}")
 
 
 def network_or_exit(topology: Topology, name: str) -> NetworkSpec:
     spec = topology.network(name)
     if spec is None:
         known = ", ".join(sorted(topology.networks)) or "none"
-        _fail(f"unknown network {name!r}; configured: {known}")
+        fail(f"unknown network {name!r}; configured: {known}")
     return spec
 
 
