@@ -77,6 +77,8 @@ def check_env_command(
         err.print(str(problem), markup=False, soft_wrap=True)
     checked = f"{len(found.nodes)} node(s) of {spec.name}"
     if problems:
-        err.print(f"{checked}: invalid ({len(problems)} problem(s))", style="red", markup=False, soft_wrap=True)
+        err.print(
+            f"{checked}: invalid ({len(problems)} problem(s))", style="red", markup=False, soft_wrap=True
+        )
         raise typer.Exit(EXIT_USAGE)
     out.print(f"{checked}: valid", markup=False, soft_wrap=True)

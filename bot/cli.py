@@ -12,9 +12,8 @@ from __future__ import annotations
 import importlib
 from typing import Any, NamedTuple
 
-import click
 import typer
-from typer.core import TyperGroup
+from typer.core import TyperCommand, TyperGroup
 
 
 class Verb(NamedTuple):
@@ -26,7 +25,9 @@ class Verb(NamedTuple):
 
 
 VERBS: dict[str, Verb] = {
-    "run": Verb("bot.main", "run_command", "Run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)."),
+    "run": Verb(
+        "bot.main", "run_command", "Run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)."
+    ),
     "status": Verb("bot.status_cli", "status_command", "Show one network's cluster status."),
     "networks": Verb("bot.status_cli", "networks_command", "List configured networks."),
     "check-config": Verb(
@@ -47,24 +48,25 @@ VERBS: dict[str, Verb] = {
 HELP = "ChatOps for op-conductor sequencer clusters: Slack bot, status CLI and a local cluster simulator."
 
 
-def load_verb(name: str) -> click.Command:
-    """The real click command for verb `name` (importing its module)."""
+def load_verb(name: str) -> TyperCommand:
+    """The real command for verb `name` (importing its module)."""
     verb = VERBS[name]
     function = getattr(importlib.import_module(verb.module), verb.function)
     one = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     one.command(name, help=verb.help)(function)
-    return typer.main.get_command(one)
+    command = typer.main.get_command(one)
+    assert isinstance(command, TyperCommand)  # one command and no callback: the command itself
+    return command
 
 
-class _LazyVerb(click.Command):
+# Contexts are typed `Any`: typer vendors its own click from 0.29 on, and `click` names another module.
+class _LazyVerb(TyperCommand):
     """Stands in for a verb in the group's listing; becomes the real command when invoked."""
 
     def __init__(self, name: str) -> None:
         super().__init__(name, help=VERBS[name].help)
 
-    def make_context(
-        self, info_name: str | None, args: list[str], parent: click.Context | None = None, **extra: Any
-    ) -> click.Context:
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
         # click runs `sub_ctx.command`, so the returned context carries the real command from here on.
         return load_verb(self.name or "").make_context(info_name, args, parent=parent, **extra)
 
@@ -72,10 +74,10 @@ class _LazyVerb(click.Command):
 class LazyGroup(TyperGroup):
     """The root group: lists `VERBS`, imports one only to run it."""
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return list(VERBS)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Any, cmd_name: str) -> TyperCommand | None:
         return _LazyVerb(cmd_name) if cmd_name in VERBS else None
 
 

@@ -134,7 +134,7 @@ def _value(rest: str) -> tuple[str, str | None]:
     if not rest or rest[0] not in "\"'":
         # An unquoted value ends where a comment starts (" #"), as in compose and the shell.
         return re.split(r"\s+#", rest, maxsplit=1)[0].rstrip(), None
-    quote, out, i = rest[0], [], 1
+    quote, out, i = rest[0], list[str](), 1
     while i < len(rest):
         ch = rest[i]
         if ch == quote:
@@ -199,7 +199,9 @@ def load_node_envs(paths: Sequence[Path]) -> NodeEnvs:
         roles[role] = parse_env(text, str(path))
         sources.setdefault(name, str(path.parent))
     nodes = tuple(
-        NodeEnv(name=name, conductor=roles.get(Role.CONDUCTOR), node=roles.get(Role.NODE), source=sources[name])
+        NodeEnv(
+            name=name, conductor=roles.get(Role.CONDUCTOR), node=roles.get(Role.NODE), source=sources[name]
+        )
         for name, roles in found.items()
     )
     return NodeEnvs(nodes=nodes, problems=tuple(problems))
