@@ -29,7 +29,6 @@ import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -37,7 +36,7 @@ from bot.settings import Settings, load_settings
 from cluster.clock import SystemClock
 from cluster.conditions import assess
 from cluster.health import Health, Verdict
-from cluster.poller import poll_network, polling_limits
+from cluster.poller import poll_network, polling_client
 from cluster.snapshot import NetworkSnapshot, NodeStatus, suffrage_name
 from cluster.topology import NetworkSpec, Topology
 from cluster.topology_file import TopologyError, load_topology, load_topology_with_warnings
@@ -229,20 +228,26 @@ def network_or_exit(topology: Topology, name: str) -> NetworkSpec:
     return spec
 
 
-def _http_client(spec: NetworkSpec) -> httpx.AsyncClient:
-    return httpx.AsyncClient(limits=polling_limits(Topology(networks={spec.name: spec})))
+def _http_client(spec: NetworkSpec, cert_path: Path | None) -> httpx.AsyncClient:
+    return polling_client(Topology(networks={spec.name: spec}, cert_path=cert_path))
 
 
-async def _poll_once(spec: NetworkSpec, rpc_timeout: float) -> NetworkSnapshot:
-    async with _http_client(spec) as http:
+async def _poll_once(spec: NetworkSpec, rpc_timeout: float, cert_path: Path | None) -> NetworkSnapshot:
+    async with _http_client(spec, cert_path) as http:
         return await poll_network(spec, http, SystemClock(), rpc_timeout)
 
 
 async def _watch(
-    spec: NetworkSpec, rpc_timeout: float, interval: float, json_out: bool, out: Console, last: list[int]
+    spec: NetworkSpec,
+    rpc_timeout: float,
+    cert_path: Path | None,
+    interval: float,
+    json_out: bool,
+    out: Console,
+    last: list[int],
 ) -> None:
     """Poll and show until cancelled (Ctrl-C); `last` holds the latest exit code for the caller."""
-    async with _http_client(spec) as http:
+    async with _http_client(spec, cert_path) as http:
         if json_out:
             while True:
                 snap = await poll_network(spec, http, SystemClock(), rpc_timeout)
@@ -252,6 +257,9 @@ async def _watch(
                     snapshot_json(snap, health, indent=None), markup=False, highlight=False, soft_wrap=True
                 )
                 await asyncio.sleep(interval)
+        # Imported here: only --watch needs it, and `status` must start fast (bot.cli).
+        from rich.live import Live
+
         with Live(Table(title=f"{spec.name}: polling…"), console=out, auto_refresh=False) as live:
             while True:
                 snap = await poll_network(spec, http, SystemClock(), rpc_timeout)
@@ -270,14 +278,15 @@ def status_command(
 ) -> None:
     """Show one network: a table per sequencer, findings, verdict. Exit 0/1/2 healthy/degraded/critical."""
     settings = settings_or_exit(clusters)
-    spec = network_or_exit(topology_or_exit(settings), network)
+    topology = topology_or_exit(settings)
+    spec = network_or_exit(topology, network)
     out = stdout_console()
     if watch:
         last = [EXIT_USAGE]
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_watch(spec, settings.rpc_timeout, interval, json_out, out, last))
+            asyncio.run(_watch(spec, settings.rpc_timeout, topology.cert_path, interval, json_out, out, last))
         raise typer.Exit(last[0])
-    snap = asyncio.run(_poll_once(spec, settings.rpc_timeout))
+    snap = asyncio.run(_poll_once(spec, settings.rpc_timeout, topology.cert_path))
     health = assess(snap, spec)
     if json_out:
         out.print(snapshot_json(snap, health), markup=False, highlight=False, soft_wrap=True)
