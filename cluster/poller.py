@@ -89,8 +89,18 @@ def polling_client(
     return httpx.AsyncClient(
         limits=polling_limits(topology, concurrency),
         timeout=httpx.Timeout(timeout) if timeout is not None else httpx.Timeout(DEFAULT_TIMEOUT),
-        verify=ssl_context(topology.cert_path),
+        verify=ssl_context(topology.cert_path, https=_any_https(topology)),
     )
+
+
+def _any_https(topology: Topology) -> bool:
+    urls = (
+        url
+        for net in topology.networks.values()
+        for s in net.sequencers
+        for url in (s.conductor_rpc_url, s.node_rpc_url, s.rollup_boost_rpc_url, s.builder_rpc_url)
+    )
+    return any(url is not None and url.lower().startswith("https:") for url in urls)
 
 
 async def poll_network(

@@ -61,3 +61,35 @@ async def test_https_endpoints_signed_by_the_bundle_are_trusted_only_with_cert_p
         async with polling_client(without) as http:
             with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
                 await JsonRpcClient(http, 2.0).call(url, "conductor_leader")
+
+
+async def test_without_https_endpoints_the_client_trusts_no_ca_rather_than_none_checked(
+    tmp_path: Path,
+) -> None:
+    # Only http endpoints listed: an https URL reached through this client anyway still fails verification.
+    async with https_rpc_server() as url:
+        topology = load_topology(write_config(tmp_path))
+        plain = Topology(
+            networks={
+                name: net.model_copy(
+                    update={
+                        "sequencers": tuple(
+                            s.model_copy(
+                                update={
+                                    "conductor_rpc_url": "http://seq-0:8547",
+                                    "node_rpc_url": "http://seq-0:9545",
+                                    "rollup_boost_rpc_url": None,
+                                    "builder_rpc_url": None,
+                                }
+                            )
+                            for s in net.sequencers
+                        )
+                    }
+                )
+                for name, net in topology.networks.items()
+            },
+            cert_path=topology.cert_path,
+        )
+        async with polling_client(plain) as http:
+            with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+                await JsonRpcClient(http, 2.0).call(url, "conductor_leader")
