@@ -16,6 +16,9 @@ op-conductor's own (`op-conductor/flags/flags.go`); the rules, one function each
 - the consensus port and server id match the clusters file's `raft_addr` and `id`; ids are unique;
 - health-check settings that can never pass: unsafe interval below the block time, a minimum peer count
   above the peers op-node may keep (or with p2p disabled), zero interval or peer count.
+
+This module holds the wiring rules (which variable points where); `cluster.env_lifecycle` the paused,
+bootstrap, health and cluster-wide ones; `cluster.env_vars` the variable catalogue and shared helpers.
 """
 
 from __future__ import annotations
