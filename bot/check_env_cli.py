@@ -17,8 +17,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from bot.status_cli import ClustersOption, fail, settings_or_exit, topology_or_exit
-from bot.status_render import EXIT_USAGE
+from bot.status_cli import EXIT_USAGE, ClustersOption, fail, settings_or_exit, topology_or_exit
 from cluster.env_check import EnvCheckOptions, check_env
 from cluster.env_file import NodeEnv, load_node_envs
 from cluster.topology import NetworkSpec, Topology
