@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench_sim", "bench_status", "bench_ack", "bench_alerts")
+BENCHMARKS = ("bench_sim", "bench_status", "bench_ack", "bench_alerts", "bench_cli_start")
 
 
 def main() -> int:

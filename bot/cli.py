@@ -1,35 +1,89 @@
-"""The `conductor-bot` command line: one typer app; each command's body lives next to what it drives."""
+"""The `conductor-bot` command line: one click group whose verbs are imported only when run.
+
+`conductor-bot status NET` is what an operator types when Slack is down, so it must start as fast as
+op-conductor-ops does: importing the whole bot first (Bolt, aiohttp, redis, APScheduler, the
+simulator) tripled its time. Each verb is therefore named here by module and function only; its module
+is imported when that verb runs or its own `--help` is asked for. `conductor-bot --help` lists the
+verbs from the short help below without importing any of them. `bench/bench_cli_start.py` measures it.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any, NamedTuple
+
 import typer
+from typer.core import TyperCommand, TyperGroup
 
-from bot.audit_cli import audit_command
-from bot.demo import demo_command
-from bot.main import run_command
-from bot.status_cli import check_config_command, networks_command, status_command
-from sim.cli import sim_command
 
-app = typer.Typer(
-    name="conductor-bot",
-    help="ChatOps for op-conductor sequencer clusters: Slack bot, status CLI and a local cluster simulator.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+class Verb(NamedTuple):
+    """Where a verb's typer function lives, and its one-line help."""
 
-app.command("run", help="Run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP).")(run_command)
-app.command("status", help="Show one network's cluster status.")(status_command)
-app.command("networks", help="List configured networks.")(networks_command)
-app.command("check-config", help="Validate a clusters file (YAML or op-conductor-ops TOML).")(
-    check_config_command
-)
-app.command("audit", help="Show a network's audit trail.")(audit_command)
-app.command("demo", help="Run the simulator, a console stand-in for Slack and the bot together.")(
-    demo_command
-)
-app.command("sim", help="Run a local simulated op-conductor cluster in the foreground.")(sim_command)
+    module: str
+    function: str
+    help: str
+
+
+VERBS: dict[str, Verb] = {
+    "run": Verb(
+        "bot.main", "run_command", "Run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP)."
+    ),
+    "status": Verb("bot.status_cli", "status_command", "Show one network's cluster status."),
+    "networks": Verb("bot.status_cli", "networks_command", "List configured networks."),
+    "check-config": Verb(
+        "bot.status_cli", "check_config_command", "Validate a clusters file (YAML or op-conductor-ops TOML)."
+    ),
+    "check-env": Verb(
+        "bot.check_env_cli",
+        "check_env_command",
+        "Check op-conductor and op-node env files against the runbook and the clusters file.",
+    ),
+    "audit": Verb("bot.audit_cli", "audit_command", "Show a network's audit trail."),
+    "demo": Verb(
+        "bot.demo", "demo_command", "Run the simulator, a console stand-in for Slack and the bot together."
+    ),
+    "sim": Verb("sim.cli", "sim_command", "Run a local simulated op-conductor cluster in the foreground."),
+}
+
+HELP = "ChatOps for op-conductor sequencer clusters: Slack bot, status CLI and a local cluster simulator."
+
+
+def load_verb(name: str) -> TyperCommand:
+    """The real command for verb `name` (importing its module)."""
+    verb = VERBS[name]
+    function = getattr(importlib.import_module(verb.module), verb.function)
+    one = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    one.command(name, help=verb.help)(function)
+    command = typer.main.get_command(one)
+    assert isinstance(command, TyperCommand)  # one command and no callback: the command itself
+    return command
+
+
+# Contexts are typed `Any`: typer vendors its own click from 0.29 on, and `click` names another module.
+class _LazyVerb(TyperCommand):
+    """Stands in for a verb in the group's listing; becomes the real command when invoked."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name, help=VERBS[name].help)
+
+    def make_context(self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any) -> Any:
+        # click runs `sub_ctx.command`, so the returned context carries the real command from here on.
+        return load_verb(self.name or "").make_context(info_name, args, parent=parent, **extra)
+
+
+class LazyGroup(TyperGroup):
+    """The root group: lists `VERBS`, imports one only to run it."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(VERBS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> TyperCommand | None:
+        return _LazyVerb(cmd_name) if cmd_name in VERBS else None
+
+
+def build_cli() -> LazyGroup:
+    return LazyGroup(name="conductor-bot", help=HELP, no_args_is_help=True)
 
 
 def main() -> None:
-    app()
+    build_cli().main(prog_name="conductor-bot")

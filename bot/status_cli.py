@@ -29,7 +29,6 @@ import httpx
 import typer
 from pydantic import ValidationError
 from rich.console import Console, Group, RenderableType
-from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
@@ -37,7 +36,7 @@ from bot.settings import Settings, load_settings
 from cluster.clock import SystemClock
 from cluster.conditions import assess
 from cluster.health import Health, Verdict
-from cluster.poller import poll_network, polling_limits
+from cluster.poller import poll_network, polling_client
 from cluster.snapshot import NetworkSnapshot, NodeStatus, suffrage_name
 from cluster.topology import NetworkSpec, Topology
 from cluster.topology_file import TopologyError, load_topology, load_topology_with_warnings
@@ -197,7 +196,7 @@ def stdout_console() -> Console:
     return Console(width=200 if wide else None)
 
 
-def _fail(message: str) -> NoReturn:
+def fail(message: str) -> NoReturn:
     Console(stderr=True).print(
         f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
     )
@@ -209,40 +208,46 @@ def settings_or_exit(clusters: Path | None) -> Settings:
         return load_settings(clusters)
     except ValidationError as exc:
         lines = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
-        _fail("invalid environment settings:\n  " + "\n  ".join(lines))
+        fail("invalid environment settings:\n  " + "\n  ".join(lines))
 
 
 def topology_or_exit(settings: Settings) -> Topology:
     if settings.clusters is None:
-        _fail("no clusters file: pass --clusters FILE or set CONDUCTOR_BOT_CLUSTERS")
+        fail("no clusters file: pass --clusters FILE or set CONDUCTOR_BOT_CLUSTERS")
     try:
         return load_topology(settings.clusters)
     except TopologyError as exc:
-        _fail(f"invalid clusters file:\n{exc}")
+        fail(f"invalid clusters file:\n{exc}")
 
 
 def network_or_exit(topology: Topology, name: str) -> NetworkSpec:
     spec = topology.network(name)
     if spec is None:
         known = ", ".join(sorted(topology.networks)) or "none"
-        _fail(f"unknown network {name!r}; configured: {known}")
+        fail(f"unknown network {name!r}; configured: {known}")
     return spec
 
 
-def _http_client(spec: NetworkSpec) -> httpx.AsyncClient:
-    return httpx.AsyncClient(limits=polling_limits(Topology(networks={spec.name: spec})))
+def _http_client(spec: NetworkSpec, cert_path: Path | None) -> httpx.AsyncClient:
+    return polling_client(Topology(networks={spec.name: spec}, cert_path=cert_path))
 
 
-async def _poll_once(spec: NetworkSpec, rpc_timeout: float) -> NetworkSnapshot:
-    async with _http_client(spec) as http:
+async def _poll_once(spec: NetworkSpec, rpc_timeout: float, cert_path: Path | None) -> NetworkSnapshot:
+    async with _http_client(spec, cert_path) as http:
         return await poll_network(spec, http, SystemClock(), rpc_timeout)
 
 
 async def _watch(
-    spec: NetworkSpec, rpc_timeout: float, interval: float, json_out: bool, out: Console, last: list[int]
+    spec: NetworkSpec,
+    rpc_timeout: float,
+    cert_path: Path | None,
+    interval: float,
+    json_out: bool,
+    out: Console,
+    last: list[int],
 ) -> None:
     """Poll and show until cancelled (Ctrl-C); `last` holds the latest exit code for the caller."""
-    async with _http_client(spec) as http:
+    async with _http_client(spec, cert_path) as http:
         if json_out:
             while True:
                 snap = await poll_network(spec, http, SystemClock(), rpc_timeout)
@@ -252,6 +257,9 @@ async def _watch(
                     snapshot_json(snap, health, indent=None), markup=False, highlight=False, soft_wrap=True
                 )
                 await asyncio.sleep(interval)
+        # Imported here: only --watch needs it, and `status` must start fast (bot.cli).
+        from rich.live import Live
+
         with Live(Table(title=f"{spec.name}: polling…"), console=out, auto_refresh=False) as live:
             while True:
                 snap = await poll_network(spec, http, SystemClock(), rpc_timeout)
@@ -270,14 +278,15 @@ def status_command(
 ) -> None:
     """Show one network: a table per sequencer, findings, verdict. Exit 0/1/2 healthy/degraded/critical."""
     settings = settings_or_exit(clusters)
-    spec = network_or_exit(topology_or_exit(settings), network)
+    topology = topology_or_exit(settings)
+    spec = network_or_exit(topology, network)
     out = stdout_console()
     if watch:
         last = [EXIT_USAGE]
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_watch(spec, settings.rpc_timeout, interval, json_out, out, last))
+            asyncio.run(_watch(spec, settings.rpc_timeout, topology.cert_path, interval, json_out, out, last))
         raise typer.Exit(last[0])
-    snap = asyncio.run(_poll_once(spec, settings.rpc_timeout))
+    snap = asyncio.run(_poll_once(spec, settings.rpc_timeout, topology.cert_path))
     health = assess(snap, spec)
     if json_out:
         out.print(snapshot_json(snap, health), markup=False, highlight=False, soft_wrap=True)

@@ -26,6 +26,7 @@ from cluster.client import (
 from cluster.clock import Clock
 from cluster.rpc import DEFAULT_TIMEOUT, JsonRpcClient, JsonRpcError, RpcError
 from cluster.snapshot import Endpoint, NetworkSnapshot, NodeStatus, ProbeError, analyze
+from cluster.tls import ssl_context
 from cluster.topology import NetworkSpec, SequencerSpec, Topology
 
 log = logging.getLogger(__name__)
@@ -75,6 +76,31 @@ def polling_limits(topology: Topology, concurrency: int = DEFAULT_NETWORK_CONCUR
     endpoints = 2 * sum(sizes)
     keepalive = endpoints if endpoints <= _KEEPALIVE_ENDPOINT_LIMIT else 0
     return httpx.Limits(max_connections=max(in_flight, keepalive), max_keepalive_connections=keepalive)
+
+
+def polling_client(
+    topology: Topology, timeout: float | None = None, concurrency: int = DEFAULT_NETWORK_CONCURRENCY
+) -> httpx.AsyncClient:
+    """The one HTTP client for polling and acting on `topology`'s endpoints.
+
+    Pool sized by `polling_limits`; HTTPS verified against the system CAs plus the clusters file's
+    `cert_path`; `timeout` is the client's default (each JSON-RPC call also sets its own deadline).
+    """
+    return httpx.AsyncClient(
+        limits=polling_limits(topology, concurrency),
+        timeout=httpx.Timeout(timeout) if timeout is not None else httpx.Timeout(DEFAULT_TIMEOUT),
+        verify=ssl_context(topology.cert_path, https=_any_https(topology)),
+    )
+
+
+def _any_https(topology: Topology) -> bool:
+    urls = (
+        url
+        for net in topology.networks.values()
+        for s in net.sequencers
+        for url in (s.conductor_rpc_url, s.node_rpc_url, s.rollup_boost_rpc_url, s.builder_rpc_url)
+    )
+    return any(url is not None and url.lower().startswith("https:") for url in urls)
 
 
 async def poll_network(

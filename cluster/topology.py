@@ -6,6 +6,8 @@ op-conductor-ops `config.toml` (with precise error messages) lives in `cluster.t
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -36,6 +38,10 @@ class SequencerSpec(BaseModel):
     # Listed ahead of the runbook's "add a sequencer" (so add-voter finds its address) but not yet meant
     # to be a raft member: its absence from membership and its paused conductor are expected, not alerts.
     standby: bool = False
+    # op-conductor-ops' optional endpoints: rollup-boost's debug JSON-RPC (`debug_getExecutionMode` /
+    # `debug_setExecutionMode`) and the block builder's execution RPC. Read and validated; kept for them.
+    rollup_boost_rpc_url: str | None = None
+    builder_rpc_url: str | None = None
 
     @property
     def suffrage(self) -> int:
@@ -72,6 +78,9 @@ class Topology(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     networks: dict[str, NetworkSpec]
+    # A CA bundle (PEM) trusted for HTTPS endpoints besides the system's (op-conductor-ops' `cert_path`),
+    # already resolved against the clusters file's directory.
+    cert_path: Path | None = None
 
     def network(self, name: str) -> NetworkSpec | None:
         return self.networks.get(name)

@@ -11,20 +11,26 @@ YAML shape::
       <name>:
         alert_channel, command_channels, requesters, approvers, approvals_required,
         request_ttl_seconds, thresholds: {max_lag_blocks, max_lag_seconds, min_peers, ...},
-        sequencers: [{id, raft_addr, conductor_rpc_url, node_rpc_url, voting, standby}, ...]
+        sequencers: [{id, raft_addr, conductor_rpc_url, node_rpc_url, voting, standby,
+                      rollup_boost_rpc_url, builder_rpc_url}, ...]
+    cert_path: ca.pem                    # optional: CA bundle for https endpoints, relative to this file
 
 TOML shape (op-conductor-ops)::
 
+    cert_path = "./cacert.pem"           # optional, as above
     [networks.<name>]
     sequencers = ["seq-0", ...]          # plus any of the per-network keys above
     [sequencers.seq-0]
     raft_addr = "...", conductor_rpc_url = "...", node_rpc_url = "...", voting = true
+    rollup_boost_debug_rpc_url = "...", builder_rpc_url = "..."     # optional
 
-The sequencer id is the TOML section name, kept verbatim.
+The sequencer id is the TOML section name, kept verbatim. op-conductor-ops reads rollup-boost's URL from
+`rollup_boost_debug_rpc_url`; `rollup_boost_rpc_url` (its name inside the tool, and ours) is accepted too.
 """
 
 from __future__ import annotations
 
+import ssl
 import tomllib
 from collections import Counter
 from collections.abc import Iterator
@@ -36,6 +42,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from cluster.redact import redact_url
+from cluster.tls import ssl_context
 from cluster.topology import NetworkSpec, SequencerSpec, Thresholds, Topology
 
 Loc = tuple[str | int, ...]
@@ -103,6 +110,7 @@ class _NetworkEntry(_Strict):
 
 class _ClustersFile(_Strict):
     networks: dict[str, _NetworkEntry]
+    cert_path: str | None = None
 
 
 _HINTS = {
@@ -152,10 +160,35 @@ def parse_topology(raw: Any, file: str, lines: dict[Loc, int] | None = None) -> 
         problems.append(problem(("networks",), "no networks configured", "add at least one network"))
     for name, net in parsed.networks.items():
         _check_network(name, net, problem, problems, warnings)
+    cert_path = _cert_path(parsed.cert_path, file, problem, problems)
     if problems:
         raise TopologyError(problems)
-    topology = Topology(networks={name: _to_spec(name, net) for name, net in parsed.networks.items()})
+    topology = Topology(
+        networks={name: _to_spec(name, net) for name, net in parsed.networks.items()}, cert_path=cert_path
+    )
     return LoadedTopology(topology=topology, warnings=tuple(warnings))
+
+
+def _cert_path(value: str | None, file: str, problem: _ProblemAt, problems: list[Problem]) -> Path | None:
+    """`cert_path` resolved against the clusters file's directory (as op-conductor-ops does), if loadable."""
+    if not value:  # op-conductor-ops' example ships `cert_path = ""` for "none"
+        return None
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = Path(file).resolve().parent / path
+    try:
+        ssl_context(path)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        problems.append(
+            problem(
+                ("cert_path",),
+                f"cannot load the CA bundle {str(path)!r}: {reason}",
+                "a PEM file of CA certificates; a relative path is from the clusters file's directory",
+            )
+        )
+        return None
+    return path
 
 
 def _to_spec(name: str, net: _NetworkEntry) -> NetworkSpec:
@@ -198,8 +231,9 @@ def _check_network(
             )
         if (err := check_host_port(s.raft_addr)) is not None:
             problems.append(problem((*loc, "raft_addr"), err, "use host:port, e.g. seq-0:50050"))
-        for key in ("conductor_rpc_url", "node_rpc_url"):
-            if (err := check_http_url(getattr(s, key))) is not None:
+        for key in ("conductor_rpc_url", "node_rpc_url", "rollup_boost_rpc_url", "builder_rpc_url"):
+            url = getattr(s, key)
+            if url is not None and (err := check_http_url(url)) is not None:
                 problems.append(problem((*loc, key), err, "use http(s)://host:port"))
     voters = sum(1 for s in seqs if s.voting)
     if voters == 0:
@@ -311,7 +345,7 @@ def _parse_toml(file: str, text: str) -> dict[str, Any]:
     sequencers = doc.get("sequencers", {})
     problems: list[Problem] = []
     for key in doc:
-        if key not in ("networks", "sequencers"):
+        if key not in ("networks", "sequencers", "cert_path"):
             problems.append(Problem(file=file, location=key, message=f"unknown table {key!r}"))
     if not isinstance(networks, dict) or not isinstance(sequencers, dict):
         problems.append(
@@ -337,18 +371,33 @@ def _parse_toml(file: str, text: str) -> dict[str, Any]:
                     )
                 )
                 continue
-            entries.append({"id": seq_id, **section})
+            entry = {"id": seq_id, **section}
+            if "rollup_boost_debug_rpc_url" in entry:
+                alias = entry.pop("rollup_boost_debug_rpc_url")
+                if entry.setdefault("rollup_boost_rpc_url", alias) != alias:
+                    problems.append(
+                        Problem(
+                            file=file,
+                            location=f"sequencers.{seq_id}",
+                            message="rollup_boost_debug_rpc_url and rollup_boost_rpc_url differ",
+                            hint="keep rollup_boost_debug_rpc_url (op-conductor-ops reads that one)",
+                        )
+                    )
+            entries.append(entry)
         out[name] = {**net, "sequencers": entries}
     if problems:
         raise TopologyError(problems)
-    return {"networks": out}
+    return {"networks": out, **({"cert_path": doc["cert_path"]} if "cert_path" in doc else {})}
 
 
 def dump_topology_yaml(topology: Topology) -> str:
     """The YAML clusters file for `topology` (e.g. to write out a simulated cluster)."""
-    doc = {
+    doc: dict[str, Any] = {
         "networks": {
-            name: net.model_dump(mode="json", exclude={"name"}) for name, net in topology.networks.items()
+            name: net.model_dump(mode="json", exclude={"name"}, exclude_none=True)
+            for name, net in topology.networks.items()
         }
     }
+    if topology.cert_path is not None:
+        doc["cert_path"] = str(topology.cert_path)
     return yaml.safe_dump(doc, sort_keys=False)

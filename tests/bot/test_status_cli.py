@@ -18,6 +18,7 @@ from bot.status_cli import check_config_command, networks_command, status_comman
 from cluster.clock import ManualClock
 from cluster.topology_file import dump_topology_yaml
 from sim.harness import Simulator, simulate
+from tests.fixtures.tls import https_rpc_server, write_config
 
 DATA = Path(__file__).parent.parent / "data" / "clusters"
 
@@ -175,3 +176,19 @@ async def test_watch_refreshes_until_ctrl_c_then_exits_with_the_last_verdict(
     assert code == 1
     stderr = await proc.stderr.read() if proc.stderr else b""
     assert b"Traceback" not in stderr
+
+
+async def test_status_trusts_https_endpoints_signed_by_the_clusters_files_cert_path(tmp_path: Path) -> None:
+    # The test server answers `true` to everything: enough to tell a TLS failure from an answer.
+    async with https_rpc_server() as url:
+        path = write_config(tmp_path, url=url)
+        result = await asyncio.to_thread(run, "status", "op-sepolia", "--clusters", str(path), "--json")
+        node = json.loads(result.output)["nodes"][0]
+        assert node["leader"] is True and node["sequencer_active"] is True
+        assert {e["kind"] for e in node["errors"]} == {"malformed"}
+        path.write_text(path.read_text().replace('cert_path = "certs/ca.pem"', ""))
+        result = await asyncio.to_thread(run, "status", "op-sepolia", "--clusters", str(path), "--json")
+        node = json.loads(result.output)["nodes"][0]
+        assert node["leader"] is None
+        assert {e["kind"] for e in node["errors"]} == {"unreachable"}
+        assert "CERTIFICATE_VERIFY_FAILED" in node["errors"][0]["message"]
