@@ -19,7 +19,6 @@ to the network's audit stream (`store.audit`: ALERT for acknowledgements, SILENC
 from __future__ import annotations
 
 import logging
-import re
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -34,7 +33,8 @@ from alerts.state import transition
 from alerts.texts import SEVERITY_EMOJI, silence_text
 from chat import authz
 from chat.errors import NotAuthorized, StaleAction, UsageError
-from chat.text import duration
+from chat.suggest import closest_duration, unknown
+from chat.text import duration, parse_span
 from cluster.topology import NetworkSpec
 from commands.router import Respond, add_button, button_value
 from commands.status import find_network
@@ -56,7 +56,6 @@ SILENCE_USAGE = (
 )
 UNSILENCE_USAGE = "Usage: `/conductor unsilence NETWORK [RULE [SUBJECT]|FINGERPRINT|all]`"
 MAX_SILENCE_SECONDS = 7 * 24 * 3600
-_DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _UNTIL_RESOLVED = ("until-resolved", "until_resolved", "resolved")
 
 
@@ -65,11 +64,12 @@ def parse_duration(word: str) -> SilenceEnd | float:
     lowered = word.lower()
     if lowered in _UNTIL_RESOLVED:
         return "resolved"
-    match = _DURATION.match(lowered)
-    if not lowered or match is None:
+    seconds = parse_span(lowered)
+    if seconds is None:
+        guess = closest_duration(lowered, _UNTIL_RESOLVED[:1])
+        if guess is not None:
+            raise UsageError(f"`{word}` is not a duration — did you mean `{guess}`?")
         raise UsageError(f"`{word}` is not a duration; use e.g. `30m`, `2h`, `1h30m` or `until-resolved`.")
-    d, h, m, s = (int(g) if g else 0 for g in match.groups())
-    seconds = float(d * 86400 + h * 3600 + m * 60 + s)
     if not 0 < seconds <= MAX_SILENCE_SECONDS:
         raise UsageError("A silence lasts between 1 second and 7 days.")
     return seconds
@@ -87,7 +87,7 @@ def target_fingerprint(network: str, words: tuple[str, ...]) -> str | None:
     else:
         raise UsageError("Name one alert: `RULE [SUBJECT]`, `rule/subject` or its fingerprint.")
     if rule not in RULES:
-        raise UsageError(f"Unknown alert rule `{rule}`. Rules: {', '.join(f'`{r}`' for r in RULES)}.")
+        raise UsageError(f"{unknown('alert rule', rule, RULES)} Rules: {', '.join(f'`{r}`' for r in RULES)}.")
     return fingerprint(network, rule, subject)
 
 

@@ -5,11 +5,14 @@ Pure functions, so every builder renders the same moment and the same length the
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 # Block Kit limits (docs.slack.dev/reference/block-kit/blocks): a section's text, a header's text.
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
+
+_SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def clip(text: str, limit: int) -> str:
@@ -41,3 +44,15 @@ def duration(seconds: float) -> str:
         return f"{h}h {m}m" if m else f"{h}h"
     d, h = divmod(h, 24)
     return f"{d}d {h}h" if h else f"{d}d"
+
+
+def parse_span(word: str) -> float | None:
+    """Seconds in a span the user typed (`30m`, `2h`, `1h30m`, `1d`, `90s`), None if it is not one.
+
+    The one duration grammar of every command (silences, timelines); `duration` writes it back.
+    """
+    match = _SPAN.match(word.strip().lower())
+    if not word.strip() or match is None:
+        return None
+    d, h, m, s = (int(g) if g else 0 for g in match.groups())
+    return float(d * 86400 + h * 3600 + m * 60 + s)

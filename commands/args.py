@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from chat.errors import UsageError
+from chat.suggest import hint
 from cluster.topology import NetworkSpec, Topology
 from commands import operations as ops
 
@@ -108,17 +109,25 @@ def _network(verb: str, parsed: _Parsed, topology: Topology, min_args: int, max_
     spec = topology.network(name)
     if spec is None:
         known = ", ".join(sorted(topology.networks)) or "none configured"
-        raise UsageError(f"unknown network `{name}`; known networks: {known}")
+        raise UsageError(_unknown(f"network `{name}`", hint(name, topology.networks), "known networks", known))
     return spec
 
 
-def _sequencer(spec: NetworkSpec, word: str) -> str:
+def _sequencer(spec: NetworkSpec, word: str, allow_all: bool = False) -> str:
+    ids = [s.id for s in spec.sequencers]
     if not _ID.match(word):
         raise UsageError(f"`{word}` is not a valid sequencer id")
     if spec.sequencer(word) is None:
-        known = ", ".join(s.id for s in spec.sequencers)
-        raise UsageError(f"unknown sequencer `{word}` in {spec.name}; its sequencers: {known}")
+        guess = hint(word, [*ids, ALL] if allow_all else ids)
+        raise UsageError(_unknown(f"sequencer `{word}` in {spec.name}", guess, "its sequencers", ", ".join(ids)))
     return word
+
+
+def _unknown(what: str, guess: str, label: str, listing: str) -> str:
+    """`unknown network `x`; known networks: …`, or with a guess `… — did you mean `y`? Known …`."""
+    if guess:
+        return f"unknown {what}{guess} {label.capitalize()}: {listing}"
+    return f"unknown {what}; {label}: {listing}"
 
 
 def _optional_target(spec: NetworkSpec, parsed: _Parsed, allow_all: bool) -> str | None:
@@ -127,7 +136,7 @@ def _optional_target(spec: NetworkSpec, parsed: _Parsed, allow_all: bool) -> str
     word = parsed.positional[1]
     if allow_all and word == ALL:
         return None
-    return _sequencer(spec, word)
+    return _sequencer(spec, word, allow_all)
 
 
 def _pause(verb: str, parsed: _Parsed, topology: Topology) -> ops.Operation:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import shlex
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from importlib import import_module
 from typing import Any, TypeVar
 
@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from chat import metrics
+from chat import metrics, suggest
 from chat.context import BotContext
 from chat.errors import StaleAction, UsageError, describe, new_correlation_id, user_message
 
@@ -175,7 +175,7 @@ async def dispatch(
         )
         if handler is None:
             metrics.COMMANDS.labels(verb="unknown", outcome="unknown_verb").inc()
-            await reply.ephemeral(unknown_verb_text(cmd.verb))
+            await reply.ephemeral(unknown_verb_text(cmd.verb, registry))
             return
         await handler(ctx, cmd, reply)
         metrics.COMMANDS.labels(verb=verb, outcome="ok").inc()
@@ -239,10 +239,20 @@ def spawn_after_ack(ctx: BotContext, work: Coroutine[Any, Any, None], respond: R
     return correlation_id
 
 
-def unknown_verb_text(verb: str) -> str:
+# Words people type for a verb we spell otherwise; difflib would answer `unpause` with `pause`.
+VERB_SYNONYMS: dict[str, str] = {"unpause": "resume", "list": "networks", "ls": "networks"}
+
+
+def unknown_verb_text(verb: str, available: Iterable[str] = ()) -> str:
+    """Why `verb` did nothing, with the verb the user most likely meant among `available` ones."""
     # Imported here: help imports this module for the registry type.
     from commands.help import CATALOGUE
 
     if verb in CATALOGUE:
         return f"`{verb}` is not available in this deployment yet. Try `{COMMAND} help`."
+    known = list(available) or list(CATALOGUE)
+    meant = VERB_SYNONYMS.get(verb)
+    guess = f" — did you mean `{meant}`?" if meant in known else suggest.hint(verb, known)
+    if guess:
+        return f"Unknown command `{verb}`{guess} `{COMMAND} help` lists every command."
     return f"Unknown command `{verb}`. Try `{COMMAND} help` for the list of commands."

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from chat import authz
 from chat.errors import UnknownNetwork, UsageError
+from chat.suggest import unknown
 from cluster.poller import poll_all, poll_network
 from cluster.topology import NetworkSpec, Topology
 from commands.networks import cap_lines
@@ -32,7 +33,7 @@ def find_network(ctx: BotContext, name: str) -> NetworkSpec:
     spec = ctx.topology.network(name)
     if spec is None:
         known = ", ".join(f"`{n}`" for n in ctx.topology.networks) or "none"
-        raise UnknownNetwork(f"Unknown network `{name}`. Configured networks: {known}.")
+        raise UnknownNetwork(f"{unknown('network', name, ctx.topology.networks)} Configured networks: {known}.")
     return spec
 
 
