@@ -13,6 +13,8 @@ Per tick (`Watcher.tick`):
 4. Apply the tick to every stored alert (`state.observe_network`) and write each changed alert with
    CAS. A conflict means someone else (a button click, another replica) moved that alert: re-read it
    and re-apply this tick's observation to the fresh state, so nothing is done twice or lost.
+   Then append the tick's compact record to the network's history (`store.history`, for
+   `/conductor timeline`).
 5. Fold a burst of posts into one summary (`burst.group_effects`) and hand the effects to the
    notifier, which queues them in Redis and delivers them (or retries them next tick).
 6. Repair lost posts: an alert saved as "post requested" whose PostAlert never reached the outbox
@@ -38,12 +40,14 @@ from pydantic import BaseModel, ConfigDict
 from alerts.alert_store import AlertStore, Stored
 from alerts.burst import group_effects
 from alerts.effects import Effect, PostAlert, effect_fingerprints, is_post
+from alerts.history_record import history_point
 from alerts.model import AlertState, Condition
 from alerts.notifier import Notifier
 from alerts.rules import evaluate
 from alerts.state import observe_network
 from chat.context import BotContext
 from cluster.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network
+from store import history
 from store.gateway import retry_cas
 from store.locks import acquire_or_renew_lease, holder_token, release_lease
 
@@ -126,6 +130,7 @@ class Watcher:
         changed, effects, states = await self._apply(
             network, conditions, stored, now, new_memory.held, silenced_until
         )
+        await history.append(self.ctx.store, network, history_point(snapshot, stored, states))
         effects = group_effects(network, effects)
         if silenced_until is None:
             effects += await self._lost_posts(network, states, effects, now)

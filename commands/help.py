@@ -43,6 +43,9 @@ CATALOGUE: dict[str, VerbHelp] = {
     "help": VerbHelp(READ, "help", "this list"),
     "networks": VerbHelp(READ, "networks", "configured networks and their sequencers"),
     "status": VerbHelp(READ, "status [NETWORK]", "one-line verdict per network, or one network in full"),
+    "timeline": VerbHelp(
+        READ, "timeline NETWORK [30m]", "a picture of the last minutes: heads, leader, alerts, operations"
+    ),
     **{v: VerbHelp(OPERATIONS, usage(v), _OPERATION_SUMMARIES.get(v, "operation")) for v in OPERATION_VERBS},
     "requests": VerbHelp(WORKFLOW, "requests [NETWORK]", "open approval requests"),
     "audit": VerbHelp(WORKFLOW, "audit NETWORK [N]", "the last N audit entries of a network"),

@@ -49,6 +49,7 @@ VERB_MODULES: tuple[str, ...] = (
     "commands.request",
     "commands.requests",
     "commands.audit",
+    "commands.timeline",
     "alerts.buttons",
 )
 

@@ -16,6 +16,9 @@ demo's console (`listeners` are called with every recorded call, e.g. to print i
 Methods: auth.test, chat.postMessage (incrementing `ts`; `thread_ts` adds a reply to the parent),
 chat.update (replaces text/blocks in place), chat.postEphemeral, usergroups.list,
 usergroups.users.list, users.info, conversations.info; any other method answers `{"ok": true}`.
+File uploads (`files_upload_v2`): files.getUploadURLExternal, the byte upload to `/upload/<id>`
+(recorded as an `upload` call) and files.completeUploadExternal (`sim.slack_files`); `fake.files(channel)`
+lists what was shared, bytes included.
 Socket Mode: `apps.connections.open` (with an `xapp-` token) hands out `ws://…/socket`; once the bot
 is connected (`await fake.wait_for("socket:connected")`), `await fake.socket_send(type, payload)`
 pushes an envelope and returns its id; the bot's acks are recorded as `socket:ack` calls.
@@ -35,6 +38,8 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
+
+from sim.slack_files import FakeFile, FakeFiles
 
 BOT_USER_ID = "UBOT"
 BOT_ID = "BBOT"
@@ -78,6 +83,7 @@ class FakeSlackApi:
         self._sockets: list[web.WebSocketResponse] = []
         self._envelopes = 0
         self.port = 0
+        self.uploads = FakeFiles()
         # Called with (method, params) for every recorded call; `response:<name>` for response_url posts.
         self.listeners: list[Callable[[str, Call], None]] = []
         # Called with ("chat.postMessage" | "chat.update", message as it now stands) once a message
@@ -93,6 +99,7 @@ class FakeSlackApi:
         app.router.add_post("/api/{method}", fake._api)
         app.router.add_get("/api/{method}", fake._api)
         app.router.add_post("/response/{name}", fake._response)
+        app.router.add_post("/upload/{file_id}", fake._upload)
         app.router.add_get("/socket", fake._socket)
         app.on_shutdown.append(fake._close_sockets)
         fake._runner = web.AppRunner(app, access_log=None)
@@ -137,6 +144,10 @@ class FakeSlackApi:
 
     def messages(self, channel: str) -> list[FakeMessage]:
         return list(self._channels.get(channel, []))
+
+    def files(self, channel: str | None = None) -> list[FakeFile]:
+        """Files shared by files.completeUploadExternal (in `channel` when given), with their bytes."""
+        return [f for f in self.uploads.shared if channel is None or f.channel == channel]
 
     def responses(self, name: str) -> list[Call]:
         return self.calls(f"response:{name}")
@@ -185,6 +196,14 @@ class FakeSlackApi:
         await self._record(f"response:{request.match_info['name']}", payload)
         return web.Response(text="ok")
 
+    async def _upload(self, request: web.Request) -> web.Response:
+        file_id = request.match_info["file_id"]
+        data = await request.read()
+        await self._record("upload", {"file_id": file_id, "length": len(data)})
+        if not self.uploads.receive(file_id, data):
+            return web.Response(status=404, text="unknown upload")
+        return web.Response(text=f"OK - {len(data)}")
+
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
         params = await _params(request)
@@ -220,6 +239,10 @@ class FakeSlackApi:
                 return self._post(p)
             case "chat.update":
                 return self._update(p)
+            case "files.getUploadURLExternal":
+                return self.uploads.get_upload_url(p, f"http://127.0.0.1:{self.port}/")
+            case "files.completeUploadExternal":
+                return self.uploads.complete(p)
             case "chat.postEphemeral":
                 return {"ok": True, "message_ts": self._next_ts()}
             case "usergroups.list":

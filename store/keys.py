@@ -114,6 +114,13 @@ class Keys:
         after it dies."""
         return self._net(network, "lease", "watch")
 
+    def history(self, network: str) -> str:
+        """The watcher's compact per-tick record of the network (heads, leader, active, new alerts),
+        a list, oldest first, for `/conductor timeline`. Bounded: each append trims it to the last
+        `store.history.MAX_POINTS` entries. TTL: a day, renewed on every append, so a network
+        dropped from the config (or no longer watched) leaves nothing behind."""
+        return self._net(network, "history")
+
     def silence(self, network: str) -> str:
         """Network-wide alert silence (JSON: who, why, until). TTL: the silence's own end, so it
         lifts by itself."""

@@ -1,0 +1,186 @@
+"""The picture of an incident: a PNG of one network's recent history (`store.history` points).
+
+Top panel: the unsafe head of every sequencer over time, one line each, drawn as blocks behind the
+best head of the moment (0 when in sync; a stalled node climbs away from 0; a gap is a node that did
+not answer), with the best head itself in grey on the right axis (flat when the chain halts). Bottom panel: one row per sequencer
+with a band where it led raft and a thinner band where it was the active sequencer. Vertical
+markers: red dashed where an alert started firing, blue where an approved operation started to
+execute. Time runs in UTC, as node and bot logs do.
+
+Pure: a function of the points, the markers and the window, returning PNG bytes. matplotlib is
+imported lazily (it costs about half a second) and only its object-oriented API with the Agg canvas
+is used, never pyplot, so no global figure state is shared between concurrent renderings.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Literal, NamedTuple
+
+from chat.text import duration
+from store.history import HistoryPoint
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+WIDTH_IN, HEIGHT_IN, DPI = 10.0, 6.0, 100
+# matplotlib's default colour cycle has ten colours; more nodes reuse them with another line style.
+_STYLES = ("-", "--", ":", "-.")
+LEADER_COLOUR, ACTIVE_COLOUR = "#f2b705", "#2e9e44"
+ALERT_COLOUR, OPERATION_COLOUR = "#d62728", "#1f5fbf"
+# Gid of each artist kind, so tests (and anyone inspecting a figure) can count the series.
+HEAD_GID, BEST_GID, LEADER_GID, ACTIVE_GID = "head", "best", "leader", "active"
+ALERT_GID, OPERATION_GID = "alert", "operation"
+MAX_LABEL = 40
+
+
+class Marker(NamedTuple):
+    """A moment worth a vertical line: an alert starting to fire or an operation starting to run."""
+
+    at: float
+    kind: Literal["alert", "operation"]
+    label: str
+
+
+def alert_markers(points: Sequence[HistoryPoint]) -> list[Marker]:
+    return [Marker(p.at, "alert", rule) for p in points for rule in p.fired]
+
+
+def node_ids(points: Sequence[HistoryPoint]) -> list[str]:
+    """Every sequencer seen in the window, in the order first seen (topology order)."""
+    return list(dict.fromkeys(node for p in points for node in p.heads))
+
+
+def intervals(points: Sequence[HistoryPoint], holds: Sequence[bool], end: float) -> list[tuple[float, float]]:
+    """(start, width) spans where `holds[i]` was true; point i holds until point i+1 (the last until `end`)."""
+    spans: list[tuple[float, float]] = []
+    start: float | None = None
+    for i, held in enumerate(holds):
+        if held and start is None:
+            start = points[i].at
+        if not held and start is not None:
+            spans.append((start, points[i].at - start))
+            start = None
+    if start is not None:
+        spans.append((start, max(end - start, 0.0)))
+    return spans
+
+
+def build_figure(
+    network: str, points: Sequence[HistoryPoint], markers: Sequence[Marker], start: float, end: float
+) -> Figure:
+    """The figure, before it becomes a PNG (tests count its series)."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    heads_ax, bands_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
+    nodes = node_ids(points)
+    _draw_heads(heads_ax, points, nodes, end)
+    _draw_bands(bands_ax, points, nodes, end)
+    for ax in (heads_ax, bands_ax):
+        _draw_markers(ax, [m for m in markers if start <= m.at <= end], end, label=ax is heads_ax)
+        ax.set_xlim(_minutes(start, end), 0.0)
+        ax.grid(True, axis="x", alpha=0.3)
+    when = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    heads_ax.set_title(f"{network} · last {duration(end - start)} · until {when}", loc="left")
+    bands_ax.set_xlabel("minutes before " + when)
+    return fig
+
+
+def render_png(
+    network: str, points: Sequence[HistoryPoint], markers: Sequence[Marker], start: float, end: float
+) -> bytes:
+    """The timeline as PNG bytes (about 1000 × 600 pixels)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = build_figure(network, points, markers, start, end)
+    buffer = io.BytesIO()
+    FigureCanvasAgg(fig).print_png(buffer)
+    return buffer.getvalue()
+
+
+def _minutes(at: float, end: float) -> float:
+    return (at - end) / 60.0
+
+
+def _draw_heads(ax: Axes, points: Sequence[HistoryPoint], nodes: Sequence[str], end: float) -> None:
+    """Each node's unsafe head as blocks behind the best head of its tick (0 = in sync), and the best
+    head itself in grey on the right axis, so a node falling behind and a halted chain both show."""
+    xs = [_minutes(p.at, end) for p in points]
+    best = [max((h for h in p.heads.values() if h is not None), default=None) for p in points]
+    for i, node in enumerate(nodes):
+        ys = [_behind(p, node, top) for p, top in zip(points, best, strict=True)]
+        ax.plot(xs, ys, _STYLES[(i // 10) % len(_STYLES)], label=node, gid=HEAD_GID, linewidth=1.6)
+    ax.set_ylabel("unsafe head: blocks behind the best")
+    ax.set_ylim(bottom=-0.5)
+    if nodes:
+        ax.legend(loc="upper left", fontsize="small", ncols=min(len(nodes), 6))
+    chain = ax.twinx()
+    chain.plot(xs, [math.nan if b is None else float(b) for b in best], color="grey", alpha=0.5, gid=BEST_GID)
+    chain.set_ylabel("best unsafe head (block)", color="grey")
+    chain.ticklabel_format(axis="y", style="plain", useOffset=False)
+    chain.tick_params(axis="y", colors="grey")
+
+
+def _behind(point: HistoryPoint, node: str, best: int | None) -> float:
+    head = point.heads.get(node)
+    # NaN leaves a gap in the line: the node did not answer.
+    return float(best - head) if head is not None and best is not None else math.nan
+
+
+def _draw_bands(ax: Axes, points: Sequence[HistoryPoint], nodes: Sequence[str], end: float) -> None:
+    # The last point holds for one more tick, not up to `end`: a watcher that stopped recording
+    # must not draw a leader it no longer sees.
+    last = min(points[-1].at + _tick(points), end) if points else end
+    for row, node in enumerate(nodes):
+        for gid, colour, holds, height in (
+            (LEADER_GID, LEADER_COLOUR, [node in p.leaders for p in points], 0.8),
+            (ACTIVE_GID, ACTIVE_COLOUR, [node in p.active for p in points], 0.35),
+        ):
+            spans = [(_minutes(s, end), w / 60.0) for s, w in intervals(points, holds, last)]
+            bars = ax.broken_barh(spans, (row - height / 2, height), facecolors=colour)
+            bars.set_gid(f"{gid}:{node}")
+    ax.set_yticks(range(len(nodes)), list(nodes))
+    ax.set_ylim(-0.6, max(len(nodes), 1) - 0.4)
+    ax.invert_yaxis()
+    from matplotlib.patches import Patch
+
+    ax.legend(
+        handles=[
+            Patch(color=LEADER_COLOUR, label="raft leader"),
+            Patch(color=ACTIVE_COLOUR, label="active sequencer"),
+        ],
+        loc="lower left",
+        fontsize="small",
+        ncols=2,
+    )
+
+
+def _tick(points: Sequence[HistoryPoint]) -> float:
+    """The usual gap between points (the median), i.e. the watcher's poll interval."""
+    gaps = sorted(b.at - a.at for a, b in zip(points, points[1:], strict=False))
+    return gaps[len(gaps) // 2] if gaps else 0.0
+
+
+def _draw_markers(ax: Axes, markers: Sequence[Marker], end: float, *, label: bool) -> None:
+    for marker in markers:
+        colour = ALERT_COLOUR if marker.kind == "alert" else OPERATION_COLOUR
+        style = "--" if marker.kind == "alert" else "-"
+        x = _minutes(marker.at, end)
+        ax.axvline(x, color=colour, linestyle=style, linewidth=1.2, gid=marker.kind)
+        if label:
+            text = marker.label if len(marker.label) <= MAX_LABEL else marker.label[: MAX_LABEL - 1] + "…"
+            ax.annotate(
+                text,
+                (x, 1.0),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize="x-small",
+                color=colour,
+            )
