@@ -39,6 +39,9 @@ VERBS: dict[str, Verb] = {
         "Check op-conductor and op-node env files against the runbook and the clusters file.",
     ),
     "audit": Verb("bot.audit_cli", "audit_command", "Show a network's audit trail."),
+    "timeline": Verb(
+        "bot.timeline_cli", "timeline_command", "Draw a network's recent history as a PNG (--out file.png)."
+    ),
     "demo": Verb(
         "bot.demo", "demo_command", "Run the simulator, a console stand-in for Slack and the bot together."
     ),

@@ -1,4 +1,4 @@
-""""Did you mean …?" for words a user mistyped: verbs, networks, sequencer ids, alert rules, durations.
+""" "Did you mean …?" for words a user mistyped: verbs, networks, sequencer ids, alert rules, durations.
 
 Pure functions over the names the caller knows. Matching ignores case and separators (`sim1` finds
 `sim-1`, `Multiple-Active` finds `multiple_active`), then takes the one name the word begins

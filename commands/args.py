@@ -109,7 +109,9 @@ def _network(verb: str, parsed: _Parsed, topology: Topology, min_args: int, max_
     spec = topology.network(name)
     if spec is None:
         known = ", ".join(sorted(topology.networks)) or "none configured"
-        raise UsageError(_unknown(f"network `{name}`", hint(name, topology.networks), "known networks", known))
+        raise UsageError(
+            _unknown(f"network `{name}`", hint(name, topology.networks), "known networks", known)
+        )
     return spec
 
 
@@ -119,7 +121,9 @@ def _sequencer(spec: NetworkSpec, word: str, allow_all: bool = False) -> str:
         raise UsageError(f"`{word}` is not a valid sequencer id")
     if spec.sequencer(word) is None:
         guess = hint(word, [*ids, ALL] if allow_all else ids)
-        raise UsageError(_unknown(f"sequencer `{word}` in {spec.name}", guess, "its sequencers", ", ".join(ids)))
+        raise UsageError(
+            _unknown(f"sequencer `{word}` in {spec.name}", guess, "its sequencers", ", ".join(ids))
+        )
     return word
 
 

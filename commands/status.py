@@ -33,7 +33,9 @@ def find_network(ctx: BotContext, name: str) -> NetworkSpec:
     spec = ctx.topology.network(name)
     if spec is None:
         known = ", ".join(f"`{n}`" for n in ctx.topology.networks) or "none"
-        raise UnknownNetwork(f"{unknown('network', name, ctx.topology.networks)} Configured networks: {known}.")
+        raise UnknownNetwork(
+            f"{unknown('network', name, ctx.topology.networks)} Configured networks: {known}."
+        )
     return spec
 
 

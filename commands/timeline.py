@@ -142,7 +142,9 @@ async def post_timeline(
     except SlackApiError as e:
         code = str(e.response.get("error", "unknown"))
         logger.warning("timeline upload failed network=%s slack_error=%s", timeline.network, code)
-        hint = " Invite the bot to this channel (`/invite @conductor-bot`)." if code == "not_in_channel" else ""
+        hint = (
+            " Invite the bot to this channel (`/invite @conductor-bot`)." if code == "not_in_channel" else ""
+        )
         raise UploadFailed(f"Slack refused the timeline upload (`{code}`).{hint}") from e
     file_id = str((response.get("file") or {}).get("id", ""))
     logger.info("timeline posted network=%s bytes=%d file=%s", timeline.network, len(png), file_id)

@@ -2,8 +2,9 @@
 
 Top panel: the unsafe head of every sequencer over time, one line each, drawn as blocks behind the
 best head of the moment (0 when in sync; a stalled node climbs away from 0; a gap is a node that did
-not answer), with the best head itself in grey on the right axis (flat when the chain halts). Bottom panel: one row per sequencer
-with a band where it led raft and a thinner band where it was the active sequencer. Vertical
+not answer), with the best head itself in grey on the right axis (flat when the chain halts).
+Bottom panel: one row per sequencer with a band where it led raft and a thinner band where it was
+the active sequencer. Vertical
 markers: red dashed where an alert started firing, blue where an approved operation started to
 execute. Time runs in UTC, as node and bot logs do.
 
@@ -15,6 +16,7 @@ is used, never pyplot, so no global figure state is shared between concurrent re
 from __future__ import annotations
 
 import io
+import itertools
 import math
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -56,7 +58,7 @@ def node_ids(points: Sequence[HistoryPoint]) -> list[str]:
 
 
 def intervals(points: Sequence[HistoryPoint], holds: Sequence[bool], end: float) -> list[tuple[float, float]]:
-    """(start, width) spans where `holds[i]` was true; point i holds until point i+1 (the last until `end`)."""
+    """(start, width) spans where `holds[i]` was true; point i holds until point i+1, the last until `end`."""
     spans: list[tuple[float, float]] = []
     start: float | None = None
     for i, held in enumerate(holds):
@@ -98,8 +100,9 @@ def render_png(
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
     fig = build_figure(network, points, markers, start, end)
+    FigureCanvasAgg(fig)  # attaches itself as the figure's canvas: Agg, whatever the default backend
     buffer = io.BytesIO()
-    FigureCanvasAgg(fig).print_png(buffer)
+    fig.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()
 
 
@@ -162,7 +165,7 @@ def _draw_bands(ax: Axes, points: Sequence[HistoryPoint], nodes: Sequence[str], 
 
 def _tick(points: Sequence[HistoryPoint]) -> float:
     """The usual gap between points (the median), i.e. the watcher's poll interval."""
-    gaps = sorted(b.at - a.at for a, b in zip(points, points[1:], strict=False))
+    gaps = sorted(b.at - a.at for a, b in itertools.pairwise(points))
     return gaps[len(gaps) // 2] if gaps else 0.0
 
 

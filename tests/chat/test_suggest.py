@@ -1,4 +1,4 @@
-""""Did you mean": the guesses a user sees after a slip, and the words that get no guess."""
+""" "Did you mean": the guesses a user sees after a slip, and the words that get no guess."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 import struct
 
+import numpy as np
 from matplotlib.collections import PolyCollection
 
 from commands.timeline import operation_markers, parse_window
@@ -58,7 +59,7 @@ def test_one_head_series_per_node_with_gaps_where_a_node_was_silent() -> None:
     heads_ax = fig.axes[0]
     series = [line for line in heads_ax.lines if line.get_gid() == HEAD_GID]
     assert [line.get_label() for line in series] == list(NODES)
-    behind = {line.get_label(): list(line.get_ydata()) for line in series}  # type: ignore[arg-type]
+    behind = {str(line.get_label()): np.asarray(line.get_ydata(), dtype=float).tolist() for line in series}
     # seq-0 stalls at block 150 while seq-1 keeps going: it falls 149 blocks behind by the end.
     assert behind["seq-0"][149] == 0 and behind["seq-0"][-1] == 149
     assert behind["seq-1"][-1] == 0
@@ -70,14 +71,14 @@ def test_leader_and_active_bands_and_markers() -> None:
     markers = [*alert_markers(points), Marker(END - 120, "operation", "resume sim-1 all")]
     fig = build_figure("sim-1", points, markers, END - 600, END)
     heads_ax, bands_ax = fig.axes[0], fig.axes[1]
-    bands = {c.get_gid(): c for c in bands_ax.collections if isinstance(c, PolyCollection)}
-    assert sorted(g for g in bands if g) == sorted(f"{k}:{n}" for k in ("active", "leader") for n in NODES)
+    bands = {str(c.get_gid()): c for c in bands_ax.collections if isinstance(c, PolyCollection)}
+    assert sorted(bands) == sorted(f"{k}:{n}" for k in ("active", "leader") for n in NODES)
     # seq-0 led for the first 5 minutes, seq-1 after; seq-2 never did.
     assert len(bands["leader:seq-0"].get_paths()) == 1
     assert len(bands["leader:seq-1"].get_paths()) == 1
     assert len(bands["leader:seq-2"].get_paths()) == 0
     for ax in (heads_ax, bands_ax):
-        kinds = [line.get_gid() for line in ax.lines if line.get_gid() in (ALERT_GID, OPERATION_GID)]
+        kinds = [str(line.get_gid()) for line in ax.lines if line.get_gid() in (ALERT_GID, OPERATION_GID)]
         assert sorted(kinds) == [ALERT_GID, ALERT_GID, OPERATION_GID]
     labels = [t.get_text() for t in heads_ax.texts]
     assert labels == ["leader_change", "unsafe_head_stalled", "resume sim-1 all"]
@@ -105,7 +106,11 @@ def test_operation_markers_are_executions_inside_the_window() -> None:
     def entry(at: float, kind: AuditKind) -> AuditEntry:
         return AuditEntry(at=at, network="sim-1", kind=kind, message="m", data={"command": f"pause @{at}"})
 
-    entries = [entry(END - 700, AuditKind.EXECUTE), entry(END - 60, AuditKind.EXECUTE), entry(END, AuditKind.STEP)]
+    entries = [
+        entry(END - 700, AuditKind.EXECUTE),
+        entry(END - 60, AuditKind.EXECUTE),
+        entry(END, AuditKind.STEP),
+    ]
     assert operation_markers(entries, END - 600, END) == [Marker(END - 60, "operation", f"pause @{END - 60}")]
 
 

@@ -41,7 +41,9 @@ async def test_each_kind_of_typo_gets_the_word_meant(running_bot: StartBot) -> N
 
 async def test_no_guess_where_there_is_no_likely_word(running_bot: StartBot) -> None:
     async with running_bot() as bot:
-        assert await ask(bot, "status nope") == ":warning: Unknown network `nope`. Configured networks: `sim-1`."
+        assert (
+            await ask(bot, "status nope") == ":warning: Unknown network `nope`. Configured networks: `sim-1`."
+        )
         # seq-9 is not a typo of seq-1: a guess could aim the operation at another machine.
         assert "did you mean" not in await ask(bot, "pause sim-1 seq-9")
         assert "did you mean" not in await ask(bot, "frobnicate")

@@ -46,7 +46,9 @@ async def test_timeline_of_a_stalled_leader_is_uploaded_into_the_channel(running
 async def test_a_refused_upload_says_why_and_how_to_fix_it(running_bot: StartBot) -> None:
     async with running_bot() as bot:
         await run(bot, [Watcher(bot.ctx, "replica-a")], 6)
-        bot.fake.fail_next("files.completeUploadExternal", status=200, retry_after=None, error="not_in_channel")
+        bot.fake.fail_next(
+            "files.completeUploadExternal", status=200, retry_after=None, error="not_in_channel"
+        )
         sent = await bot.driver.command("timeline sim-1", user="U1", channel=bot.channel())
         [reply] = await bot.fake.wait_for_response(sent.response_name)
         assert reply["text"] == (
