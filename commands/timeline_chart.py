@@ -4,7 +4,7 @@ Top panel: the unsafe head of every sequencer over time, one line each, drawn as
 best head of the moment (0 when in sync; a stalled node climbs away from 0; a gap is a node that did
 not answer), with the best head itself in grey on the right axis (flat when the chain halts).
 Bottom panel: one row per sequencer with a band where it led raft and a thinner band where it was
-the active sequencer. Vertical
+the active sequencer (grey where it did not answer). Vertical
 markers: red dashed where an alert started firing, blue where an approved operation started to
 execute. Time runs in UTC, as node and bot logs do.
 
@@ -32,24 +32,38 @@ if TYPE_CHECKING:
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 6.0, 100
 # matplotlib's default colour cycle has ten colours; more nodes reuse them with another line style.
 _STYLES = ("-", "--", ":", "-.")
-LEADER_COLOUR, ACTIVE_COLOUR = "#f2b705", "#2e9e44"
+LEADER_COLOUR, ACTIVE_COLOUR, SILENT_COLOUR = "#f2b705", "#2e9e44", "#9e9e9e"
 ALERT_COLOUR, OPERATION_COLOUR = "#d62728", "#1f5fbf"
 # Gid of each artist kind, so tests (and anyone inspecting a figure) can count the series.
-HEAD_GID, BEST_GID, LEADER_GID, ACTIVE_GID = "head", "best", "leader", "active"
+HEAD_GID, BEST_GID = "head", "best"
+LEADER_GID, ACTIVE_GID, SILENT_GID = "leader", "active", "silent"
 ALERT_GID, OPERATION_GID = "alert", "operation"
 MAX_LABEL = 40
+
+
+MarkerKind = Literal["alert", "operation"]
 
 
 class Marker(NamedTuple):
     """A moment worth a vertical line: an alert starting to fire or an operation starting to run."""
 
     at: float
-    kind: Literal["alert", "operation"]
+    kind: MarkerKind
     label: str
 
 
 def alert_markers(points: Sequence[HistoryPoint]) -> list[Marker]:
     return [Marker(p.at, "alert", rule) for p in points for rule in p.fired]
+
+
+def merge_markers(markers: Sequence[Marker]) -> list[Marker]:
+    """One marker per kind and moment, labels joined: alerts of one tick would print over each other."""
+    merged: dict[tuple[MarkerKind, float], list[str]] = {}
+    for marker in sorted(markers, key=lambda m: m.at):
+        labels = merged.setdefault((marker.kind, marker.at), [])
+        if marker.label not in labels:
+            labels.append(marker.label)
+    return [Marker(at, kind, ", ".join(labels)) for (kind, at), labels in merged.items()]
 
 
 def node_ids(points: Sequence[HistoryPoint]) -> list[str]:
@@ -84,7 +98,9 @@ def build_figure(
     _draw_heads(heads_ax, points, nodes, end)
     _draw_bands(bands_ax, points, nodes, end)
     for ax in (heads_ax, bands_ax):
-        _draw_markers(ax, [m for m in markers if start <= m.at <= end], end, label=ax is heads_ax)
+        _draw_markers(
+            ax, merge_markers([m for m in markers if start <= m.at <= end]), end, label=ax is heads_ax
+        )
         ax.set_xlim(_minutes(start, end), 0.0)
         ax.grid(True, axis="x", alpha=0.3)
     when = datetime.fromtimestamp(end, UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -115,11 +131,15 @@ def _draw_heads(ax: Axes, points: Sequence[HistoryPoint], nodes: Sequence[str], 
     head itself in grey on the right axis, so a node falling behind and a halted chain both show."""
     xs = [_minutes(p.at, end) for p in points]
     best = [max((h for h in p.heads.values() if h is not None), default=None) for p in points]
+    worst = 0.0
     for i, node in enumerate(nodes):
         ys = [_behind(p, node, top) for p, top in zip(points, best, strict=True)]
-        ax.plot(xs, ys, _STYLES[(i // 10) % len(_STYLES)], label=node, gid=HEAD_GID, linewidth=1.6)
+        worst = max([worst, *(y for y in ys if not math.isnan(y))])
+        # Nodes in sync draw on top of each other: the first is the widest, so each stays visible.
+        width = 1.5 + 2.5 * (len(nodes) - 1 - i) / max(len(nodes) - 1, 1)
+        ax.plot(xs, ys, _STYLES[(i // 10) % len(_STYLES)], label=node, gid=HEAD_GID, linewidth=width)
     ax.set_ylabel("unsafe head: blocks behind the best")
-    ax.set_ylim(bottom=-0.5)
+    ax.set_ylim(-0.5, max(4.0, worst * 1.15))
     if nodes:
         ax.legend(loc="upper left", fontsize="small", ncols=min(len(nodes), 6))
     chain = ax.twinx()
@@ -143,12 +163,14 @@ def _draw_bands(ax: Axes, points: Sequence[HistoryPoint], nodes: Sequence[str], 
         for gid, colour, holds, height in (
             (LEADER_GID, LEADER_COLOUR, [node in p.leaders for p in points], 0.8),
             (ACTIVE_GID, ACTIVE_COLOUR, [node in p.active for p in points], 0.35),
+            (SILENT_GID, SILENT_COLOUR, [p.heads.get(node) is None for p in points], 0.8),
         ):
             spans = [(_minutes(s, end), w / 60.0) for s, w in intervals(points, holds, last)]
             bars = ax.broken_barh(spans, (row - height / 2, height), facecolors=colour)
             bars.set_gid(f"{gid}:{node}")
     ax.set_yticks(range(len(nodes)), list(nodes))
-    ax.set_ylim(-0.6, max(len(nodes), 1) - 0.4)
+    # One empty row below the nodes holds the legend, so it never covers a band.
+    ax.set_ylim(-0.6, max(len(nodes), 1) + 0.6)
     ax.invert_yaxis()
     from matplotlib.patches import Patch
 
@@ -156,10 +178,11 @@ def _draw_bands(ax: Axes, points: Sequence[HistoryPoint], nodes: Sequence[str], 
         handles=[
             Patch(color=LEADER_COLOUR, label="raft leader"),
             Patch(color=ACTIVE_COLOUR, label="active sequencer"),
+            Patch(color=SILENT_COLOUR, label="no answer"),
         ],
         loc="lower left",
         fontsize="small",
-        ncols=2,
+        ncols=3,
     )
 
 
@@ -177,12 +200,14 @@ def _draw_markers(ax: Axes, markers: Sequence[Marker], end: float, *, label: boo
         ax.axvline(x, color=colour, linestyle=style, linewidth=1.2, gid=marker.kind)
         if label:
             text = marker.label if len(marker.label) <= MAX_LABEL else marker.label[: MAX_LABEL - 1] + "…"
+            # Alerts are labelled from the top, operations from the bottom: they often share a moment.
+            top = marker.kind == "alert"
             ax.annotate(
                 text,
-                (x, 1.0),
+                (x, 0.99 if top else 0.01),
                 xycoords=("data", "axes fraction"),
                 rotation=90,
-                va="top",
+                va="top" if top else "bottom",
                 ha="right",
                 fontsize="x-small",
                 color=colour,

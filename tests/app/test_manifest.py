@@ -23,4 +23,5 @@ def test_manifest_declares_the_command_interactivity_and_minimal_scopes() -> Non
         "chat:write",
         "users:read",
         "usergroups:read",
+        "files:write",
     }

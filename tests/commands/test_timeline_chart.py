@@ -21,6 +21,7 @@ from commands.timeline_chart import (
     alert_markers,
     build_figure,
     intervals,
+    merge_markers,
     render_png,
 )
 from store.audit import AuditEntry, AuditKind
@@ -72,16 +73,18 @@ def test_leader_and_active_bands_and_markers() -> None:
     fig = build_figure("sim-1", points, markers, END - 600, END)
     heads_ax, bands_ax = fig.axes[0], fig.axes[1]
     bands = {str(c.get_gid()): c for c in bands_ax.collections if isinstance(c, PolyCollection)}
-    assert sorted(bands) == sorted(f"{k}:{n}" for k in ("active", "leader") for n in NODES)
-    # seq-0 led for the first 5 minutes, seq-1 after; seq-2 never did.
+    assert sorted(bands) == sorted(f"{k}:{n}" for k in ("active", "leader", "silent") for n in NODES)
+    # seq-0 led for the first 5 minutes, seq-1 after; seq-2 never did, and once did not answer.
     assert len(bands["leader:seq-0"].get_paths()) == 1
     assert len(bands["leader:seq-1"].get_paths()) == 1
     assert len(bands["leader:seq-2"].get_paths()) == 0
+    assert [len(bands[f"silent:{n}"].get_paths()) for n in NODES] == [0, 0, 1]
     for ax in (heads_ax, bands_ax):
         kinds = [str(line.get_gid()) for line in ax.lines if line.get_gid() in (ALERT_GID, OPERATION_GID)]
-        assert sorted(kinds) == [ALERT_GID, ALERT_GID, OPERATION_GID]
+        # The two alerts of one tick share a marker, so their labels do not print over each other.
+        assert sorted(kinds) == [ALERT_GID, OPERATION_GID]
     labels = [t.get_text() for t in heads_ax.texts]
-    assert labels == ["leader_change", "unsafe_head_stalled", "resume sim-1 all"]
+    assert labels == ["leader_change, unsafe_head_stalled", "resume sim-1 all"]
 
 
 def test_the_png_has_the_figure_size_and_real_content() -> None:
@@ -94,6 +97,21 @@ def test_the_png_has_the_figure_size_and_real_content() -> None:
 def test_an_empty_window_still_renders() -> None:
     png = render_png("sim-1", [], [], END - 600, END)
     assert png_size(png) == (int(WIDTH_IN * DPI), int(HEIGHT_IN * DPI))
+
+
+def test_markers_of_one_moment_and_kind_merge() -> None:
+    markers = [
+        Marker(5.0, "alert", "b"),
+        Marker(5.0, "operation", "pause"),
+        Marker(1.0, "alert", "a"),
+        Marker(5.0, "alert", "c"),
+        Marker(5.0, "alert", "b"),
+    ]
+    assert merge_markers(markers) == [
+        Marker(1.0, "alert", "a"),
+        Marker(5.0, "alert", "b, c"),
+        Marker(5.0, "operation", "pause"),
+    ]
 
 
 def test_intervals_hold_until_the_next_point() -> None:
