@@ -15,7 +15,7 @@ from redis.exceptions import RedisError
 
 from chat import authz
 from chat.errors import StoreUnavailable, UsageError
-from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, utc_time
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, escape, utc_time
 from commands.status import find_network
 from store import audit
 from store.audit import AuditEntry, AuditKind
@@ -73,7 +73,8 @@ def entry_line(entry: AuditEntry) -> str:
     if entry.request_id:
         parts.append(f"`{entry.request_id}`")
     # Messages are one line in this list; the full text stays in the stream and the CLI's --json.
-    parts.append(" ".join(entry.message.split()))
+    # They are plain text that may quote a node's error, so never markup Slack would act on.
+    parts.append(escape(" ".join(entry.message.split()), keep_user_mentions=True))
     return clip(" · ".join(parts), LINE_LIMIT)
 
 

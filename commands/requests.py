@@ -1,7 +1,8 @@
 """`/conductor requests [NETWORK]`: the approval requests still open (pending, approved, executing).
 
-Read from Redis only (no RPC), through `commands.approval_store.open_requests`: each network's
-pending index names the requests, their records hold them. Without a network it lists every network
+Read from Redis (no RPC), through `commands.approval_store.open_requests`: each network's pending
+index names the requests, their records hold them; each listed request links to its approval
+message (one chat.getPermalink per request, concurrently). Without a network it lists every network
 whose commands are accepted in this channel; with one, that network (READ permission, like `status`).
 `requests_blocks` is a pure function of the requests and `now`.
 """
@@ -10,14 +11,15 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from redis.exceptions import RedisError
+from slack_sdk.errors import SlackApiError
 
 from chat import authz
 from chat.errors import StoreUnavailable, UsageError
-from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape
 from commands.approval import ApprovalRequest
 from commands.approval_store import open_requests
 from commands.status import find_network
@@ -51,15 +53,17 @@ def expiry_text(request: ApprovalRequest, now: float) -> str:
     return f"expires in {duration(left)}"
 
 
-def request_line(request: ApprovalRequest, now: float) -> str:
-    """One request: id, network, command, requester, approvals so far / required, expiry."""
+def request_line(request: ApprovalRequest, now: float, link: str | None = None) -> str:
+    """One request: id, network, command, requester, approvals so far / required, expiry, and a link
+    to its approval message when Slack gave one."""
     icon = _STATE_ICON.get(request.state, ":grey_question:")
     # The command already ends in `--force`; the siren makes it visible at a glance.
     force = " :rotating_light:" if request.operation.force else ""
+    message = f" · <{link}|open the request>" if link else ""
     return (
-        f"{icon} `{request.id}` *{request.network}* `{request.operation.command}`{force}\n"
+        f"{icon} `{request.id}` *{request.network}* `{escape(request.operation.command)}`{force}\n"
         f"requested by <@{request.requester}> · approvals {len(request.approvals)}/"
-        f"{request.approvals_required} · {expiry_text(request, now)}"
+        f"{request.approvals_required} · {expiry_text(request, now)}{message}"
     )
 
 
@@ -76,8 +80,15 @@ def requests_text(requests: Sequence[ApprovalRequest], network: str | None) -> s
     return f"{len(requests)} open approval request{'s' if len(requests) != 1 else ''}{where}"
 
 
-def requests_blocks(requests: Sequence[ApprovalRequest], now: float, network: str | None) -> list[Block]:
-    """The reply to `/conductor requests`: header, one section per request, then a count of the rest."""
+def requests_blocks(
+    requests: Sequence[ApprovalRequest],
+    now: float,
+    network: str | None,
+    links: Mapping[str, str] | None = None,
+) -> list[Block]:
+    """The reply to `/conductor requests`: header, one section per request (linked to its message
+    when `links` has the request id), then a count of the rest."""
+    links = links or {}
     title = "Open approval requests" + (f" · {network}" if network else "")
     blocks: list[Block] = [
         {"type": "header", "text": {"type": "plain_text", "text": clip(title, HEADER_LIMIT)}}
@@ -92,7 +103,10 @@ def requests_blocks(requests: Sequence[ApprovalRequest], now: float, network: st
         blocks.append(
             {
                 "type": "section",
-                "text": {"type": "mrkdwn", "text": clip(request_line(request, now), SECTION_LIMIT)},
+                "text": {
+                    "type": "mrkdwn",
+                    "text": clip(request_line(request, now, links.get(request.id)), SECTION_LIMIT),
+                },
             }
         )
     hidden = len(ordered) - MAX_LISTED
@@ -123,7 +137,33 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
             "Could not read approval requests: Redis did not answer. Try again shortly."
         ) from e
     requests = [r for per_network in found for r in per_network]
-    await reply.ephemeral(requests_text(requests, scope), requests_blocks(requests, ctx.clock.now(), scope))
+    links = await permalinks(ctx, _ordered(requests)[:MAX_LISTED])
+    await reply.ephemeral(
+        requests_text(requests, scope), requests_blocks(requests, ctx.clock.now(), scope, links)
+    )
+
+
+async def permalinks(ctx: BotContext, requests: Sequence[ApprovalRequest]) -> dict[str, str]:
+    """Request id → permalink of its approval message (chat.getPermalink), concurrently. A request
+    whose link Slack does not give (message deleted, channel archived) is listed without one."""
+    posted = [r for r in requests if r.message is not None]
+
+    async def one(request: ApprovalRequest) -> str | None:
+        assert request.message is not None
+        try:
+            response = await ctx.slack.chat_getPermalink(
+                channel=request.message.channel, message_ts=request.message.ts
+            )
+        except SlackApiError as e:
+            logger.info(
+                "no permalink request=%s slack_error=%s", request.id, e.response.get("error", "unknown")
+            )
+            return None
+        link = response.get("permalink")
+        return str(link) if link else None
+
+    found = await asyncio.gather(*(one(r) for r in posted))
+    return {r.id: link for r, link in zip(posted, found, strict=True) if link}
 
 
 def register(registry: VerbRegistry) -> None:

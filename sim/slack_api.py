@@ -16,6 +16,7 @@ demo's console (`listeners` are called with every recorded call, e.g. to print i
 Methods: auth.test, chat.postMessage (incrementing `ts`; `thread_ts` adds a reply to the parent),
 chat.update (replaces text/blocks in place), chat.postEphemeral, usergroups.list,
 usergroups.users.list, users.info, conversations.info; any other method answers `{"ok": true}`.
+chat.getPermalink (for a posted message; `message_not_found` otherwise).
 File uploads (`files_upload_v2`): files.getUploadURLExternal, the byte upload to `/upload/<id>`
 (recorded as an `upload` call) and files.completeUploadExternal (`sim.slack_files`); `fake.files(channel)`
 lists what was shared, bytes included.
@@ -239,10 +240,8 @@ class FakeSlackApi:
                 return self._post(p)
             case "chat.update":
                 return self._update(p)
-            case "files.getUploadURLExternal":
-                return self.uploads.get_upload_url(p, f"http://127.0.0.1:{self.port}/")
-            case "files.completeUploadExternal":
-                return self.uploads.complete(p)
+            case "chat.getPermalink" | "files.getUploadURLExternal" | "files.completeUploadExternal":
+                return self._answer_links_and_files(method, p)
             case "chat.postEphemeral":
                 return {"ok": True, "message_ts": self._next_ts()}
             case "usergroups.list":
@@ -264,6 +263,17 @@ class FakeSlackApi:
                 return {"ok": True, "channel": {"id": cid, "name": cid.lower(), "is_channel": True}}
             case _:
                 return {"ok": True}
+
+    def _answer_links_and_files(self, method: str, p: Call) -> Call:
+        if method == "files.getUploadURLExternal":
+            return self.uploads.get_upload_url(p, f"http://127.0.0.1:{self.port}/")
+        if method == "files.completeUploadExternal":
+            return self.uploads.complete(p)
+        found = self._by_ts.get(str(p.get("message_ts", "")))
+        if found is None or found.channel != p.get("channel"):
+            return {"ok": False, "error": "message_not_found"}
+        link = f"https://fake.slack.test/archives/{found.channel}/p{found.ts.replace('.', '')}"
+        return {"ok": True, "channel": found.channel, "permalink": link}
 
     async def socket_send(self, envelope_type: str, payload: Call, *, retry_attempt: int = 0) -> str:
         """Push one Socket Mode envelope to the connected bot; returns its envelope id."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from chat.suggest import closest, closest_duration, hint, unknown
-from chat.text import parse_span
+from chat.text import escape, parse_span
 from commands.help import CATALOGUE
 from commands.router import unknown_verb_text
 
@@ -93,3 +93,15 @@ def test_parse_span_reads_the_one_duration_grammar() -> None:
     assert parse_span("90s") == 90.0
     assert parse_span("30min") is None
     assert parse_span("") is None
+
+
+def test_escape_leaves_nothing_slack_would_act_on() -> None:
+    raw = "err <!channel> <http://x.test|click> & <@U123ABC> <#C1>"
+    assert (
+        escape(raw) == "err &lt;!channel&gt; &lt;http://x.test|click&gt; &amp; &lt;@U123ABC&gt; &lt;#C1&gt;"
+    )
+    assert escape(raw, keep_user_mentions=True) == (
+        "err &lt;!channel&gt; &lt;http://x.test|click&gt; &amp; <@U123ABC> &lt;#C1&gt;"
+    )
+    # A mention cannot be smuggled in around a link: only the exact `<@ID>` form comes back.
+    assert escape("<@U1|x> <@U123|x>", keep_user_mentions=True) == "&lt;@U1|x&gt; &lt;@U123|x&gt;"
