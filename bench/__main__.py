@@ -9,7 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench_sim", "bench_status", "bench_ack", "bench_alerts", "bench_cli_start")
+BENCHMARKS = ("bench_sim", "bench_status", "bench_ack", "bench_alerts", "bench_cli_start", "bench_timeline")
 
 
 def main() -> int:

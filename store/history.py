@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
 from store.gateway import Store, text
 
@@ -38,6 +38,9 @@ class HistoryPoint(BaseModel):
         return self.model_dump_json(by_alias=True, exclude_defaults=True)
 
 
+_POINTS = TypeAdapter(list[HistoryPoint])
+
+
 async def append(store: Store, network: str, point: HistoryPoint, max_points: int = MAX_POINTS) -> None:
     """Add one point and keep only the newest `max_points` (one round trip)."""
     key = store.keys.history(network)
@@ -50,15 +53,19 @@ async def append(store: Store, network: str, point: HistoryPoint, max_points: in
 
 async def read(store: Store, network: str, since: float) -> list[HistoryPoint]:
     """The points taken at or after `since`, oldest first."""
-    raw = await store.redis.lrange(store.keys.history(network), 0, -1)
-    points: list[HistoryPoint] = []
-    for item in raw:
-        try:
-            point = HistoryPoint.model_validate_json(text(item))
-        except ValidationError:
-            # One unreadable point (e.g. written by a newer version) must not hide the rest.
-            logger.warning("unreadable history point network=%s", network)
-            continue
-        if point.at >= since:
-            points.append(point)
-    return points
+    raw = [text(item) for item in await store.redis.lrange(store.keys.history(network), 0, -1)]
+    try:
+        # One validation of the whole list is several times faster than one per point.
+        points = _POINTS.validate_json("[" + ",".join(raw) + "]")
+    except ValidationError:
+        points = [p for item in raw if (p := _one(network, item)) is not None]
+    return [p for p in points if p.at >= since]
+
+
+def _one(network: str, item: str) -> HistoryPoint | None:
+    try:
+        return HistoryPoint.model_validate_json(item)
+    except ValidationError:
+        # One unreadable point (e.g. written by a newer version) must not hide the rest.
+        logger.warning("unreadable history point network=%s", network)
+        return None
