@@ -92,7 +92,9 @@ def build_figure(
     """The figure, before it becomes a PNG (tests count its series)."""
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI, layout="constrained")
+    fig = Figure(figsize=(WIDTH_IN, HEIGHT_IN), dpi=DPI)
+    # Fixed margins: constrained layout costs about 0.3 s a picture for the same result here.
+    fig.subplots_adjust(left=0.08, right=0.91, top=0.94, bottom=0.09, hspace=0.08)
     heads_ax, bands_ax = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 2]})
     nodes = node_ids(points)
     _draw_heads(heads_ax, points, nodes, end)
@@ -141,7 +143,14 @@ def _draw_heads(ax: Axes, points: Sequence[HistoryPoint], nodes: Sequence[str], 
     ax.set_ylabel("unsafe head: blocks behind the best")
     ax.set_ylim(-0.5, max(4.0, worst * 1.15))
     if nodes:
-        ax.legend(loc="upper left", fontsize="small", ncols=min(len(nodes), 6))
+        # Above the panel, right of the title: inside it would cover the alert labels.
+        ax.legend(
+            loc="lower right",
+            bbox_to_anchor=(1.0, 1.0),
+            fontsize="small",
+            ncols=min(len(nodes), 6),
+            frameon=False,
+        )
     chain = ax.twinx()
     chain.plot(xs, [math.nan if b is None else float(b) for b in best], color="grey", alpha=0.5, gid=BEST_GID)
     chain.set_ylabel("best unsafe head (block)", color="grey")
