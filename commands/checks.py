@@ -218,11 +218,16 @@ def check_transfer_target(snap: NetworkSnapshot, spec: NetworkSpec, target: str,
     return found
 
 
-def check_sequencer_start_gate(snap: NetworkSnapshot, target: str) -> Findings:
-    """op-node asks its conductor `conductor_leader` before it starts (reference §2.1)."""
+def check_sequencer_start_gate(
+    snap: NetworkSnapshot, target: str, *, node_overridden: bool = False
+) -> Findings:
+    """op-node asks its conductor `conductor_leader` before it starts (reference §2.1), unless this bot
+    set op-node's own override (`node_overridden`, from the bot's records: op-node cannot report it)."""
     node = snap.node(target)
     if node is not None and node.conductor_reachable and (node.leader or node.leader_overridden):
         return []
+    if node_overridden:
+        return [ok("start_gate", f"{target}'s op-node override (set by this bot) lets it start")]
     message = (
         f"{target}'s conductor is neither leader nor overridden: its op-node refuses to start unless its "
         f"own override is set (`override-leader {snap.network} {target} --node`)"
