@@ -7,6 +7,7 @@ combines these per verb into a plan.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -249,4 +250,27 @@ def warn_control_loops(snap: NetworkSnapshot) -> Findings:
             f"conductors not paused ({', '.join(running)}) may undo a manual start/stop: "
             "the runbook pauses every conductor first",
         )
+    ]
+
+
+def _shape(f: PreflightFinding) -> tuple[str, str, str]:
+    # Numbers (lag, head heights, seconds) move between two snapshots without changing the risk.
+    return (f.level, f.code, re.sub(r"\d+(\.\d+)?", "#", f.message))
+
+
+_RANK = {"ok": 0, "warn": 1, "block": 2}
+
+
+def new_findings(
+    seen: tuple[PreflightFinding, ...], now: tuple[PreflightFinding, ...]
+) -> list[PreflightFinding]:
+    """Warnings and blocks in `now` that the approvers did not see in `seen` (new, or now worse)."""
+    before = {_shape(f) for f in seen}
+    worst: dict[str, int] = {}
+    for f in seen:
+        worst[f.code] = max(worst.get(f.code, 0), _RANK[f.level])
+    return [
+        f
+        for f in now
+        if f.level != "ok" and _shape(f) not in before and _RANK[f.level] >= worst.get(f.code, 0)
     ]

@@ -399,23 +399,28 @@ def check_halt(p: Prediction, plan: Plan, *, halting: bool) -> Findings:
     final = p.final
     if halting or not p.before.producing or final.producing:
         return []
-    why = _halt_reason(p.before, final)
-    return [
-        block(
-            "chain_halts",
-            f"after this plan no sequencer could produce blocks ({why}), so the chain halts; instead "
-            "keep the current sequencer running until the cluster has a raft leader with quorum again",
-        )
-    ]
+    return [block("chain_halts", f"after this plan {_halt_reason(p.before, final)}")]
 
 
 def _halt_reason(before: Cluster, after: Cluster) -> str:
     stopped = sorted(before.producing - after.active)
+    names = ", ".join(stopped)
     if stopped and after.leader is None:
-        return f"{', '.join(stopped)} would be stopped by its own control loop, as no node leads raft"
+        return (
+            f"{names} would be stopped by its own control loop, as no node leads raft, so the chain halts; "
+            "instead keep its conductor paused until the cluster has a raft leader with quorum again"
+        )
     if stopped:
-        return f"{', '.join(stopped)} would stop and {after.leader}'s conductor would not start sequencing"
-    return "nothing active could commit its blocks"
+        return (
+            f"{names} would stop and {after.leader}'s paused conductor would not start sequencing, so the "
+            f"chain halts; instead resume {after.leader}'s conductor first"
+        )
+    stuck = ", ".join(sorted(after.active))
+    return (
+        f"{stuck} would keep sequencing but could not commit its blocks, as it would no longer lead raft, "
+        "so the chain halts; instead resume the conductors first, so they hand sequencing over with "
+        "leadership, or use `start-sequencer` (stop and start as one handover)"
+    )
 
 
 def check_stop_undone(p: Prediction, plan: Plan, network: str) -> Findings:

@@ -295,7 +295,7 @@ def test_transfer_to_a_paused_target_is_blocked_even_forced_as_the_chain_would_h
     forced = run(TransferLeader(network=NET, sequencer="seq-2", force=True), snap)
     assert [f.code for f in forced.forced] == ["target_paused"]
     assert [f.code for f in forced.blocking] == ["chain_halts"]
-    assert "seq-1 would stop and seq-2's conductor would not start sequencing" in messages(forced)
+    assert "seq-1 would stop and seq-2's paused conductor would not start sequencing" in messages(forced)
 
 
 def test_transfer_refuses_unhealthy_nonvoter_self_and_no_leader() -> None:
