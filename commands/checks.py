@@ -254,8 +254,9 @@ def warn_control_loops(snap: NetworkSnapshot) -> Findings:
 
 
 def _shape(f: PreflightFinding) -> tuple[str, str, str]:
-    # Numbers (lag, head heights, seconds) move between two snapshots without changing the risk.
-    return (f.level, f.code, re.sub(r"\d+(\.\d+)?", "#", f.message))
+    # Numbers (lag, head heights, seconds) move between two snapshots without changing the risk; the
+    # digits inside a node id (`seq-2`) do not, so only free-standing numbers are masked.
+    return (f.level, f.code, re.sub(r"(?<![\w-])\d+(\.\d+)?", "#", f.message))
 
 
 _RANK = {"ok": 0, "warn": 1, "block": 2}

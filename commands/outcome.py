@@ -25,9 +25,7 @@ def committers(snap: NetworkSnapshot, marks: Mapping[str, NodeOverrideMark]) -> 
 
 def was_live(snap: NetworkSnapshot, marks: Mapping[str, NodeOverrideMark]) -> bool:
     """Blocks were being produced when the plan was checked (as far as one snapshot can tell): a
-    sequencer is active and can commit (a raft leader with quorum, or the DR override), head fresh."""
-    if any(f.code == "head_stale" for f in snap.findings):
-        return False
+    sequencer is active and can commit (a raft leader with quorum, or the DR override)."""
     return bool(committers(snap, marks)) and has_quorum(snap) is not False
 
 
@@ -54,7 +52,7 @@ def chain_problems(
     best, start = latest.best_unsafe, first.best_unsafe
     if best is None:
         problems.append("no node reports an unsafe head")
-    elif start is not None and best.number <= start.number:
+    elif start is not None and best.number <= start.number:  # cluster.health.chain_advancing
         problems.append(f"the best head is still #{best.number}")
     return problems
 
