@@ -119,13 +119,17 @@ async def test_4_start_while_an_op_node_hangs_counts_it_unknown_not_inactive(run
 async def test_5_a_second_override_is_blocked(running_bot: StartBot) -> None:
     async with running_bot(network_overrides=OVERRIDES) as bot:
         use_sim_settle(bot)
-        await disaster(bot, "seq-0", "seq-1")
+        # Two partitioned conductors: no quorum, no healthy leader, every conductor still answers.
+        await bot.sim.advance(6)
+        for node in ("seq-0", "seq-1"):
+            await bot.sim.partition(NETWORK, node)
+        await bot.sim.advance(20)
         await ran(bot, f"pause {NETWORK} all")
         await ran(bot, f"override-leader {NETWORK} seq-2")
-        # seq-1's conductor is dead, so this would go to its op-node: a second node that thinks it leads.
         answer = await refused(bot, f"override-leader {NETWORK} seq-1")
         assert "seq-2 already answers leader by override" in answer
         assert f"`override-leader {NETWORK} seq-2 --clear`" in answer
+        assert bot.sim.node(NETWORK, "seq-1").override is False
         assert bot.sim.node(NETWORK, "seq-1").node_override is False
 
 
