@@ -21,8 +21,8 @@ and the manual alternative.
     stop_undone          the leader's running control loop restarts the stop    block
 
 None of these is `forceable`: each would halt or reorg the chain, which `--force` never overrides.
-The predicates on a snapshot (`has_quorum`, `live_conductors`, ...) are kept small so the shared
-health model can replace them one for one.
+Facts about one snapshot come from the shared health model (`cluster.health`: quorum, overrides);
+the model here only predicts how they change step by step, counting live voters the same way.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
+from cluster.health import is_overridden
 from cluster.snapshot import VOTER, NetworkSnapshot
 from commands.checks import Findings, block, warn
 from commands.plans import FROM_KEY, Plan, RpcStep
@@ -39,8 +40,8 @@ from store.marks import NodeOverrideMark
 
 
 def live_conductors(snap: NetworkSnapshot) -> frozenset[str]:
-    """Conductors that answer and are not stopped: the ones whose raft can vote."""
-    return frozenset(n.id for n in snap.nodes if n.conductor_reachable and not n.stopped)
+    """Conductors that answer: the voters `cluster.health.has_quorum` counts."""
+    return frozenset(n.id for n in snap.nodes if n.conductor_reachable)
 
 
 def voters(snap: NetworkSnapshot) -> frozenset[str] | None:
@@ -51,14 +52,6 @@ def voters(snap: NetworkSnapshot) -> frozenset[str] | None:
 
 def majority(count: int) -> int:
     return count // 2 + 1
-
-
-def has_quorum(snap: NetworkSnapshot) -> bool | None:
-    """A majority of voters is live; None when the membership is unknown."""
-    vs = voters(snap)
-    if vs is None:
-        return None
-    return bool(vs) and len(vs & live_conductors(snap)) >= majority(len(vs))
 
 
 def unknown_sequencers(snap: NetworkSnapshot) -> dict[str, str]:
@@ -127,7 +120,7 @@ def from_snapshot(snap: NetworkSnapshot, marks: Mapping[str, NodeOverrideMark]) 
         leader=snap.raft_leader_id,
         loops=frozenset(n.id for n in snap.nodes if n.id in live and n.paused is False),
         healthy=frozenset(n.id for n in snap.nodes if n.healthy),
-        overridden=frozenset(n.id for n in snap.nodes if n.leader_overridden),
+        overridden=frozenset(n.id for n in snap.nodes if is_overridden(n)),
         node_overridden=frozenset(marks),
         active=frozenset(snap.active_sequencers),
         unknown=unknown_sequencers(snap),

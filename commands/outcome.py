@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from cluster.health import chain_advancing, has_quorum, is_overridden
 from cluster.snapshot import NetworkSnapshot
-from commands.invariants import has_quorum, unknown_sequencers
+from commands.invariants import unknown_sequencers
 from commands.plans import Plan
 from store.marks import NodeOverrideMark
 
@@ -19,7 +20,7 @@ def committers(snap: NetworkSnapshot, marks: Mapping[str, NodeOverrideMark]) -> 
     """Active sequencers whose blocks can reach the chain: op-node commits each block to its own
     conductor, which must lead raft, unless an override stands in (reference §2.1). An active op-node
     behind a dead or follower conductor seals nothing anyone sees."""
-    overridden = {n.id for n in snap.nodes if n.leader_overridden} | set(marks)
+    overridden = {n.id for n in snap.nodes if is_overridden(n)} | set(marks)
     return tuple(a for a in snap.active_sequencers if a == snap.raft_leader_id or a in overridden)
 
 
@@ -49,10 +50,10 @@ def chain_problems(
     by_override = len(active) == 1 and active[0] != latest.raft_leader_id
     if (latest.raft_leader_id is None or quorum is False) and not by_override:
         problems.append("no raft leader with quorum")
-    best, start = latest.best_unsafe, first.best_unsafe
+    best = latest.best_unsafe
     if best is None:
         problems.append("no node reports an unsafe head")
-    elif start is not None and best.number <= start.number:  # cluster.health.chain_advancing
+    elif chain_advancing(first, latest) is False:
         problems.append(f"the best head is still #{best.number}")
     return problems
 
