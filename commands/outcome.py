@@ -11,8 +11,8 @@ from collections.abc import Mapping
 
 from cluster.health import chain_advancing, has_quorum, is_overridden
 from cluster.snapshot import NetworkSnapshot
-from commands.invariants import unknown_sequencers
 from commands.plans import Plan
+from commands.prediction import unknown_sequencers
 from store.marks import NodeOverrideMark
 
 

@@ -57,6 +57,7 @@ from commands.plans import (
     plan_stop,
     plan_transfer,
 )
+from commands.prediction import unknown_sequencers
 from store.marks import NodeOverrideMark
 
 Marks = Mapping[str, NodeOverrideMark]
@@ -298,7 +299,7 @@ def prepare_start(
         else:
             start_hash = target.unsafe.hash
             # Whether that head is below the best one is the invariants' call (`start_below_best`).
-            unknown = invariants.unknown_sequencers(snap)
+            unknown = unknown_sequencers(snap)
             nothing = (
                 f"no node that answered is sequencing ({', '.join(unknown)} did not say)"
                 if unknown
