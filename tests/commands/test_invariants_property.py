@@ -45,7 +45,7 @@ FAULTS = ("none", "none", "conductor_dead", "node_dead", "paused", "lagging")
 # Warnings under which the catalogue lets a danger through (the disaster-recovery path).
 WARNED = {"two_active": {"sequencer_unknown"}, "quorum": set[str](), "below_best": set[str]()}
 
-DETERMINISTIC = settings(max_examples=60, deadline=None, derandomize=True, database=None)
+DETERMINISTIC = settings(max_examples=35, deadline=None, derandomize=True, database=None)
 
 targets = st.sampled_from(NODES)
 operations = st.one_of(
