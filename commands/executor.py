@@ -57,8 +57,11 @@ BOT_ACTOR = "conductor-bot"
 # The lock outlives one slow step's timeout only through renewal; a crashed executor frees it soon.
 LOCK_TTL_MS = 30_000
 RENEW_EVERY = 10.0
-# Re-polls before the outcome counts as not as expected (about this many poll intervals).
+# Re-polls before the outcome counts as not as expected (about this many poll intervals). Whether the
+# chain advances is watched longer when needed: until the network's `stall_seconds` have passed since
+# the first poll (a slow block time must not read as a halt), never beyond `MAX_VERIFY_POLLS`.
 VERIFY_ATTEMPTS = 5
+MAX_VERIFY_POLLS = 20
 DETAIL_LIMIT = 500
 
 
@@ -350,16 +353,17 @@ async def verify_outcome(
     `check` with what keeps the chain from advancing (the head must move past the first poll's)."""
     failures: list[str] = []
     first: NetworkSnapshot | None = None
-    for attempt in range(VERIFY_ATTEMPTS):
+    for attempt in range(MAX_VERIFY_POLLS):
         if attempt:
             await settle()
         snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
         failures = verify(plan, snapshot)
         if not check.watch:
-            if not failures:
-                return []
+            if not failures or attempt + 1 >= VERIFY_ATTEMPTS:
+                return failures
             continue
         first = first or snapshot
+        waited = snapshot.taken_at - first.taken_at
         known = await marks.node_overrides(ctx.store, spec.name)
         check.problems = outcome.chain_problems(first, snapshot, known) if attempt else ["not yet judged"]
         if not failures and not check.problems:
@@ -368,6 +372,8 @@ async def verify_outcome(
         if not failures and attempt and not check.must_live:
             # A halt this plan neither caused nor meant to end: say so without waiting it out.
             return []
+        if attempt + 1 >= VERIFY_ATTEMPTS and (failures or waited >= spec.thresholds.stall_seconds):
+            break
     if check.problems == ["not yet judged"]:
         check.problems = []
     return failures

@@ -122,9 +122,7 @@ def test_empty_topology_says_none_configured() -> None:
         parse_operation("pause", ["op-test"], Topology(networks={}))
 
 
-@pytest.mark.parametrize(
-    "args", [["x" * 5000], ["op-test", "s" * 5000], ["op-test", "--" + "f" * 5000]]
-)
+@pytest.mark.parametrize("args", [["x" * 5000], ["op-test", "s" * 5000], ["op-test", "--" + "f" * 5000]])
 def test_an_absurdly_long_word_is_not_echoed_back_whole(args: list[str]) -> None:
     with pytest.raises(UsageError) as raised:
         parse_operation("pause", args, TOPOLOGY)

@@ -244,3 +244,21 @@ async def test_pause_and_resume_all_leave_standby_nodes_alone(running_bot: Start
         assert bot.sim.node(NETWORK, "seq-3").paused is True
         assert [n for n in ("seq-0", "seq-1", "seq-2") if bot.sim.node(NETWORK, n).paused] == []
         assert len(bot.sim.network(NETWORK).active_sequencers()) == 1
+
+
+async def test_a_chain_that_stops_advancing_is_never_reported_as_succeeded(running_bot: StartBot) -> None:
+    # Approved while blocks flowed; by the time it runs no node can build a block. The pause itself
+    # works, but the outcome must say the chain is not advancing and what to do, not "Succeeded".
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        use_sim_settle(bot)
+        message = await open_request(bot, f"pause {NETWORK} seq-2")
+        for node in ("seq-0", "seq-1", "seq-2"):
+            await bot.sim.stall(NETWORK, node, "production")
+        final = await approve_and_finish(bot, message)
+        assert final.state == "failed"
+        assert bot.sim.node(NETWORK, "seq-2").paused is True
+        outcome = final.outcome or ""
+        assert outcome.startswith(
+            "all 1 step(s) ran, but the chain is not advancing: the best head is still #"
+        )
+        assert "Next manual step:" in outcome
