@@ -6,6 +6,8 @@ cluster is left as it was: same leader, same membership, one active sequencer.
 
 from __future__ import annotations
 
+import json
+
 from commands.ids import ApprovalAction, ApprovalBlock
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import BotHandle, StartBot
@@ -146,6 +148,9 @@ async def test_6_clear_names_the_op_node_override_the_bot_set(running_bot: Start
         assert "seq-1's conductor is not overridden" in answer
         assert f"op-node override on seq-1 was set by request `{request_id}` (<@{REQUESTER}>)" in answer
         assert "only an op-node restart clears it" in answer
+        sent = await bot.driver.command(f"status {NETWORK}", user=REQUESTER, channel=bot.channel())
+        [status] = await bot.fake.wait_for_response(sent.response_name, timeout=10.0)
+        assert f"op-node override on seq-1 was set by request `{request_id}`" in json.dumps(status)
         # The same record lets the start gate through: the bot knows op-node will start.
         message = await open_request(bot, f"start-sequencer {NETWORK} seq-1")
         assert "seq-1's op-node override (set by this bot) lets it start" in block_text(
