@@ -242,7 +242,8 @@ async def run_plan(
         before=snapshot, watch=not halting, must_live=outcome_must_live(snapshot, prepared.plan, known)
     )
     failures = await verify_outcome(ctx, spec, prepared.plan, settle, check)
-    await thread_reply(ctx, request, verification_text(failures))
+    chain = f"\n:warning: the chain is not advancing: {'; '.join(check.problems)}" if check.problems else ""
+    await thread_reply(ctx, request, verification_text(failures) + chain)
     outcome.text = _verified_text(spec.name, total, failures, check)
     outcome.success = not failures and (not check.problems or not check.must_live)
     return outcome

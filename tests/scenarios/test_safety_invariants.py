@@ -267,3 +267,4 @@ async def test_a_chain_that_stops_advancing_is_never_reported_as_succeeded(runni
             "all 1 step(s) ran, but the chain is not advancing: the best head is still #"
         )
         assert "Next manual step:" in outcome
+        assert any(":warning: the chain is not advancing" in t for t in thread_texts(message))
