@@ -1,6 +1,8 @@
 """Approval requests and the one function that moves them between states.
 
     pending ──approve×N──► approved ──start──► executing ──finish──► succeeded | failed
+       ▲                                          │
+       └──────────── reconfirm (findings changed since approval; nothing ran) ┘
        │ reject ► rejected    │ cancel ► cancelled
        │ cancel ► cancelled
        └ expire (timer, or any vote after expires_at) ► expired
@@ -125,7 +127,16 @@ class Finish(_Frozen):
     step_results: tuple[StepResult, ...] = ()
 
 
-Event = Approve | Reject | Cancel | Expire | StartExecution | Finish
+class Reconfirm(_Frozen):
+    """The execution-time preflight found what the approvers did not see: ask them again, nothing ran."""
+
+    kind: Literal["reconfirm"] = "reconfirm"
+    findings: tuple[PreflightFinding, ...]
+    plan: Plan
+    expires_at: float
+
+
+Event = Approve | Reject | Cancel | Expire | StartExecution | Finish | Reconfirm
 
 
 class Rule(StrEnum):
@@ -140,6 +151,7 @@ class Rule(StrEnum):
     EXECUTION_STARTED = "execution_started"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    RECONFIRM = "reconfirm_changed_findings"
     SELF_VOTE = "refused_self_vote"
     NOT_APPROVER = "refused_not_approver"
     NOT_ALLOWED_TO_CANCEL = "refused_not_allowed_to_cancel"
@@ -214,6 +226,21 @@ def transition(request: ApprovalRequest, event: Event, now: float, authz: bool) 
             if request.state != "approved":
                 return _refuse(Rule.NOT_APPROVED, f"cannot execute a request that is {request.state}")
             return _move(request, Rule.EXECUTION_STARTED, "executing", state="executing")
+        case Reconfirm(findings=findings, plan=plan, expires_at=expires_at):
+            if request.state != "executing":
+                return _refuse(Rule.NOT_EXECUTING, f"cannot re-confirm a request that is {request.state}")
+            return _move(
+                request,
+                Rule.RECONFIRM,
+                "the cluster changed since approval; approve again",
+                state="pending",
+                approvals=(),
+                findings=findings,
+                plan=plan,
+                plan_summary=plan.summary,
+                expires_at=expires_at,
+                decided_at=None,
+            )
         case Finish(success=success, outcome=outcome, step_results=results):
             if request.state != "executing":
                 return _refuse(Rule.NOT_EXECUTING, f"cannot finish a request that is {request.state}")

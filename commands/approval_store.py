@@ -50,6 +50,7 @@ _AUDIT_KIND: dict[Rule, AuditKind] = {
     Rule.EXECUTION_STARTED: AuditKind.EXECUTE,
     Rule.SUCCEEDED: AuditKind.RESULT,
     Rule.FAILED: AuditKind.RESULT,
+    Rule.RECONFIRM: AuditKind.REQUEST,
 }
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from chat.errors import UsageError
 from chat.suggest import hint
+from chat.text import clip
 from cluster.topology import NetworkSpec, Topology
 from commands import operations as ops
 
@@ -54,6 +55,14 @@ _VERB_FLAGS: dict[str, frozenset[str]] = {
 OPERATION_VERBS: tuple[str, ...] = tuple(_VERB_USAGE)
 
 
+# What we quote back of a user's word: enough to recognise a typo, not a pasted page.
+ECHO_LIMIT = 64
+
+
+def _echo(word: str | None) -> str:
+    return clip(str(word), ECHO_LIMIT)
+
+
 def usage(verb: str) -> str:
     """The one-line usage of a verb, for help texts and error messages."""
     return _VERB_USAGE[verb]
@@ -85,15 +94,17 @@ def _split(verb: str, args: Sequence[str]) -> _Parsed:
         name, eq, value = word.partition("=")
         if name not in allowed:
             raise UsageError(
-                f"unknown flag `{name}` for {verb}; accepted: {', '.join(sorted(allowed))}. "
+                f"unknown flag `{_echo(name)}` for {verb}; accepted: {', '.join(sorted(allowed))}. "
                 f"Usage: `{usage(verb)}`"
             )
         if name == "--hash":
             hash_value = value if eq else next(words, None)
             if not hash_value or not _HASH.match(hash_value):
-                raise UsageError(f"`--hash` needs a 0x-prefixed 32-byte hex block hash, got `{hash_value}`")
+                raise UsageError(
+                    f"`--hash` needs a 0x-prefixed 32-byte hex block hash, got `{_echo(hash_value)}`"
+                )
         elif eq:
-            raise UsageError(f"flag `{name}` takes no value")
+            raise UsageError(f"flag `{_echo(name)}` takes no value")
         flags.add(name)
     return _Parsed(positional=positional, flags=flags, hash=hash_value)
 
@@ -105,12 +116,12 @@ def _network(verb: str, parsed: _Parsed, topology: Topology, min_args: int, max_
         raise UsageError(f"{verb} takes {want} arguments, got {n}. Usage: `{usage(verb)}`")
     name = parsed.positional[0]
     if not _ID.match(name):
-        raise UsageError(f"`{name}` is not a valid network name")
+        raise UsageError(f"`{_echo(name)}` is not a valid network name")
     spec = topology.network(name)
     if spec is None:
         known = ", ".join(sorted(topology.networks)) or "none configured"
         raise UsageError(
-            _unknown(f"network `{name}`", hint(name, topology.networks), "known networks", known)
+            _unknown(f"network `{_echo(name)}`", hint(name, topology.networks), "known networks", known)
         )
     return spec
 
@@ -118,11 +129,11 @@ def _network(verb: str, parsed: _Parsed, topology: Topology, min_args: int, max_
 def _sequencer(spec: NetworkSpec, word: str, allow_all: bool = False) -> str:
     ids = [s.id for s in spec.sequencers]
     if not _ID.match(word):
-        raise UsageError(f"`{word}` is not a valid sequencer id")
+        raise UsageError(f"`{_echo(word)}` is not a valid sequencer id")
     if spec.sequencer(word) is None:
         guess = hint(word, [*ids, ALL] if allow_all else ids)
         raise UsageError(
-            _unknown(f"sequencer `{word}` in {spec.name}", guess, "its sequencers", ", ".join(ids))
+            _unknown(f"sequencer `{_echo(word)}` in {spec.name}", guess, "its sequencers", ", ".join(ids))
         )
     return word
 

@@ -7,6 +7,7 @@ combines these per verb into a plan.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -218,11 +219,16 @@ def check_transfer_target(snap: NetworkSnapshot, spec: NetworkSpec, target: str,
     return found
 
 
-def check_sequencer_start_gate(snap: NetworkSnapshot, target: str) -> Findings:
-    """op-node asks its conductor `conductor_leader` before it starts (reference §2.1)."""
+def check_sequencer_start_gate(
+    snap: NetworkSnapshot, target: str, *, node_overridden: bool = False
+) -> Findings:
+    """op-node asks its conductor `conductor_leader` before it starts (reference §2.1), unless this bot
+    set op-node's own override (`node_overridden`, from the bot's records: op-node cannot report it)."""
     node = snap.node(target)
     if node is not None and node.conductor_reachable and (node.leader or node.leader_overridden):
         return []
+    if node_overridden:
+        return [ok("start_gate", f"{target}'s op-node override (set by this bot) lets it start")]
     message = (
         f"{target}'s conductor is neither leader nor overridden: its op-node refuses to start unless its "
         f"own override is set (`override-leader {snap.network} {target} --node`)"
@@ -244,4 +250,28 @@ def warn_control_loops(snap: NetworkSnapshot) -> Findings:
             f"conductors not paused ({', '.join(running)}) may undo a manual start/stop: "
             "the runbook pauses every conductor first",
         )
+    ]
+
+
+def _shape(f: PreflightFinding) -> tuple[str, str, str]:
+    # Numbers (lag, head heights, seconds) move between two snapshots without changing the risk; the
+    # digits inside a node id (`seq-2`) do not, so only free-standing numbers are masked.
+    return (f.level, f.code, re.sub(r"(?<![\w-])\d+(\.\d+)?", "#", f.message))
+
+
+_RANK = {"ok": 0, "warn": 1, "block": 2}
+
+
+def new_findings(
+    seen: tuple[PreflightFinding, ...], now: tuple[PreflightFinding, ...]
+) -> list[PreflightFinding]:
+    """Warnings and blocks in `now` that the approvers did not see in `seen` (new, or now worse)."""
+    before = {_shape(f) for f in seen}
+    worst: dict[str, int] = {}
+    for f in seen:
+        worst[f.code] = max(worst.get(f.code, 0), _RANK[f.level])
+    return [
+        f
+        for f in now
+        if f.level != "ok" and _shape(f) not in before and _RANK[f.level] >= worst.get(f.code, 0)
     ]

@@ -7,10 +7,14 @@ per-network lock (`store.locks.hold`: token + TTL, renewed, released only by us)
 and passed as the guard of the final write, so an executor that lost its lock cannot record over
 another's work. Preflight runs again on a fresh snapshot and the approved plan must still be the plan
 it gives: approvers approved those exact calls, so if the cluster moved (e.g. a new leader) nothing
-runs. Steps run in order with their own timeouts; the first failure stops the plan and the outcome
-says which steps ran and which did not. A follow-up snapshot verifies the expectations; the cluster
-gets a few bounded chances to settle, separated by `settle()` (a sleep of one poll interval in the
-bot; tests pass one that advances the simulator's virtual time).
+runs. If it now finds warnings the approvers did not see, nothing runs either: the request goes back
+to pending (`Reconfirm`) with the difference shown. Steps run in order with their own timeouts,
+through the typed clients (`commands.steps`); the first failure stops the plan and the outcome says
+which steps ran and which did not. Follow-up snapshots verify the step's expectations and that the
+chain lives (`commands.outcome`: one leader with quorum, one active sequencer, the head advancing);
+the cluster gets a few bounded chances to settle, separated by `settle()` (a sleep of one poll
+interval in the bot; tests pass one that advances the simulator's virtual time). An op-node override
+the plan set is recorded (`store.marks`), because op-node cannot report it.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -27,15 +31,18 @@ from pydantic import JsonValue
 from redis.exceptions import RedisError
 
 from cluster.poller import poll_network
-from cluster.rpc import RpcError, call_step
+from cluster.rpc import JsonRpcClient, RpcError
+from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
-from commands import approval_store
-from commands.approval import ApprovalRequest, Finish, StartExecution
+from commands import approval_store, outcome, steps
+from commands.approval import ApprovalRequest, Finish, Reconfirm, StartExecution
 from commands.approval_blocks import step_result_text, verification_text
 from commands.approval_messages import thread_reply, update_message
+from commands.checks import new_findings
+from commands.operations import StopSequencer
 from commands.plans import Plan, RpcStep, StepResult, UnresolvedParamError, resolve_params, tolerated, verify
 from commands.preflight import prepare
-from store import audit, locks
+from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
 from store.gateway import Guard, LockLost
 
@@ -50,8 +57,11 @@ BOT_ACTOR = "conductor-bot"
 # The lock outlives one slow step's timeout only through renewal; a crashed executor frees it soon.
 LOCK_TTL_MS = 30_000
 RENEW_EVERY = 10.0
-# Re-polls before the outcome counts as not as expected (about this many poll intervals).
+# Re-polls before the outcome counts as not as expected (about this many poll intervals). Whether the
+# chain advances is watched longer when needed: until the network's `stall_seconds` have passed since
+# the first poll (a slow block time must not read as a halt), never beyond `MAX_VERIFY_POLLS`.
 VERIFY_ATTEMPTS = 5
+MAX_VERIFY_POLLS = 20
 DETAIL_LIMIT = 500
 
 
@@ -60,6 +70,8 @@ class Outcome:
     success: bool
     text: str
     results: list[StepResult] = field(default_factory=list)
+    # Set instead of a result when the request goes back to its approvers (nothing ran).
+    reconfirm: Reconfirm | None = None
 
 
 def settle_of(ctx: BotContext) -> Settle:
@@ -100,6 +112,8 @@ async def execute(
                 outcome.text = f"interrupted by the bot shutting down; steps that ran: {ran}"
                 await asyncio.shield(_finish(ctx, request, outcome, held.lock.guard))
                 raise
+            if outcome.reconfirm is not None:
+                return await _reconfirm(ctx, request, outcome.reconfirm, held.lock.guard)
             return await _finish(ctx, request, outcome, held.lock.guard)
     except locks.LockBusy:
         outcome.text = "another operation holds this network's lock, so nothing ran; request it again later"
@@ -136,6 +150,36 @@ async def _finish(
     return final
 
 
+async def _reconfirm(
+    ctx: BotContext, request: ApprovalRequest, event: Reconfirm, guard: Guard
+) -> ApprovalRequest | None:
+    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
+    again = decision.request
+    if again is None:
+        logger.warning(
+            "reconfirm refused network=%s request=%s rule=%s", request.network, request.id, decision.rule
+        )
+        return None
+    await update_message(ctx, again)
+    await thread_reply(ctx, again, reconfirm_text(request, event))
+    return again
+
+
+def reconfirm_text(request: ApprovalRequest, event: Reconfirm) -> str:
+    """What the approvers are told when the request comes back to them."""
+    new = new_findings(request.findings, event.findings)
+    approvers = ", ".join(f"<@{u}>" for u in request.approvals) or "the approvers"
+    lines = [
+        f":arrows_counterclockwise: Nothing ran: the cluster changed since {approvers} approved, and "
+        "preflight on a fresh snapshot now finds what was not shown then:"
+    ]
+    lines += [f"• {'blocks' if f.level == 'block' else 'new warning'}: {f.message}" for f in new]
+    lines.append(
+        "The request is pending again with the new findings; approve it again only if it is still right."
+    )
+    return "\n".join(lines)
+
+
 async def run_plan(
     ctx: BotContext,
     spec: NetworkSpec,
@@ -150,7 +194,8 @@ async def run_plan(
         outcome.text = "the request has no plan; nothing ran"
         return outcome
     snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
-    prepared = prepare(request.operation, snapshot, spec)
+    known = await marks.node_overrides(ctx.store, spec.name)
+    prepared = prepare(request.operation, snapshot, spec, known)
     if prepared.blocked:
         reasons = "; ".join(f.message for f in prepared.blocking) or "no plan is possible now"
         outcome.text = f"preflight on a fresh snapshot now blocks this: {reasons}. Nothing ran."
@@ -160,6 +205,13 @@ async def run_plan(
         outcome.text = (
             f"the cluster changed since approval: the plan would now be `{now}`, not what was approved. "
             "Nothing ran; request it again."
+        )
+        return outcome
+    if new_findings(request.findings, prepared.findings):
+        outcome.reconfirm = Reconfirm(
+            findings=prepared.findings,
+            plan=prepared.plan,
+            expires_at=ctx.clock.now() + spec.request_ttl_seconds,
         )
         return outcome
     total = len(approved.steps)
@@ -177,20 +229,63 @@ async def run_plan(
         outcome.results.append(result)
         await audit.append(ctx.store, spec.name, _step_entry(ctx, request, result))
         await thread_reply(ctx, request, step_result_text(request, result))
+        if result.ok and step.method == "admin_overrideLeader":
+            await _remember_node_override(ctx, request, step.target)
         if not result.ok:
             outcome.text = _stopped_text(approved, outcome.results, index, "it failed")
             if index > 1 and approved.rollback:
                 outcome.text += " " + await roll_back(ctx, spec, request, approved, stored)
             return outcome
     # The fresh plan has the same steps; its expectations carry numbers from this snapshot.
-    failures = await verify_outcome(ctx, spec, prepared.plan, settle)
-    await thread_reply(ctx, request, verification_text(failures))
-    if failures:
-        outcome.text = f"all {total} step(s) ran, but the outcome is not as expected: " + "; ".join(failures)
-        return outcome
-    outcome.success = True
-    outcome.text = f"all {total} step(s) ran and the outcome was verified on a fresh snapshot"
+    halting = isinstance(request.operation, StopSequencer)
+    check = ChainCheck(
+        before=snapshot, watch=not halting, must_live=outcome_must_live(snapshot, prepared.plan, known)
+    )
+    failures = await verify_outcome(ctx, spec, prepared.plan, settle, check)
+    chain = f"\n:warning: the chain is not advancing: {'; '.join(check.problems)}" if check.problems else ""
+    await thread_reply(ctx, request, verification_text(failures) + chain)
+    outcome.text = _verified_text(spec.name, total, failures, check)
+    outcome.success = not failures and (not check.problems or not check.must_live)
     return outcome
+
+
+def outcome_must_live(
+    before: NetworkSnapshot, plan: Plan, known: Mapping[str, marks.NodeOverrideMark]
+) -> bool:
+    """Whether a halted chain afterwards is this plan's failure: it was live, or the plan starts one."""
+    return outcome.was_live(before, known) or outcome.starts_sequencing(plan)
+
+
+def _verified_text(network: str, total: int, failures: list[str], check: ChainCheck) -> str:
+    if failures:
+        text = f"all {total} step(s) ran, but the outcome is not as expected: " + "; ".join(failures)
+        if check.problems:
+            text += f". The chain is not advancing either: {'; '.join(check.problems)}"
+        return text + f". Next: {outcome.next_step(network, check.problems or failures)}."
+    if check.problems and check.must_live:
+        return (
+            f"all {total} step(s) ran, but the chain is not advancing: {'; '.join(check.problems)}. "
+            f"Next manual step: {outcome.next_step(network, check.problems)}."
+        )
+    if check.problems:
+        return (
+            f"all {total} step(s) ran and their outcome was verified; the chain was not advancing before "
+            f"this request and still is not ({'; '.join(check.problems)}). "
+            f"Next manual step: {outcome.next_step(network, check.problems)}."
+        )
+    alive = " and the chain advances" if check.watch else ""
+    return f"all {total} step(s) ran and the outcome was verified on a fresh snapshot{alive}.{check.note}"
+
+
+async def _remember_node_override(ctx: BotContext, request: ApprovalRequest, sequencer: str) -> None:
+    mark = marks.NodeOverrideMark(
+        sequencer=sequencer,
+        request_id=request.id,
+        requester=request.requester,
+        approvers=request.approvals,
+        at=ctx.clock.now(),
+    )
+    await marks.record_node_override(ctx.store, request.network, mark)
 
 
 async def roll_back(
@@ -227,10 +322,9 @@ async def run_step(
 
     if seq is None:
         return result(False, f"{step.target} is not in the topology")
-    url = seq.conductor_rpc_url if step.endpoint == "conductor" else seq.node_rpc_url
     try:
         params = resolve_params(step, stored)
-        value = await call_step(url, step.method, params, step.timeout, http=ctx.http)
+        value = await steps.call(JsonRpcClient(ctx.http, step.timeout), seq, step, params)
     except UnresolvedParamError as e:
         return result(False, str(e))
     except RpcError as e:
@@ -242,16 +336,47 @@ async def run_step(
     return result(True, "" if value is None else json.dumps(value))
 
 
-async def verify_outcome(ctx: BotContext, spec: NetworkSpec, plan: Plan, settle: Settle) -> list[str]:
-    """The plan's failed expectations after giving the cluster a bounded time to settle."""
+@dataclass
+class ChainCheck:
+    """Whether (`watch`) and how (`must_live`) the chain is judged after the steps; filled with findings."""
+
+    before: NetworkSnapshot
+    watch: bool
+    must_live: bool
+    problems: list[str] = field(default_factory=list)
+    note: str = ""
+
+
+async def verify_outcome(
+    ctx: BotContext, spec: NetworkSpec, plan: Plan, settle: Settle, check: ChainCheck
+) -> list[str]:
+    """The plan's failed expectations after giving the cluster a bounded time to settle; fills in
+    `check` with what keeps the chain from advancing (the head must move past the first poll's)."""
     failures: list[str] = []
-    for attempt in range(VERIFY_ATTEMPTS):
+    first: NetworkSnapshot | None = None
+    for attempt in range(MAX_VERIFY_POLLS):
         if attempt:
             await settle()
         snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
         failures = verify(plan, snapshot)
-        if not failures:
+        if not check.watch:
+            if not failures or attempt + 1 >= VERIFY_ATTEMPTS:
+                return failures
+            continue
+        first = first or snapshot
+        waited = snapshot.taken_at - first.taken_at
+        known = await marks.node_overrides(ctx.store, spec.name)
+        check.problems = outcome.chain_problems(first, snapshot, known) if attempt else ["not yet judged"]
+        if not failures and not check.problems:
+            check.note = outcome.override_note(snapshot, known)
             return []
+        if not failures and attempt and not check.must_live:
+            # A halt this plan neither caused nor meant to end: say so without waiting it out.
+            return []
+        if attempt + 1 >= VERIFY_ATTEMPTS and (failures or waited >= spec.thresholds.stall_seconds):
+            break
+    if check.problems == ["not yet judged"]:
+        check.problems = []
     return failures
 
 

@@ -6,12 +6,14 @@ unless it is `forceable` and the operation carries `--force` (then it is shown a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
+from chat.text import utc_time
 from cluster.snapshot import VOTER, NetworkSnapshot
 from cluster.topology import NetworkSpec
+from commands import invariants
 from commands.checks import (
     Findings,
     PreflightFinding,
@@ -55,6 +57,10 @@ from commands.plans import (
     plan_stop,
     plan_transfer,
 )
+from commands.prediction import unknown_sequencers
+from store.marks import NodeOverrideMark
+
+Marks = Mapping[str, NodeOverrideMark]
 
 
 class PreparedOperation(BaseModel):
@@ -87,14 +93,26 @@ class PreparedOperation(BaseModel):
 # --- one preparer per verb -------------------------------------------------------------------------
 
 
-def _targets(spec: NetworkSpec, sequencer: str | None) -> tuple[str, ...]:
-    return (sequencer,) if sequencer is not None else tuple(s.id for s in spec.sequencers)
+def _targets(spec: NetworkSpec, snap: NetworkSnapshot, sequencer: str | None) -> tuple[str, ...]:
+    """The named sequencer, or for `all` every one except standby nodes (not raft members yet)."""
+    if sequencer is not None:
+        return (sequencer,)
+    return tuple(s.id for s in spec.sequencers if s.id not in snap.standby)
+
+
+def _standby_skipped(snap: NetworkSnapshot, op: Pause | Resume) -> Findings:
+    if op.sequencer is not None or not snap.standby:
+        return []
+    names = ", ".join(snap.standby)
+    return [
+        ok("standby_skipped", f"standby {names} left alone: not a raft member yet (name it to act on it)")
+    ]
 
 
 def prepare_pause(op: Pause, snap: NetworkSnapshot, spec: NetworkSpec) -> PreparedOperation:
-    found: Findings = []
+    found: Findings = _standby_skipped(snap, op)
     targets: list[str] = []
-    for t in _targets(spec, op.sequencer):
+    for t in _targets(spec, snap, op.sequencer):
         problems = check_conductor_reachable(snap, t)
         if problems and op.sequencer is None:
             # Pausing "all": a conductor that does not answer cannot be paused; say so and go on.
@@ -113,16 +131,19 @@ def prepare_pause(op: Pause, snap: NetworkSnapshot, spec: NetworkSpec) -> Prepar
 
 
 def prepare_resume(op: Resume, snap: NetworkSnapshot, spec: NetworkSpec) -> PreparedOperation:
-    targets = _targets(spec, op.sequencer)
-    found: Findings = []
+    targets = _targets(spec, snap, op.sequencer)
+    found: Findings = _standby_skipped(snap, op)
     for t in targets:
         found += check_resumable(snap, spec, t)
     return PreparedOperation(operation=op, plan=plan_pause(targets, resume=True), findings=tuple(found))
 
 
-def prepare_override(op: OverrideLeader, snap: NetworkSnapshot, spec: NetworkSpec) -> PreparedOperation:
+def prepare_override(
+    op: OverrideLeader, snap: NetworkSnapshot, spec: NetworkSpec, marks: Marks
+) -> PreparedOperation:
     t = op.sequencer
     conductor_problems = check_conductor_reachable(snap, t)
+    mark = marks.get(t)
     if op.clear:
         if conductor_problems:
             found = [
@@ -131,11 +152,19 @@ def prepare_override(op: OverrideLeader, snap: NetworkSnapshot, spec: NetworkSpe
             ]
             return PreparedOperation(operation=op, plan=None, findings=tuple(found))
         node = snap.node(t)
-        found = (
-            [ok("not_overridden", f"{t} is not overridden; clearing is a no-op")]
-            if node and (node.leader_overridden is False)
-            else []
-        )
+        not_overridden = node is not None and node.leader_overridden is False
+        if mark is not None:
+            sticky = f"{describe_mark(mark)}, not `--clear`"
+            if not_overridden:
+                found = [block("node_override_sticky", f"{t}'s conductor is not overridden; the {sticky}")]
+                return PreparedOperation(operation=op, plan=None, findings=tuple(found))
+            found = [warn("node_override_sticky", f"this clears the conductor's override only; the {sticky}")]
+        else:
+            found = (
+                [ok("not_overridden", f"{t} is not overridden; clearing is a no-op")]
+                if not_overridden
+                else []
+            )
         return PreparedOperation(
             operation=op, plan=plan_conductor_override(t, clear=True), findings=tuple(found)
         )
@@ -205,12 +234,14 @@ def prepare_transfer(op: TransferLeader, snap: NetworkSnapshot, spec: NetworkSpe
             found.append(block("no_other_voter", f"no voter besides {leader} to take over"))
         else:
             found.append(ok("raft_picks", f"raft picks the most up-to-date of {', '.join(others)}"))
-            found += [
-                warn(f.code, f"{f.message}: raft may still pick it")
-                for o in others
-                for f in check_synced(snap, spec, o, level="warn")
-                if f.level == "warn"
+            lagging = [
+                f for o in others for f in check_synced(snap, spec, o, level="warn") if f.level == "warn"
             ]
+            if len(lagging) == len(others):
+                # Like a targeted transfer to a lagging voter: whoever raft picks cannot start in time.
+                found += [block(f.code, f.message, forceable=True) for f in lagging]
+            else:
+                found += [warn(f.code, f"{f.message}: raft may still pick it") for f in lagging]
         return PreparedOperation(operation=op, plan=plan_transfer(leader, None), findings=tuple(found))
     target = spec.sequencer(op.sequencer)
     if target is None:
@@ -232,15 +263,13 @@ def prepare_stop(op: StopSequencer, snap: NetworkSnapshot, spec: NetworkSpec) ->
                 f"{t} is the only active sequencer: no blocks are produced until one is started",
             )
         )
-    node = snap.node(t)
-    if node is not None and node.leader and node.paused is False:
-        found.append(
-            warn("control_loop", f"{t} leads and its conductor is not paused: it will start sequencing again")
-        )
+    # A running control loop that restarts it is the invariants' `stop_undone`.
     return PreparedOperation(operation=op, plan=plan_stop(t), findings=tuple(found))
 
 
-def prepare_start(op: StartSequencer, snap: NetworkSnapshot, spec: NetworkSpec) -> PreparedOperation:
+def prepare_start(
+    op: StartSequencer, snap: NetworkSnapshot, spec: NetworkSpec, marks: Marks
+) -> PreparedOperation:
     t = op.sequencer
     found = check_node_reachable(snap, t)
     active = snap.active_sequencers
@@ -262,29 +291,24 @@ def prepare_start(op: StartSequencer, snap: NetworkSnapshot, spec: NetworkSpec) 
     if start_hash is None and not others:
         if target is None or target.unsafe is None:
             found.append(
-                block("no_start_hash", f"nothing is sequencing and {t}'s head is unknown: give --hash")
+                block(
+                    "no_start_hash",
+                    f"nothing is sequencing and {t}'s head is unknown: wait until its op-node answers",
+                )
             )
         else:
             start_hash = target.unsafe.hash
-            lag = snap.lag.get(t)
-            if lag is not None and lag.blocks > 0:
-                # Starting below the best head would build a competing block and reorg the others.
-                found.append(
-                    block(
-                        "start_below_best",
-                        f"nothing is sequencing and {t} is {lag.blocks} blocks behind the best head: "
-                        f"starting at its own head #{target.unsafe.number} would reorg those blocks; "
-                        "start the node with the best head, or give --hash",
-                    )
-                )
-            found.append(
-                warn(
-                    "no_active", f"nothing is sequencing: {t} starts at its own head #{target.unsafe.number}"
-                )
+            # Whether that head is below the best one is the invariants' call (`start_below_best`).
+            unknown = unknown_sequencers(snap)
+            nothing = (
+                f"no node that answered is sequencing ({', '.join(unknown)} did not say)"
+                if unknown
+                else "nothing is sequencing"
             )
+            found.append(warn("no_active", f"{nothing}: {t} starts at its own head #{target.unsafe.number}"))
     if op.hash is None and others:
         found += _check_start_lag(snap, spec, t)
-    found += check_sequencer_start_gate(snap, t) + warn_control_loops(snap)
+    found += check_sequencer_start_gate(snap, t, node_overridden=t in marks) + warn_control_loops(snap)
     found += _check_commit_quorum(snap, t)
     plan = (
         plan_handover(t, others, start_hash, _head_to_beat(snap, t, others))
@@ -338,17 +362,39 @@ def _unknown(op: Operation, spec: NetworkSpec) -> PreparedOperation:
     return PreparedOperation(operation=op, plan=None, findings=(finding,))
 
 
-def prepare(op: Operation, snapshot: NetworkSnapshot, spec: NetworkSpec) -> PreparedOperation:
-    """Run the preflight checks of `op` on a fresh snapshot and build its plan."""
+def prepare(
+    op: Operation, snapshot: NetworkSnapshot, spec: NetworkSpec, marks: Marks | None = None
+) -> PreparedOperation:
+    """Run the preflight checks of `op` on a fresh snapshot, build its plan, and judge the cluster
+    that plan leaves behind (`commands.invariants`). `marks`: op-node overrides this bot set."""
     if snapshot.network != spec.name or op.network != spec.name:
         raise ValueError(f"operation on {op.network}, snapshot of {snapshot.network}, spec of {spec.name}")
+    marks = marks or {}
+    prepared = _prepare_verb(op, snapshot, spec, marks)
+    if prepared.plan is None:
+        return prepared
+    halting = isinstance(op, StopSequencer)
+    found = invariants.check(snapshot, prepared.plan, marks, halting=halting)
+    return prepared.model_copy(update={"findings": prepared.findings + tuple(found)})
+
+
+def describe_mark(mark: NodeOverrideMark) -> str:
+    return (
+        f"op-node override on {mark.sequencer} was set by request `{mark.request_id}` (<@{mark.requester}>) "
+        f"at {utc_time(mark.at)}; only an op-node restart clears it"
+    )
+
+
+def _prepare_verb(
+    op: Operation, snapshot: NetworkSnapshot, spec: NetworkSpec, marks: Marks
+) -> PreparedOperation:
     match op:
         case Pause():
             return prepare_pause(op, snapshot, spec)
         case Resume():
             return prepare_resume(op, snapshot, spec)
         case OverrideLeader():
-            return prepare_override(op, snapshot, spec)
+            return prepare_override(op, snapshot, spec, marks)
         case AddVoter() | AddNonvoter():
             return prepare_add(op, snapshot, spec)
         case RemoveServer():
@@ -358,4 +404,4 @@ def prepare(op: Operation, snapshot: NetworkSnapshot, spec: NetworkSpec) -> Prep
         case StopSequencer():
             return prepare_stop(op, snapshot, spec)
         case StartSequencer():
-            return prepare_start(op, snapshot, spec)
+            return prepare_start(op, snapshot, spec, marks)

@@ -25,7 +25,7 @@ from commands.approval import ApprovalRequest, Cancel, MessageRef, open_request
 from commands.approval_blocks import approval_blocks, approval_text
 from commands.args import OPERATION_VERBS, parse_operation
 from commands.preflight import PreparedOperation, prepare
-from store import audit, locks
+from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
             ctx, spec, authz.Permission.REQUEST, user_id=cmd.user_id, channel_id=cmd.channel_id
         )
     snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
-    prepared = prepare(operation, snapshot, spec)
+    prepared = prepare(operation, snapshot, spec, await marks.node_overrides(ctx.store, spec.name))
     if prepared.blocked:
         text = refusal_text(prepared)
         await audit.append(

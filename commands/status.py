@@ -16,8 +16,10 @@ from chat.suggest import unknown
 from cluster.poller import poll_all, poll_network
 from cluster.topology import NetworkSpec, Topology
 from commands.networks import cap_lines
+from commands.preflight import describe_mark
 from commands.router import add_button
 from commands.status_blocks import StatusAction, status_blocks, verdict_line
+from store import marks
 
 if TYPE_CHECKING:
     from slack_bolt.async_app import AsyncApp
@@ -43,6 +45,11 @@ async def snapshot_of(ctx: BotContext, spec: NetworkSpec) -> NetworkSnapshot:
     return await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
 
 
+async def remembered(ctx: BotContext, spec: NetworkSpec) -> dict[str, str]:
+    """What the bot did to nodes that they cannot report (op-node overrides), per node."""
+    return {n: describe_mark(m) for n, m in (await marks.node_overrides(ctx.store, spec.name)).items()}
+
+
 async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
     if len(cmd.args) > 1:
         raise UsageError("Usage: `/conductor status [NETWORK]`")
@@ -52,7 +59,9 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
     spec = find_network(ctx, cmd.args[0])
     await authz.require(ctx, spec, authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id)
     snapshot = await snapshot_of(ctx, spec)
-    await reply.ephemeral(verdict_line(snapshot, spec), status_blocks(snapshot, spec))
+    await reply.ephemeral(
+        verdict_line(snapshot, spec), status_blocks(snapshot, spec, await remembered(ctx, spec))
+    )
 
 
 async def overview_text(ctx: BotContext, channel_id: str) -> str:
@@ -83,6 +92,5 @@ async def refresh(ctx: BotContext, body: dict[str, Any], respond: Any) -> None:
     user_id = str((body.get("user") or {}).get("id", ""))
     await authz.require(ctx, spec, authz.Permission.READ, user_id=user_id, channel_id=channel_id)
     snapshot = await snapshot_of(ctx, spec)
-    await respond(
-        text=verdict_line(snapshot, spec), blocks=status_blocks(snapshot, spec), replace_original=True
-    )
+    blocks = status_blocks(snapshot, spec, await remembered(ctx, spec))
+    await respond(text=verdict_line(snapshot, spec), blocks=blocks, replace_original=True)

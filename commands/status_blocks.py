@@ -9,6 +9,7 @@ at most `MAX_NODE_ROWS` node sections (then one "…and N more"), every text cli
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -62,8 +63,11 @@ def verdict_line(snapshot: NetworkSnapshot, spec: NetworkSpec) -> str:
     )
 
 
-def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
-    """The full rendering of one network's snapshot."""
+def status_blocks(
+    snapshot: NetworkSnapshot, spec: NetworkSpec, remembered: Mapping[str, str] | None = None
+) -> list[Block]:
+    """The full rendering of one network's snapshot. `remembered`: per node, what the bot did to it
+    that the node cannot report (an op-node override), shown under its row."""
     health = assess(snapshot, spec)
     blocks: list[Block] = [
         {
@@ -77,7 +81,11 @@ def status_blocks(snapshot: NetworkSnapshot, spec: NetworkSpec) -> list[Block]:
         _section(_summary(snapshot, health), StatusBlock.SUMMARY),
         {"type": "divider"},
     ]
-    rows = [_node_row(n, snapshot, spec) for n in snapshot.nodes]
+    notes = remembered or {}
+    rows = [
+        _node_row(n, snapshot, spec) + (f"\n:pushpin: {notes[n.id]}" if n.id in notes else "")
+        for n in snapshot.nodes
+    ]
     blocks.extend(_section(r, f"status_node_{i}") for i, r in enumerate(rows[:MAX_NODE_ROWS]))
     if len(rows) > MAX_NODE_ROWS:
         blocks.append(_context(f"…and {len(rows) - MAX_NODE_ROWS} more sequencers not shown"))

@@ -131,6 +131,13 @@ class Keys:
         lengths, long enough that overlapping leaders cannot both act on the same slot."""
         return self._net(network, "once", token)
 
+    def node_overrides(self, network: str) -> str:
+        """Hash of op-node leader overrides this bot set, one field per sequencer (JSON: request,
+        who, when). op-node cannot report the flag and only a restart clears it, so this is the only
+        place it is known. TTL: 30 days from the last one set, long past any disaster recovery, so a
+        record of an op-node that was restarted long ago does not linger for ever."""
+        return self._net(network, "node_overrides")
+
     # --- Slack, not per network --------------------------------------------------------------
 
     def usergroup(self, handle: str) -> str:

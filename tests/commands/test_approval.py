@@ -167,7 +167,9 @@ def test_failure_is_recorded_with_outcome() -> None:
 
 
 def test_blocked_operations_cannot_be_submitted() -> None:
-    prepared = prepare(StopSequencer(network=NET, sequencer="seq-1"), cluster(seq_1={"errors": ()}), SPEC)
+    prepared = prepare(
+        StopSequencer(network=NET, sequencer="seq-1"), cluster(seq_1={"errors": (), "paused": True}), SPEC
+    )
     assert not prepared.blocked
     blocked = prepare(Pause(network=NET, sequencer="seq-2"), cluster(seq_2={"stopped": True}), SPEC)
     assert blocked.blocked

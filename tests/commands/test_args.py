@@ -120,3 +120,10 @@ def test_mistakes_are_explained(line: str, fragments: list[str]) -> None:
 def test_empty_topology_says_none_configured() -> None:
     with pytest.raises(UsageError, match="known networks: none configured"):
         parse_operation("pause", ["op-test"], Topology(networks={}))
+
+
+@pytest.mark.parametrize("args", [["x" * 5000], ["op-test", "s" * 5000], ["op-test", "--" + "f" * 5000]])
+def test_an_absurdly_long_word_is_not_echoed_back_whole(args: list[str]) -> None:
+    with pytest.raises(UsageError) as raised:
+        parse_operation("pause", args, TOPOLOGY)
+    assert len(str(raised.value)) < 400

@@ -288,11 +288,14 @@ def test_transfer_to_a_healthy_voter() -> None:
     assert p.plan is not None and p.plan.steps[0].params == ["seq-2", "seq-2-raft:50050"]
 
 
-def test_transfer_to_a_paused_target_needs_force() -> None:
+def test_transfer_to_a_paused_target_is_blocked_even_forced_as_the_chain_would_halt() -> None:
+    # The old leader's loop stops its sequencer; the paused new leader's loop does not start one.
     snap = cluster(seq_2={"paused": True})
     assert run(TransferLeader(network=NET, sequencer="seq-2"), snap).blocked
     forced = run(TransferLeader(network=NET, sequencer="seq-2", force=True), snap)
-    assert not forced.blocked and [f.code for f in forced.forced] == ["target_paused"]
+    assert [f.code for f in forced.forced] == ["target_paused"]
+    assert [f.code for f in forced.blocking] == ["chain_halts"]
+    assert "seq-1 would stop and seq-2's paused conductor would not start sequencing" in messages(forced)
 
 
 def test_transfer_refuses_unhealthy_nonvoter_self_and_no_leader() -> None:
@@ -319,10 +322,16 @@ def test_transfer_to_anyone_needs_another_voter() -> None:
 
 
 def test_stopping_the_only_active_sequencer_warns() -> None:
-    p = run(StopSequencer(network=NET, sequencer="seq-1"))
+    p = run(StopSequencer(network=NET, sequencer="seq-1"), cluster(seq_1={"paused": True}))
     assert not p.blocked
     assert "seq-1 is the only active sequencer: no blocks are produced until one is started" in messages(p)
-    assert "control_loop" in codes(p, "warn")
+
+
+def test_stopping_the_leader_under_its_running_control_loop_is_blocked() -> None:
+    # Its loop (leader, healthy, inactive) starts it again: the stop would change nothing lasting.
+    p = run(StopSequencer(network=NET, sequencer="seq-1"))
+    assert codes(p, "block") == ["stop_undone"]
+    assert "`pause op-test seq-1`" in messages(p)
 
 
 def test_start_hands_over_from_the_active_sequencer() -> None:
