@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -29,6 +29,7 @@ import uvicorn
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 
+from bot.logs import REDACTOR, register_secrets, setup_logging
 from bot.scheduler import start_scheduler, stop_scheduler
 from bot.server import Hook, build_server
 from bot.settings import Settings, load_settings
@@ -204,6 +205,15 @@ async def run(
         topology = load_topology(settings.clusters)
     except TopologyError as e:
         raise ConfigurationError(f"invalid clusters file {settings.clusters}:\n{e}") from e
+    register_secrets(
+        [*settings.secrets()]
+        + [
+            u
+            for spec in topology.networks.values()
+            for s in spec.sequencers
+            for u in (s.conductor_rpc_url, s.node_rpc_url)
+        ]
+    )
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     signals = (signal.SIGTERM, signal.SIGINT)
@@ -245,14 +255,25 @@ def run_command(
     ] = None,
 ) -> None:
     """Run the Slack bot (Socket Mode with SLACK_APP_TOKEN, else HTTP with SLACK_SIGNING_SECRET)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from pydantic import ValidationError
+
     from store.connection import RedisUnavailable
 
     try:
-        asyncio.run(run(load_settings(clusters), http_port))
+        settings = load_settings(clusters)
+    except ValidationError as e:
+        setup_logging()
+        _fail(2, f"invalid settings: {e}")
+    setup_logging(settings.log_level, settings.log_format)
+    register_secrets(settings.secrets())
+    try:
+        asyncio.run(run(settings, http_port))
     except ConfigurationError as e:
-        print(f"error: {e}", file=sys.stderr)
-        raise typer.Exit(2) from None
+        _fail(2, str(e))
     except RedisUnavailable as e:
-        print(f"error: cannot start: {e}", file=sys.stderr)
-        raise typer.Exit(1) from None
+        _fail(1, f"cannot start: {e}")
+
+
+def _fail(code: int, message: str) -> NoReturn:
+    print(f"error: {REDACTOR.redact(message)}", file=sys.stderr)
+    raise typer.Exit(code)

@@ -9,8 +9,11 @@
 
 Jobs use `max_instances=1` (a slow tick is skipped, not stacked), `coalesce=True` and a misfire
 grace of one interval. A job never raises into APScheduler: failures are logged and the next run
-tries again. A Redis outage fails every network's tick, so Redis errors are logged as one line
-(error class and message), not a traceback per network per tick; unexpected errors keep theirs.
+tries again. Logs come once per episode, not once per tick: the first skipped tick of a network
+(APScheduler's own per-second warnings are dropped; `conductor_bot_skipped_ticks_total` counts each)
+and the first failure of a kind are logged, then one line when ticks run (or succeed) again with how
+many were skipped (or failed) meanwhile. Redis errors are logged as one line (error class and
+message), not a traceback; unexpected errors keep theirs.
 
 `stop` pauses the scheduler, lets the jobs already running finish (at most `STOP_GRACE_SECONDS`:
 APScheduler's own shutdown would cancel them mid-tick, between an alert's save and its post), then
@@ -21,14 +24,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from redis.exceptions import RedisError
 
-from alerts.watcher import Watcher
+from alerts.watcher import TickReport, Watcher
+from chat import metrics
 from chat.context import BotContext
 from commands.expiry import sweep_expired, sweep_orphaned
 
@@ -41,6 +47,50 @@ EXPIRY_INTERVAL_SECONDS = 5.0
 STOP_GRACE_SECONDS = 10.0
 # Infrastructure failures: expected during an outage, logged without a traceback.
 _OUTAGE_ERRORS = (RedisError, ConnectionError)
+# APScheduler's lines for what `Episodes` already reports once per episode.
+_SKIP_MESSAGES = ("maximum number of running instances reached", "was missed by")
+
+
+class _DropSkipWarnings(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(part in message for part in _SKIP_MESSAGES)
+
+
+_DROP_SKIP_WARNINGS = _DropSkipWarnings()
+for _name in ("apscheduler.scheduler", "apscheduler.executors.default"):
+    logging.getLogger(_name).addFilter(_DROP_SKIP_WARNINGS)
+
+
+class Episodes:
+    """Counts repeats of a condition per key so that only its start and its end are logged.
+
+    An episode ends at the first `end` call made at least `quiet_seconds` after its last occurrence,
+    so a condition that comes and goes (ticks skipped now and then under load) is one episode.
+    """
+
+    def __init__(self, quiet_seconds: float = 0.0) -> None:
+        self.quiet_seconds = quiet_seconds
+        self._counts: dict[str, int] = {}
+        self._last: dict[str, float] = {}
+
+    def begin(self, key: str) -> bool:
+        """Record one occurrence; True for the first of an episode (the one to log)."""
+        self._counts[key] = self._counts.get(key, 0) + 1
+        self._last[key] = time.monotonic()
+        return self._counts[key] == 1
+
+    def end(self, key: str) -> int:
+        """End the episode if it has been quiet long enough; how many occurrences it had (0: none, or
+        not over yet)."""
+        if key not in self._counts or time.monotonic() - self._last[key] < self.quiet_seconds:
+            return 0
+        self._last.pop(key)
+        return self._counts.pop(key)
+
+
+# A network whose ticks ran on time for this long is out of its skipping episode.
+SKIP_EPISODE_QUIET_SECONDS = 60.0
 
 
 class BotScheduler:
@@ -52,6 +102,10 @@ class BotScheduler:
         self.scheduler = AsyncIOScheduler(timezone=UTC)
         # The jobs running right now, so `stop` can let them finish instead of cancelling them.
         self._running: set[asyncio.Task[Any]] = set()
+        self.skipped = Episodes(SKIP_EPISODE_QUIET_SECONDS)
+        self.failing = Episodes()
+        self.last_tick: float | None = None  # monotonic time of the last completed tick (readiness)
+        self.scheduler.add_listener(self._on_skip, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
 
     def start(self) -> None:
         """Schedule the jobs; call from inside the running event loop (APScheduler captures it)."""
@@ -97,6 +151,8 @@ class BotScheduler:
                 if late:
                     logger.warning("scheduler stop: %d job(s) still running are cancelled", len(late))
             self.scheduler.shutdown(wait=False)
+        for network in self.ctx.topology.networks:
+            metrics.LEASE_HELD.labels(network).set(0)
         try:
             await self.watcher.release()
         except Exception:
@@ -113,16 +169,59 @@ class BotScheduler:
             if task is not None:
                 self._running.discard(task)
 
+    def _on_skip(self, event: JobEvent) -> None:
+        if not event.job_id.startswith("watch:"):
+            return
+        network = event.job_id.removeprefix("watch:")
+        reason = "running" if event.code == EVENT_JOB_MAX_INSTANCES else "late"
+        metrics.SKIPPED_TICKS.labels(network, reason).inc()
+        if self.skipped.begin(network):
+            logger.warning(
+                "watch ticks skipped network=%s reason=%s (logged once per episode)",
+                network,
+                "previous tick still running" if reason == "running" else "event loop too busy",
+            )
+
     async def _watch(self, network: str) -> None:
+        started = time.monotonic()
+        skipped = self.skipped.end(network)
+        if skipped:
+            logger.info(
+                "watch ticks on time again network=%s skipped=%d (none for %ds)",
+                network,
+                skipped,
+                SKIP_EPISODE_QUIET_SECONDS,
+            )
         try:
             report = await self._tracked(self.watcher.tick(network))
         except _OUTAGE_ERRORS as e:
-            logger.error("watch tick failed network=%s error=%s: %s", network, type(e).__name__, e)
+            if self.failing.begin(network):
+                logger.error(
+                    "watch tick failed network=%s error=%s: %s (logged once until a tick succeeds)",
+                    network,
+                    type(e).__name__,
+                    e,
+                )
             return
         except Exception:
+            self.failing.begin(network)
             logger.exception("watch tick failed network=%s", network)
             return
-        if report.effects or report.outbox:
+        finally:
+            metrics.TICK_SECONDS.labels(network).observe(time.monotonic() - started)
+        self.last_tick = time.monotonic()
+        failed = self.failing.end(network)
+        if failed:
+            logger.info("watch ticks succeed again network=%s failed=%d", network, failed)
+        self._record(report)
+
+    def _record(self, report: TickReport) -> None:
+        network = report.network
+        metrics.LEASE_HELD.labels(network).set(1 if report.leader else 0)
+        if report.leader:
+            metrics.OUTBOX_DEPTH.labels(network).set(report.outbox)
+        # Not for a non-empty outbox alone: a Slack outage would log it every tick (the gauge shows it).
+        if report.effects or report.delivered:
             logger.info(
                 "watch tick network=%s effects=%d delivered=%d outbox=%d seconds=%.3f",
                 network,

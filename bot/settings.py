@@ -13,13 +13,16 @@
 | SLACK_APP_TOKEN                | slack_app_token | None (secret; Socket Mode) |
 | SLACK_SIGNING_SECRET           | slack_signing_secret | None (secret; HTTP mode) |
 | SLACK_API_URL                  | slack_api_url   | None (Slack's default Web API) |
+| CONDUCTOR_BOT_LOG_LEVEL        | log_level       | INFO (DEBUG also lets httpx/APScheduler speak) |
+| CONDUCTOR_BOT_LOG_FORMAT       | log_format      | text (key=value lines; `json`: one object a line) |
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -40,6 +43,26 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
     slack_signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
     slack_api_url: str | None = Field(default=None, validation_alias="SLACK_API_URL")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", validation_alias="CONDUCTOR_BOT_LOG_LEVEL"
+    )
+    log_format: Literal["text", "json"] = Field(default="text", validation_alias="CONDUCTOR_BOT_LOG_FORMAT")
+
+    @field_validator("log_level", "log_format", mode="before")
+    @classmethod
+    def _case_insensitive(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        return (
+            value.upper()
+            if value.lower() in ("debug", "info", "warning", "error", "critical")
+            else value.lower()
+        )
+
+    def secrets(self) -> list[str]:
+        """Every secret value the process holds, for the log redactor."""
+        held = (self.slack_bot_token, self.slack_app_token, self.slack_signing_secret, self.redis_url)
+        return [s.get_secret_value() for s in held if s is not None]
 
 
 def load_settings(clusters: Path | None = None) -> Settings:

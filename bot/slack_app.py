@@ -8,10 +8,15 @@ the Slack reference), so slow RPCs never cause Slack retries.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
+from chat import metrics
 from chat.context import BotContext
 from chat.errors import handle_bolt_error
 from commands import router
@@ -21,6 +26,22 @@ logger = logging.getLogger(__name__)
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
 
+class _SameTokenNotice(logging.Filter):
+    """Drops Bolt's "As you gave `client` as well, `token` will be unused" warning.
+
+    Bolt reads SLACK_BOT_TOKEN from the environment whenever `token` is not passed, then warns that
+    our `client` wins; the client holds that very token, so the warning only alarms operators.
+    """
+
+    message = warning_client_prioritized_and_token_skipped()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.message
+
+
+_SAME_TOKEN_NOTICE = _SameTokenNotice()
+
+
 def build_web_client(token: str, api_url: str | None = None) -> AsyncWebClient:
     """The one Web API client of the process.
 
@@ -28,19 +49,37 @@ def build_web_client(token: str, api_url: str | None = None) -> AsyncWebClient:
     caller decides (the notifier backs off per alert source instead of sleeping in a handler).
     """
     base_url = api_url or DEFAULT_SLACK_API_URL
-    return AsyncWebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/")
+    return _CountingWebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/")
+
+
+class _CountingWebClient(AsyncWebClient):
+    """Counts failed Web API calls by method and Slack error code (`conductor_bot_slack_errors_total`)."""
+
+    async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        try:
+            response: AsyncSlackResponse = await super().api_call(api_method, **kwargs)
+        except SlackApiError as e:
+            code = e.response.get("error") if e.response is not None else None
+            metrics.SLACK_ERRORS.labels(api_method, str(code or "unknown")).inc()
+            raise
+        except (OSError, TimeoutError):
+            metrics.SLACK_ERRORS.labels(api_method, "connection").inc()
+            raise
+        return response
 
 
 def build_app(
     ctx: BotContext, *, signing_secret: str | None, verb_modules: tuple[str, ...] = router.VERB_MODULES
 ) -> AsyncApp:
     """The Bolt app for `ctx`; `signing_secret` None means Socket Mode (Bolt skips verification there)."""
+    bolt_logger = logging.getLogger("slack_bolt")
+    bolt_logger.addFilter(_SAME_TOKEN_NOTICE)  # idempotent: one filter object
     app = AsyncApp(
         client=ctx.slack,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
         process_before_response=False,
-        logger=logging.getLogger("slack_bolt"),
+        logger=bolt_logger,
     )
     app.error(handle_bolt_error)
     router.register(app, ctx, verb_modules)

@@ -6,7 +6,11 @@ process) shares them. Labels are bounded sets: verbs from the registry, outcomes
 
 from __future__ import annotations
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Gauge, Histogram, generate_latest
+
+from cluster.metrics import RPC_CALLS, RPC_SECONDS
+
+__all__ = ["RPC_CALLS", "RPC_SECONDS"]  # defined on the ground floor, served here with the rest
 
 # outcome: ok | user_error | error | unknown_verb
 COMMANDS = Counter(
@@ -21,10 +25,39 @@ ACK_SECONDS = Histogram(
 )
 # kind: user (an expected BotError) | bug (anything else)
 ERRORS = Counter("conductor_bot_errors_total", "Errors turned into Slack replies.", ["kind"])
-RPC_CALLS = Counter(
-    "conductor_bot_rpc_calls_total", "JSON-RPC calls to conductors and nodes.", ["method", "outcome"]
+
+# The watcher, per network (labels: configured network names).
+TICK_SECONDS = Histogram(
+    "conductor_bot_tick_seconds",
+    "Duration of a watcher tick, by network.",
+    ["network"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0),
 )
-RPC_SECONDS = Histogram("conductor_bot_rpc_seconds", "JSON-RPC call latency.", ["method"])
+SKIPPED_TICKS = Counter(
+    "conductor_bot_skipped_ticks_total",
+    "Watcher ticks not run because the previous one was still running or ran too late, by network.",
+    ["network", "reason"],
+)
+LEASE_HELD = Gauge(
+    "conductor_bot_lease_held",
+    "1 while this replica holds the network's watcher lease (exactly one replica should), else 0.",
+    ["network"],
+)
+OUTBOX_DEPTH = Gauge(
+    "conductor_bot_outbox_depth", "Slack posts waiting in the network's outbox after a tick.", ["network"]
+)
+# Slack Web API failures: `code` is Slack's error string (ratelimited, channel_not_found, …) or
+# `connection` when no answer came back.
+SLACK_ERRORS = Counter(
+    "conductor_bot_slack_errors_total",
+    "Slack Web API calls that failed, by method and code.",
+    ["method", "code"],
+)
+# Approval requests entering each state (`commands.approval` states: pending, approved, expired, …).
+REQUESTS = Counter("conductor_bot_requests_total", "Approval requests entering a state, by state.", ["state"])
+SOCKET_MODE_CONNECTED = Gauge(
+    "conductor_bot_socket_mode_connected", "1 while the Socket Mode WebSocket to Slack is open."
+)
 
 
 def exposition() -> tuple[bytes, str]:

@@ -8,10 +8,11 @@ the same for every URL inside free text (a library's or a node's error message).
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit, urlunsplit
 
 REDACTED = "***"
-_SECRET_QUERY = re.compile(r"(key|token|secret|auth|pass|sig)", re.IGNORECASE)
+# `ticket`: Slack's Socket Mode WebSocket URL carries a one-time connection ticket.
+_SECRET_QUERY = re.compile(r"(key|token|secret|auth|pass|sig|ticket)", re.IGNORECASE)
 _SECRET_SEGMENT = re.compile(r"^[A-Za-z0-9_-]{20,}$")
 _URL_IN_TEXT = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>]+")
 _USERINFO = re.compile(r"(://)[^/\s@]+@")
@@ -49,3 +50,17 @@ def redact_url(url: str) -> str:
 def redact_text(text: str) -> str:
     """`text` with every URL in it redacted."""
     return _URL_IN_TEXT.sub(lambda m: redact_url(m.group(0)), text)
+
+
+def secrets_in_url(url: str) -> list[str]:
+    """The values `redact_url` hides in `url` (password, secret query values, key-like segments),
+    so they can also be hidden where they appear outside a URL."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return []
+    found = [password, unquote(password)] if password else []
+    found += [v for k, v in parse_qsl(parts.query) if _SECRET_QUERY.search(k) and v]
+    found += [seg for seg in parts.path.split("/") if _SECRET_SEGMENT.match(seg)]
+    return found

@@ -21,11 +21,13 @@ import asyncio
 import itertools
 import json
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
 
+from cluster.metrics import RPC_CALLS, RPC_SECONDS
 from cluster.redact import redact_text, redact_url
 from cluster.snapshot import ErrorKind
 
@@ -106,6 +108,18 @@ class JsonRpcClient:
         self, url: str, method: str, params: Sequence[Any] = (), deadline: float | None = None
     ) -> Any:
         """One call; returns its `result` or raises an `RpcError`."""
+        started = time.perf_counter()
+        try:
+            result = await self._call(url, method, params, deadline)
+        except RpcError as err:
+            RPC_CALLS.labels(method, err.kind).inc()
+            raise
+        finally:
+            RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
+        RPC_CALLS.labels(method, "ok").inc()
+        return result
+
+    async def _call(self, url: str, method: str, params: Sequence[Any], deadline: float | None) -> Any:
         request_id = next(self._ids)
         body = await self._post(
             url,
@@ -129,6 +143,20 @@ class JsonRpcClient:
         """
         if not calls:
             return []
+        started = time.perf_counter()
+        try:
+            out = await self._batch(url, calls, deadline)
+        except RpcError as err:
+            for method, _ in calls:
+                RPC_CALLS.labels(method, err.kind).inc()
+            raise
+        finally:
+            RPC_SECONDS.labels("batch").observe(time.perf_counter() - started)
+        for (method, _), item in zip(calls, out, strict=True):
+            RPC_CALLS.labels(method, item.kind if isinstance(item, RpcError) else "ok").inc()
+        return out
+
+    async def _batch(self, url: str, calls: Sequence[Call], deadline: float | None) -> list[Any | RpcError]:
         ids = [next(self._ids) for _ in calls]
         payload = [
             {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}

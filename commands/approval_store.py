@@ -16,6 +16,7 @@ import logging
 import math
 from typing import TYPE_CHECKING
 
+from chat import metrics
 from chat.errors import StaleAction
 from commands.approval import (
     FINAL_STATES,
@@ -177,6 +178,7 @@ async def apply(
             guard=guard,
         )
         if written:
+            metrics.REQUESTS.labels(decision.request.state).inc()
             logger.info(
                 "approval transition network=%s request=%s rule=%s state=%s actor=%s",
                 network,

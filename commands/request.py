@@ -17,7 +17,7 @@ import re
 import uuid
 from typing import TYPE_CHECKING
 
-from chat import authz
+from chat import authz, metrics
 from chat.errors import BotError
 from cluster.poller import poll_network
 from commands import approval_actions, approval_store
@@ -164,6 +164,7 @@ async def _post(ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest, cm
     await approval_store.attach_message(
         ctx.store, spec.name, request.id, MessageRef(channel=cmd.channel_id, ts=ts)
     )
+    metrics.REQUESTS.labels(request.state).inc()
     logger.info("request opened network=%s request=%s verb=%s", spec.name, request.id, cmd.verb)
 
 

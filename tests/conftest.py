@@ -1,8 +1,38 @@
 """Shared fixtures live in tests/fixtures/<boundary>.py; each module is registered here once."""
 
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from bot.logs import QUIET_LIBRARIES
+
 pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.redis",
     "tests.fixtures.sim",
     "tests.fixtures.slack",
 ]
+
+
+@pytest.fixture
+def process_logging() -> Iterator[None]:
+    """For tests that run a CLI command in-process: the logging it sets up is undone afterwards."""
+    root = logging.getLogger()
+    handlers, level, hook = list(root.handlers), root.level, sys.excepthook
+    libraries = {name: logging.getLogger(name).level for name in QUIET_LIBRARIES}
+    try:
+        yield
+    finally:
+        for handler in list(root.handlers):
+            root.removeHandler(handler)
+        for handler in handlers:
+            root.addHandler(handler)
+        root.setLevel(level)
+        for name, lib_level in libraries.items():
+            logging.getLogger(name).setLevel(lib_level)
+        logging.captureWarnings(False)
+        sys.excepthook = hook

@@ -6,7 +6,9 @@ import asyncio
 import logging
 
 import pytest
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
 from apscheduler.schedulers.base import STATE_PAUSED
+from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
 
 from alerts.watcher import TickReport
@@ -15,30 +17,66 @@ from tests.alerts.test_watcher_helpers import NET
 from tests.fixtures.slack import StartBot
 
 
-async def test_a_redis_outage_is_logged_as_one_line_and_a_bug_with_its_traceback(
+async def test_a_redis_outage_is_logged_once_per_episode_and_a_bug_with_its_traceback(
     running_bot: StartBot, caplog: pytest.LogCaptureFixture
 ) -> None:
     async with running_bot() as bot:
         scheduler = BotScheduler(bot.ctx, "replica-a")
-        failure: Exception = RedisConnectionError(
+        failure: Exception | None = RedisConnectionError(
             "Error 111 connecting to localhost:6379. Connection refused."
         )
 
         async def failing_tick(network: str) -> TickReport:
+            if failure is None:
+                return TickReport(network=network, leader=True)
             raise failure
 
         scheduler.watcher.tick = failing_tick  # type: ignore[method-assign]
-        with caplog.at_level(logging.ERROR, logger="bot.scheduler"):
-            await scheduler._watch(NET)
+        with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+            for _ in range(5):
+                await scheduler._watch(NET)
             failure = KeyError("a bug")
             await scheduler._watch(NET)
-        outage, bug = caplog.records
+            failure = None
+            await scheduler._watch(NET)
+        outage, bug, recovered = caplog.records
         assert outage.getMessage() == (
             "watch tick failed network=sim-1 error=ConnectionError: "
-            "Error 111 connecting to localhost:6379. Connection refused."
+            "Error 111 connecting to localhost:6379. Connection refused. (logged once until a tick succeeds)"
         )
         assert outage.exc_info is None
         assert bug.exc_info is not None and bug.exc_info[0] is KeyError
+        assert recovered.getMessage() == "watch ticks succeed again network=sim-1 failed=6"
+
+
+async def test_skipped_ticks_are_counted_and_logged_once_per_episode(
+    running_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with running_bot() as bot:
+        scheduler = BotScheduler(bot.ctx, "replica-a")
+
+        async def tick(network: str) -> TickReport:
+            return TickReport(network=network, leader=True)
+
+        scheduler.watcher.tick = tick  # type: ignore[method-assign]
+
+        def skipped_total() -> float:
+            labels = {"network": NET, "reason": "running"}
+            return REGISTRY.get_sample_value("conductor_bot_skipped_ticks_total", labels) or 0.0
+
+        before = skipped_total()
+        skipped = JobEvent(EVENT_JOB_MAX_INSTANCES, f"watch:{NET}", "default")
+        scheduler.skipped.quiet_seconds = 0.0  # the episode ends at the next tick on time
+        with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+            for _ in range(3):
+                scheduler._on_skip(skipped)
+            await scheduler._watch(NET)
+        assert skipped_total() - before == 3
+        assert [r.getMessage() for r in caplog.records] == [
+            "watch ticks skipped network=sim-1 reason=previous tick still running (logged once per episode)",
+            "watch ticks on time again network=sim-1 skipped=3 (none for 60s)",
+        ]
+        assert REGISTRY.get_sample_value("conductor_bot_lease_held", {"network": NET}) == 1
 
 
 async def test_stop_lets_a_running_tick_finish_before_handing_the_lease_back(running_bot: StartBot) -> None:

@@ -34,6 +34,7 @@ async def test_run_refuses_an_invalid_clusters_file(tmp_path: Path) -> None:
         await run(bot_settings(CONDUCTOR_BOT_CLUSTERS=clusters))
 
 
+@pytest.mark.usefixtures("process_logging")
 def test_cli_exits_2_with_the_problems_on_stderr(monkeypatch: pytest.MonkeyPatch) -> None:
     import typer
 

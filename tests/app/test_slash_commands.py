@@ -190,7 +190,9 @@ async def test_a_bug_shows_a_reference_and_never_the_traceback(
     assert "Traceback" not in text and SECRET_DETAIL not in text
     ref = text.split("`")[1]
     assert len(ref) == 8
-    [record] = [r for r in caplog.records if f"correlation_id={ref}" in r.getMessage()]
+    [record] = [
+        r for r in caplog.records if r.name == "chat.errors" and f"correlation_id={ref}" in r.getMessage()
+    ]
     assert record.exc_info is not None  # the traceback is in the server log, under that id
 
 
