@@ -26,8 +26,9 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.main import SHUTDOWN_HOOKS, STARTUP_HOOKS, serve_bot
+from bot.main import serve_bot
 from bot.rehearsal.server import RehearsalRoom, RoomUser
+from bot.scheduler import start_scheduler, stop_scheduler
 from bot.settings import Settings
 from cluster.topology import Topology
 from commands.ids import ApprovalAction
@@ -202,8 +203,8 @@ async def run_demo(
                 clock=sim.clock,
                 host="127.0.0.1",
                 port=http_port,
-                startup=STARTUP_HOOKS,
-                shutdown=SHUTDOWN_HOOKS,
+                startup=(start_scheduler,),
+                shutdown=(stop_scheduler,),
             ) as bot:
                 echo(f"bot ready: {bot.url}/slack/events  /healthz  /metrics")
                 echo(f"simulator control: {sim.control_url}; configs in {state_dir}/")

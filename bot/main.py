@@ -1,11 +1,23 @@
 """`conductor-bot run`: the bot process from settings to a clean exit.
 
     settings → topology → Redis (REDIS_URL, or embedded Valkey) → httpx client → Bolt app →
-    startup hooks (the watcher's scheduler, `bot.scheduler`, via STARTUP_HOOKS) → uvicorn on --http-port,
+    startup hooks (by default the watcher's scheduler, `bot.scheduler`) → uvicorn on --http-port,
     plus the Socket Mode connection when SLACK_APP_TOKEN is set (/healthz and /metrics stay on HTTP)
 
-SIGTERM/SIGINT close Socket Mode, stop the HTTP server (its lifespan runs the shutdown hooks and lets
-in-flight commands finish), then close the HTTP client and Redis, in that order.
+Start-up checks fail fast: `auth.test` (bot token) and, in Socket Mode, `apps.connections.open` (app
+token) run before anything starts; a refusal is one line naming Slack's error code and what to do.
+
+SIGTERM/SIGINT stop the bot in every state. While starting (e.g. Slack unreachable) the start is
+abandoned. Once serving, in this order: close Socket Mode and stop accepting HTTP requests (no new
+work), stop the scheduler (running ticks finish, watcher leases are released), let in-flight commands
+and executions finish (bounded; an execution cut short stays `executing` and is swept as an orphan),
+close the HTTP client, close Redis and stop the embedded Valkey last.
+
+Exit codes of `conductor-bot run`:
+    0  stopped by SIGTERM/SIGINT
+    1  could not run: Redis unavailable at start, or an unexpected error (logged with its traceback)
+    2  refused to start: missing/invalid settings or clusters file, or Slack rejected a token
+
 `serve_bot` is the same wiring without settings loading or signals, for tests and the demo.
 """
 
@@ -30,10 +42,11 @@ from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 
 from bot.logs import REDACTOR, register_secrets, setup_logging
-from bot.scheduler import start_scheduler, stop_scheduler
-from bot.server import Hook, build_server
+from bot.scheduler import start_scheduler, stop_scheduler, tick_age
+from bot.server import Hook, Readiness, build_server
 from bot.settings import Settings, load_settings
 from bot.slack_app import build_app, build_web_client
+from bot.slack_connect import SlackRefused, SocketModeSupervisor, check_bot_token, open_socket_url
 from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from cluster.clock import Clock, SystemClock
@@ -45,12 +58,11 @@ from store.keys import Keys
 
 logger = logging.getLogger(__name__)
 
-# Callbacks run once the HTTP server is up (the alert watcher's scheduler); more may be appended at
-# import time by the modules that own them, or passed to `run`/`serve_bot` explicitly.
-STARTUP_HOOKS: list[Hook] = [start_scheduler]
-SHUTDOWN_HOOKS: list[Hook] = [stop_scheduler]
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 20.0
+# /readyz calls the watcher starving when no tick completed for this many intervals (or MIN seconds).
+TICK_BUDGET_INTERVALS = 10
+MIN_TICK_BUDGET = 30.0
 
 
 class ConfigurationError(Exception):
@@ -79,6 +91,14 @@ class RunningBot:
     app: AsyncApp
     url: str
     socket_mode: bool
+    socket: SocketModeSupervisor | None = None
+
+    async def wait_fatal(self) -> SlackRefused:
+        """Returns when Slack refuses the app token on a reconnect (never in HTTP mode)."""
+        if self.socket is None:
+            await asyncio.Event().wait()
+        assert self.socket is not None
+        return await self.socket.wait_fatal()
 
 
 class _Server(uvicorn.Server):
@@ -112,6 +132,13 @@ async def serve_bot(
     if not socket_mode and secret is None:
         # Without it Bolt would accept unsigned requests: anyone could run /conductor.
         raise ConfigurationError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
+    # Fail fast, before anything starts: a token Slack refuses raises SlackRefused (exit 2).
+    await check_bot_token(slack)
+    first_socket_url = (
+        await open_socket_url(slack, settings.slack_app_token.get_secret_value())
+        if settings.slack_app_token is not None
+        else None
+    )
     async with httpx.AsyncClient(
         limits=polling_limits(topology), timeout=httpx.Timeout(settings.rpc_timeout)
     ) as http:
@@ -131,8 +158,24 @@ async def serve_bot(
             verb_modules=verb_modules,
         )
         ready = asyncio.Event()
+        supervisor = (
+            SocketModeSupervisor(app, settings.slack_app_token.get_secret_value())
+            if settings.slack_app_token is not None
+            else None
+        )
+        readiness = Readiness(
+            slack_connected=(lambda: supervisor.connected) if supervisor is not None else None,
+            tick_age=lambda: tick_age(ctx),
+            tick_budget=max(TICK_BUDGET_INTERVALS * settings.poll_interval, MIN_TICK_BUDGET),
+            unpostable=lambda: slack.unpostable,
+        )
         asgi = build_server(
-            ctx, None if socket_mode else app, startup=startup, shutdown=shutdown, ready=ready
+            ctx,
+            None if socket_mode else app,
+            startup=startup,
+            shutdown=shutdown,
+            ready=ready,
+            readiness=readiness,
         )
         # Bound and listening before uvicorn starts, so the port is known at once and early
         # connections wait in the backlog instead of being refused.
@@ -140,14 +183,10 @@ async def serve_bot(
         bound_port = sock.getsockname()[1]
         server = _Server(uvicorn.Config(asgi, log_config=None, access_log=False, lifespan="on"))
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
-        socket_handler: Any = None
         try:
             await _wait_ready(ready, serving)
-            if socket_mode and settings.slack_app_token is not None:
-                from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-                socket_handler = AsyncSocketModeHandler(app, settings.slack_app_token.get_secret_value())
-                await socket_handler.connect_async()
+            if supervisor is not None and first_socket_url is not None:
+                await supervisor.start(first_socket_url)
             url_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
             logger.info(
                 "bot started port=%s socket_mode=%s networks=%d",
@@ -155,10 +194,18 @@ async def serve_bot(
                 socket_mode,
                 len(topology.networks),
             )
-            yield RunningBot(ctx=ctx, app=app, url=f"http://{url_host}:{bound_port}", socket_mode=socket_mode)
+            yield RunningBot(
+                ctx=ctx,
+                app=app,
+                url=f"http://{url_host}:{bound_port}",
+                socket_mode=socket_mode,
+                socket=supervisor,
+            )
         finally:
-            if socket_handler is not None:
-                await socket_handler.close_async()
+            # Stop taking work first: no new Socket Mode payloads, then no new HTTP requests; the
+            # server's lifespan then stops the scheduler (leases back) and lets in-flight work finish.
+            if supervisor is not None:
+                await supervisor.close()
             server.should_exit = True
             try:
                 await asyncio.wait_for(serving, STOP_TIMEOUT)
@@ -195,7 +242,6 @@ async def run(
     `on_started` is awaited once the bot serves (the demo prints its URL; tests learn the port).
     """
     from cluster.topology_file import TopologyError, load_topology
-    from store.connection import open_redis
 
     problems = missing_settings(settings)
     if problems:
@@ -219,8 +265,52 @@ async def run(
     signals = (signal.SIGTERM, signal.SIGINT)
     for sig in signals:
         loop.add_signal_handler(sig, stop.set)
+    serving = asyncio.Event()
+    body = asyncio.create_task(
+        _serve_until_stopped(
+            settings,
+            topology,
+            stop,
+            serving,
+            port=settings.http_port if http_port is None else http_port,
+            startup=(start_scheduler,) if startup is None else startup,
+            shutdown=(stop_scheduler,) if shutdown is None else shutdown,
+            on_started=on_started,
+        ),
+        name="bot",
+    )
+    stopped = asyncio.create_task(stop.wait())
+    try:
+        await asyncio.wait({body, stopped}, return_when=asyncio.FIRST_COMPLETED)
+        if not body.done() and not serving.is_set():
+            # Stopped while starting (e.g. Slack does not answer): nothing runs yet that could be
+            # handed over, so the start is abandoned; its cleanup still closes what it opened.
+            logger.info("stopping during start-up")
+            body.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await body
+    finally:
+        stopped.cancel()
+        for sig in signals:
+            loop.remove_signal_handler(sig)
+
+
+async def _serve_until_stopped(
+    settings: Settings,
+    topology: Topology,
+    stop: asyncio.Event,
+    serving: asyncio.Event,
+    *,
+    port: int,
+    startup: Sequence[Hook],
+    shutdown: Sequence[Hook],
+    on_started: Callable[[RunningBot], Awaitable[None]] | None,
+) -> None:
+    from store.connection import open_redis
+
     url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
     handle = await open_redis(url, settings.state_dir)
+    fatal: SlackRefused | None = None
     try:
         store = Store(handle.client, Keys(prefix=settings.key_prefix))
         async with serve_bot(
@@ -229,18 +319,27 @@ async def run(
             redis=handle.client,
             store=store,
             host="0.0.0.0",
-            port=settings.http_port if http_port is None else http_port,
-            startup=STARTUP_HOOKS if startup is None else startup,
-            shutdown=SHUTDOWN_HOOKS if shutdown is None else shutdown,
+            port=port,
+            startup=startup,
+            shutdown=shutdown,
         ) as bot:
+            serving.set()
             if on_started is not None:
                 await on_started(bot)
-            await stop.wait()
+            refused = asyncio.create_task(bot.wait_fatal())
+            stopping = asyncio.create_task(stop.wait())
+            await asyncio.wait({refused, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            stopping.cancel()
+            if refused.done():
+                fatal = refused.result()
+            else:
+                refused.cancel()
             logger.info("stopping")
     finally:
-        for sig in signals:
-            loop.remove_signal_handler(sig)
+        # Last: the embedded Valkey outlives everything that writes to it.
         await handle.close()
+    if fatal is not None:
+        raise fatal
 
 
 def run_command(
@@ -270,8 +369,13 @@ def run_command(
         asyncio.run(run(settings, http_port))
     except ConfigurationError as e:
         _fail(2, str(e))
+    except SlackRefused as e:
+        _fail(2, f"Slack refused a token: {e}")
     except RedisUnavailable as e:
         _fail(1, f"cannot start: {e}")
+    except Exception:
+        logger.critical("the bot stopped on an unexpected error", exc_info=True)
+        raise typer.Exit(1) from None
 
 
 def _fail(code: int, message: str) -> NoReturn:

@@ -44,7 +44,7 @@ _T = TypeVar("_T")
 
 EXPIRY_INTERVAL_SECONDS = 5.0
 # How long `stop` waits for running ticks and sweeps (each is bounded by RPC and Slack timeouts).
-STOP_GRACE_SECONDS = 10.0
+STOP_GRACE_SECONDS = 3.0
 # Infrastructure failures: expected during an outage, logged without a traceback.
 _OUTAGE_ERRORS = (RedisError, ConnectionError)
 # APScheduler's lines for what `Episodes` already reports once per episode.
@@ -248,14 +248,22 @@ _RUNNING: dict[int, BotScheduler] = {}
 
 
 async def start_scheduler(ctx: BotContext) -> None:
-    """Startup hook (`bot.main.STARTUP_HOOKS`)."""
+    """Startup hook (`bot.main.run` default)."""
     scheduler = BotScheduler(ctx)
     scheduler.start()
     _RUNNING[id(ctx)] = scheduler
 
 
 async def stop_scheduler(ctx: BotContext) -> None:
-    """Shutdown hook (`bot.main.SHUTDOWN_HOOKS`)."""
+    """Shutdown hook (`bot.main.run` default)."""
     scheduler = _RUNNING.pop(id(ctx), None)
     if scheduler is not None:
         await scheduler.stop()
+
+
+def tick_age(ctx: BotContext) -> float | None:
+    """Seconds since `ctx`'s scheduler completed a watcher tick; None before its first or without one."""
+    scheduler = _RUNNING.get(id(ctx))
+    if scheduler is None or scheduler.last_tick is None:
+        return None
+    return time.monotonic() - scheduler.last_tick

@@ -1,7 +1,10 @@
 """The bot's HTTP surface (Starlette under uvicorn).
 
     POST /slack/events   Slack commands and interactions, signed; HTTP mode only
-    GET  /healthz        200 with JSON when Redis answers a PING, 503 otherwise
+    GET  /healthz        liveness: 200 while the process serves (no dependency is checked, so a Redis
+                         outage never gets every replica restarted at once)
+    GET  /readyz         readiness: 200 when every check passes, else 503; the JSON body names each
+                         check and what is wrong (`Readiness`)
     GET  /metrics        Prometheus exposition (`chat.metrics`)
 
 The lifespan runs the startup hooks (the watcher scheduler registers one later) once the app is
@@ -13,8 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
 from slack_bolt.async_app import AsyncApp
@@ -32,6 +36,22 @@ Hook = Callable[[BotContext], Awaitable[None]]
 HEALTH_PING_TIMEOUT = 2.0
 
 
+@dataclass
+class Readiness:
+    """What /readyz checks besides Redis; a check left None does not apply to this process.
+
+    - `slack_connected`: Socket Mode's link is up (HTTP mode: Slack reaches us, nothing to check).
+    - `tick_age`: seconds since the watcher last completed a tick (None: no tick yet, measured from
+      start); more than `tick_budget` means the watcher is starving.
+    - `unpostable`: channels whose last post failed for a reason a retry cannot fix, with Slack's code.
+    """
+
+    slack_connected: Callable[[], bool] | None = None
+    tick_age: Callable[[], float | None] | None = None
+    tick_budget: float = 30.0
+    unpostable: Callable[[], Mapping[str, str]] | None = None
+
+
 def build_server(
     ctx: BotContext,
     bolt_app: AsyncApp | None,
@@ -40,10 +60,12 @@ def build_server(
     shutdown: Sequence[Hook] = (),
     ready: asyncio.Event | None = None,
     drain_seconds: float = 10.0,
+    readiness: Readiness | None = None,
 ) -> Starlette:
     """The ASGI app; `bolt_app` None (Socket Mode) leaves out /slack/events."""
     routes = [
         Route("/healthz", _healthz(ctx), methods=["GET"]),
+        Route("/readyz", _readyz(ctx, readiness or Readiness()), methods=["GET"]),
         Route("/metrics", _metrics, methods=["GET"]),
     ]
     if bolt_app is not None:
@@ -86,18 +108,46 @@ def _slack_events(handler: AsyncSlackRequestHandler) -> Callable[[Request], Awai
 
 def _healthz(ctx: BotContext) -> Callable[[Request], Awaitable[Response]]:
     async def healthz(_request: Request) -> Response:
-        body: dict[str, object] = {"networks": len(ctx.topology.networks)}
-        try:
-            async with asyncio.timeout(HEALTH_PING_TIMEOUT):
-                await ctx.redis.ping()
-        except Exception as e:
-            logger.warning("health check: redis ping failed error=%s", type(e).__name__)
-            return JSONResponse(
-                {**body, "status": "unavailable", "redis": f"error: {type(e).__name__}"}, status_code=503
-            )
-        return JSONResponse({**body, "status": "ok", "redis": "ok"})
+        return JSONResponse({"status": "ok", "networks": len(ctx.topology.networks)})
 
     return healthz
+
+
+def _readyz(ctx: BotContext, readiness: Readiness) -> Callable[[Request], Awaitable[Response]]:
+    started = time.monotonic()
+
+    async def readyz(_request: Request) -> Response:
+        checks: dict[str, str] = {"redis": await _redis_check(ctx)}
+        if readiness.slack_connected is not None:
+            checks["slack"] = "ok" if readiness.slack_connected() else "error: socket mode not connected"
+        if readiness.tick_age is not None:
+            age = readiness.tick_age()
+            age = time.monotonic() - started if age is None else age
+            checks["watcher"] = (
+                "ok" if age <= readiness.tick_budget else f"error: no tick completed for {age:.0f}s"
+            )
+        if readiness.unpostable is not None:
+            failing = readiness.unpostable()
+            checks["channels"] = (
+                "ok"
+                if not failing
+                else "error: " + ", ".join(f"{c} {code}" for c, code in sorted(failing.items()))
+            )
+        failed = sorted(name for name, result in checks.items() if result != "ok")
+        body = {"status": "ok" if not failed else "unavailable", "failing": failed, "checks": checks}
+        return JSONResponse(body, status_code=503 if failed else 200)
+
+    return readyz
+
+
+async def _redis_check(ctx: BotContext) -> str:
+    try:
+        async with asyncio.timeout(HEALTH_PING_TIMEOUT):
+            await ctx.redis.ping()
+    except Exception as e:
+        logger.debug("readiness: redis ping failed error=%s", type(e).__name__)
+        return f"error: {type(e).__name__}"
+    return "ok"
 
 
 async def _metrics(_request: Request) -> Response:

@@ -42,29 +42,45 @@ class _SameTokenNotice(logging.Filter):
 _SAME_TOKEN_NOTICE = _SameTokenNotice()
 
 
-def build_web_client(token: str, api_url: str | None = None) -> AsyncWebClient:
+def build_web_client(token: str, api_url: str | None = None) -> CountingWebClient:
     """The one Web API client of the process.
 
     Only connection errors are retried (the SDK default); rate limits surface as `SlackApiError` so the
     caller decides (the notifier backs off per alert source instead of sleeping in a handler).
     """
     base_url = api_url or DEFAULT_SLACK_API_URL
-    return _CountingWebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/")
+    return CountingWebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/")
 
 
-class _CountingWebClient(AsyncWebClient):
-    """Counts failed Web API calls by method and Slack error code (`conductor_bot_slack_errors_total`)."""
+# Posting to the channel cannot succeed until someone changes something in Slack.
+_CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
+_POSTS = frozenset({"chat.postMessage", "chat.update"})
+
+
+class CountingWebClient(AsyncWebClient):
+    """The Web API client, counting failures by method and Slack error code
+    (`conductor_bot_slack_errors_total`) and remembering channels the bot cannot post to (/readyz)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.unpostable: dict[str, str] = {}
 
     async def api_call(self, api_method: str, **kwargs: Any) -> AsyncSlackResponse:
+        params = kwargs.get("json") or kwargs.get("data") or kwargs.get("params") or {}
+        channel = params.get("channel") if api_method in _POSTS and isinstance(params, dict) else None
         try:
             response: AsyncSlackResponse = await super().api_call(api_method, **kwargs)
         except SlackApiError as e:
-            code = e.response.get("error") if e.response is not None else None
-            metrics.SLACK_ERRORS.labels(api_method, str(code or "unknown")).inc()
+            code = str(e.response.get("error") or "unknown")
+            metrics.SLACK_ERRORS.labels(api_method, code).inc()
+            if channel and code in _CHANNEL_ERRORS:
+                self.unpostable[str(channel)] = code
             raise
         except (OSError, TimeoutError):
             metrics.SLACK_ERRORS.labels(api_method, "connection").inc()
             raise
+        if channel:
+            self.unpostable.pop(str(channel), None)
         return response
 
 

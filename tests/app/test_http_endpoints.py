@@ -1,4 +1,4 @@
-"""/healthz and /metrics of the running bot, over real HTTP."""
+"""/healthz, /readyz and /metrics of the running bot, over real HTTP."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import re
 import socket
 
 import httpx
+import pytest
 from redis.asyncio import Redis
+from slack_sdk.errors import SlackApiError
 
 from bot.main import serve_bot
 from cluster.topology import Topology
@@ -17,14 +19,23 @@ from store.keys import Keys
 from tests.fixtures.slack import StartBot, bot_settings
 
 
-async def test_healthz_reports_ok_when_redis_answers(running_bot: StartBot) -> None:
+async def test_healthz_and_readyz_report_ok_when_everything_answers(running_bot: StartBot) -> None:
     async with running_bot() as bot, httpx.AsyncClient(timeout=5) as client:
-        response = await client.get(f"{bot.url}/healthz")
-    assert response.status_code == 200
-    assert response.json() == {"networks": 1, "status": "ok", "redis": "ok"}
+        health = await client.get(f"{bot.url}/healthz")
+        ready = await client.get(f"{bot.url}/readyz")
+    assert health.status_code == 200
+    assert health.json() == {"networks": 1, "status": "ok"}
+    assert ready.status_code == 200
+    assert ready.json() == {
+        "status": "ok",
+        "failing": [],
+        "checks": {"redis": "ok", "watcher": "ok", "channels": "ok"},
+    }
 
 
-async def test_healthz_is_503_when_redis_is_down(fake_slack: FakeSlackApi, redis: Redis, keys: Keys) -> None:
+async def test_readyz_names_redis_when_it_is_down_while_healthz_stays_up(
+    fake_slack: FakeSlackApi, redis: Redis, keys: Keys
+) -> None:
     # A bound but never listening socket: connecting to it is refused, and no other test can take the port.
     with socket.socket() as hole:
         hole.bind(("127.0.0.1", 0))
@@ -35,12 +46,36 @@ async def test_healthz_is_503_when_redis_is_down(fake_slack: FakeSlackApi, redis
                 serve_bot(settings, Topology(networks={}), redis=dead, store=Store(redis, keys)) as bot,
                 httpx.AsyncClient(timeout=10) as client,
             ):
-                response = await client.get(f"{bot.url}/healthz")
+                health = await client.get(f"{bot.url}/healthz")
+                ready = await client.get(f"{bot.url}/readyz")
         finally:
             await dead.aclose()
-    assert response.status_code == 503
-    assert response.json()["status"] == "unavailable"
-    assert response.json()["redis"].startswith("error: ")
+    # Liveness never depends on Redis: an outage must not get every replica restarted.
+    assert health.status_code == 200
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unavailable"
+    assert ready.json()["failing"] == ["redis"]
+    assert ready.json()["checks"]["redis"].startswith("error: ")
+
+
+async def test_readyz_names_a_channel_the_bot_cannot_post_to_until_a_post_succeeds(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot, httpx.AsyncClient(timeout=5) as client:
+        bot.fake.fail_next("chat.postMessage", status=200, retry_after=None, error="not_in_channel")
+        with pytest.raises(SlackApiError):
+            await bot.ctx.slack.chat_postMessage(channel="C0ALERTS", text="x")
+        ready = await client.get(f"{bot.url}/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["failing"] == ["channels"]
+        assert ready.json()["checks"]["channels"] == "error: C0ALERTS not_in_channel"
+        await bot.ctx.slack.chat_postMessage(channel="C0ALERTS", text="x")
+        assert (await client.get(f"{bot.url}/readyz")).status_code == 200
+        text = (await client.get(f"{bot.url}/metrics")).text
+    assert (
+        metric(text, "conductor_bot_slack_errors_total", method="chat.postMessage", code="not_in_channel")
+        >= 1
+    )
 
 
 def metric(text: str, name: str, **labels: str) -> float:
@@ -57,6 +92,8 @@ async def test_metrics_count_commands_and_ack_latency(running_bot: StartBot) -> 
         await bot.fake.wait_for_response(sent.response_name)
         sent = await bot.driver.command("status nope", channel=bot.channel())
         await bot.fake.wait_for_response(sent.response_name)
+        sent = await bot.driver.command("status sim-1", channel=bot.channel())
+        await bot.fake.wait_for_response(sent.response_name)
         response = await client.get(f"{bot.url}/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")
@@ -71,7 +108,20 @@ async def test_metrics_count_commands_and_ack_latency(running_bot: StartBot) -> 
         == metric(before, commands, verb="status", outcome="user_error") + 1
     )
     acks = "conductor_bot_slack_ack_seconds_count"
-    assert metric(after, acks) >= metric(before, acks) + 2
+    assert metric(after, acks) >= metric(before, acks) + 3
+    # `status` polled the nodes: each JSON-RPC call is counted by method and outcome.
+    assert total(after, "conductor_bot_rpc_calls_total", outcome="ok") > total(
+        before, "conductor_bot_rpc_calls_total", outcome="ok"
+    )
+
+
+def total(text: str, name: str, **labels: str) -> float:
+    """The sum of `name` over every label set that includes `labels`."""
+    found = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            found += float(line.rsplit(" ", 1)[1])
+    return found
 
 
 async def test_unknown_paths_and_methods_are_refused(running_bot: StartBot) -> None:

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.main import ConfigurationError, missing_settings, run
+from sim.slack_api import FakeSlackApi
 from tests.fixtures.slack import bot_settings
 
 
@@ -50,7 +51,9 @@ def test_cli_exits_2_with_the_problems_on_stderr(monkeypatch: pytest.MonkeyPatch
     assert "Traceback" not in result.output
 
 
-async def test_run_serves_until_sigterm_then_closes_cleanly(tmp_path: Path, redis_url: str) -> None:
+async def test_run_serves_until_sigterm_then_closes_cleanly(
+    tmp_path: Path, redis_url: str, fake_slack: FakeSlackApi
+) -> None:
     import asyncio
     import os
     import signal
@@ -70,6 +73,7 @@ async def test_run_serves_until_sigterm_then_closes_cleanly(tmp_path: Path, redi
         settings = bot_settings(
             CONDUCTOR_BOT_CLUSTERS=tmp_path / "clusters.yml",
             REDIS_URL=redis_url,
+            SLACK_API_URL=fake_slack.base_url,
             CONDUCTOR_BOT_KEY_PREFIX="cbmaintest",
         )
         runner = asyncio.create_task(run(settings, http_port=0, on_started=on_started))
