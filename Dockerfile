@@ -14,15 +14,19 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 WORKDIR /app
 COPY pyproject.toml ./
 COPY bot ./bot
-COPY commands ./commands
 COPY alerts ./alerts
+COPY commands ./commands
+COPY chat ./chat
+COPY cluster ./cluster
+COPY store ./store
 COPY sim ./sim
 RUN pip install --no-cache-dir . \
     && useradd --system --uid 10001 --home-dir /var/lib/conductor-bot --create-home conductor
 
 USER 10001
 EXPOSE 3000
-# /healthz answers 503 when Redis is unreachable; python avoids installing curl in the image.
+# /healthz is liveness (the process serves); /readyz checks Redis, Slack and the watcher. Python
+# avoids installing curl in the image.
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:%s/healthz' % os.environ.get('CONDUCTOR_BOT_HTTP_PORT', '3000'), timeout=4)"]
 CMD ["conductor-bot", "run"]
