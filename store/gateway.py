@@ -145,7 +145,7 @@ class Store:
     """
 
     def __init__(self, redis: Redis, keys: Keys | None = None) -> None:
-        if not redis.connection_pool.connection_kwargs.get("decode_responses"):
+        if not _decodes_responses(redis):
             raise StoreError("Store needs a Redis client with decode_responses=True")
         self.redis = redis
         self.keys = keys or Keys()
@@ -282,3 +282,10 @@ class Store:
         else:
             found = await self.redis.zrangebyscore(index_key, "-inf", repr(now), start=0, num=limit)
         return [text(m) for m in found]
+
+
+def _decodes_responses(redis: Redis) -> bool:
+    # A plain client keeps its options on its pool; a RedisCluster client (`store.connection`) on itself.
+    pool = getattr(redis, "connection_pool", None)
+    options = pool.connection_kwargs if pool is not None else getattr(redis, "connection_kwargs", {})
+    return bool(options.get("decode_responses"))
