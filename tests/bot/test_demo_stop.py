@@ -12,7 +12,7 @@ STOP_WITHIN = 5.0
 
 
 async def test_sigint_to_the_demos_process_group_ends_it_cleanly(tmp_path: Path) -> None:
-    args = ["demo", "--no-tour", "--state-dir", str(tmp_path / "demo")]
+    args = ["demo", "--no-tour", "--ui-port", "0", "--state-dir", str(tmp_path / "demo")]
     async with BotProcess.start(args, {}, cwd=tmp_path) as demo:
         await demo.wait_for("The demo keeps running", timeout=60)
         sent = time.monotonic()
