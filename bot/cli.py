@@ -15,6 +15,8 @@ from typing import Any, NamedTuple
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from bot.logs import setup_logging
+
 
 class Verb(NamedTuple):
     """Where a verb's typer function lives, and its one-line help."""
@@ -89,4 +91,6 @@ def build_cli() -> LazyGroup:
 
 
 def main() -> None:
+    # Every command logs through the redacting handler; `run` sets it up again from its settings.
+    setup_logging("WARNING")
     build_cli().main(prog_name="conductor-bot")

@@ -193,7 +193,7 @@ class SocketModeSupervisor:
             try:
                 await self._connect(url)
                 return
-            except (TimeoutError, OSError, Exception) as e:
+            except Exception as e:  # a timeout, a refused or reset WebSocket, an aiohttp error
                 delay = next(delays)
                 logger.warning(
                     "slack socket mode connect failed error=%s; retrying in %.1fs", type(e).__name__, delay
