@@ -308,7 +308,11 @@ class FakeSlackApi:
             self._sockets.remove(ws)
         return ws
 
-    async def _close_sockets(self, _app: web.Application) -> None:
+    async def drop_sockets(self) -> None:
+        """Close every Socket Mode connection from Slack's side (as a server rotation does)."""
+        await self._close_sockets(None)
+
+    async def _close_sockets(self, _app: web.Application | None) -> None:
         for ws in list(self._sockets):
             await ws.close()
 
