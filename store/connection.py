@@ -21,6 +21,7 @@ import subprocess
 import types
 from pathlib import Path
 from typing import Any, cast
+from urllib.parse import unquote
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -47,16 +48,20 @@ class RedisUnavailable(Exception):
 
 
 CLUSTER_SCHEMES = {"redis+cluster": "redis", "rediss+cluster": "rediss"}
+SENTINEL_SCHEME = "redis+sentinel"
+SENTINEL_PORT = 26379
 
 
 def client_for(url: str) -> Redis:
     """A client with the options the whole bot relies on: text values, bounded timeouts.
 
-    `redis://` or `rediss://` (one server, or a Sentinel-managed primary behind a proxy or service
-    that follows failover) gives a plain client; `redis+cluster://host:port` (any node of the cluster)
-    gives a Redis Cluster client that follows slot moves and failovers itself. Ping it once before
-    using it from concurrent tasks (`open_redis` does): redis-py's cluster client discovers its nodes
-    on first use, and concurrent first commands can fail while it does.
+    - `redis://` or `rediss://`: one server;
+    - `redis+sentinel://[:password@]sentinel:26379[,sentinel2:26379…]/<primary name>[/db]`: the primary
+      that Sentinel names, looked up again after a failover (the password is the primary's);
+    - `redis+cluster://[:password@]host:port` (any node): a Redis Cluster client that follows slot
+      moves and failovers itself. Ping it once before using it from concurrent tasks (`open_redis`
+      does): redis-py's cluster client discovers its nodes on first use, and concurrent first
+      commands can fail while it does.
     """
     options: dict[str, Any] = {
         "decode_responses": True,
@@ -65,6 +70,8 @@ def client_for(url: str) -> Redis:
         "health_check_interval": 30,
     }
     scheme, sep, rest = url.partition("://")
+    if sep and scheme == SENTINEL_SCHEME:
+        return _sentinel_primary(rest, options)
     if sep and scheme in CLUSTER_SCHEMES:
         from redis.asyncio.cluster import RedisCluster
 
@@ -73,6 +80,27 @@ def client_for(url: str) -> Redis:
         # tag, `store.keys`), which RedisCluster routes with the same API as a plain client.
         return cast(Redis, cluster)
     return Redis.from_url(url, **options)
+
+
+def _sentinel_primary(rest: str, options: dict[str, Any]) -> Redis:
+    from redis.asyncio.sentinel import Sentinel
+
+    userinfo, _, location = rest.rpartition("@")
+    hosts, _, path = location.partition("/")
+    service, _, db = path.strip("/").partition("/")
+    if not hosts or not service:
+        raise ValueError("a redis+sentinel:// URL names its sentinels and the primary: …//host:26379/name")
+    sentinels = []
+    for host in hosts.split(","):
+        name, colon, port = host.rpartition(":")
+        sentinels.append((name, int(port)) if colon else (host, SENTINEL_PORT))
+    password = unquote(userinfo.partition(":")[2]) or None
+    timeouts = {k: options[k] for k in ("socket_connect_timeout", "socket_timeout")}
+    sentinel = Sentinel(sentinels, sentinel_kwargs=timeouts)  # type: ignore[no-untyped-call]
+    primary: Redis = sentinel.master_for(
+        service, redis_class=Redis, password=password, db=int(db or 0), **options
+    )
+    return primary
 
 
 async def ping(client: Redis, within: float = 2.0) -> bool:
