@@ -180,3 +180,16 @@ def test_json_format_is_one_object_per_line() -> None:
     entry = json.loads(JsonFormatter().format(record))
     assert entry["level"] == "INFO" and entry["logger"] == "bot.main"
     assert entry["message"] == "bot started port=3000"
+
+
+def test_redis_urls_of_every_kind_lose_their_password() -> None:
+    redactor = Redactor()
+    urls = [
+        f"redis://:{REDIS_PASSWORD}@redis:6379/0",
+        f"redis+cluster://:{REDIS_PASSWORD}@node-1:6379",
+        f"redis+sentinel://:{REDIS_PASSWORD}@sentinel-1:26379,sentinel-2:26379/conductor",
+    ]
+    redactor.add_secrets([s for url in urls for s in secrets_in_url(url)])
+    for url in urls:
+        text = redactor.redact(f"connecting to {url} failed")
+        assert REDIS_PASSWORD not in text and "***@" in text, text
