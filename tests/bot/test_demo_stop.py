@@ -19,6 +19,7 @@ async def test_sigint_to_the_demos_process_group_ends_it_cleanly(tmp_path: Path)
         demo.signal(signal.SIGINT, group=True)
         code = await demo.wait_exit(STOP_WITHIN + 10)
         took = time.monotonic() - sent
+    print(f"demo stopped by SIGINT to its process group in {took:.2f}s")
     assert code == 0, demo.output
     assert "Traceback" not in demo.output
     assert "Error" not in demo.output, demo.output
