@@ -35,7 +35,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
-import httpx
 import typer
 import uvicorn
 from redis.asyncio import Redis
@@ -50,7 +49,7 @@ from bot.slack_connect import SlackRefused, SocketModeSupervisor, check_bot_toke
 from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from cluster.clock import Clock, SystemClock
-from cluster.poller import polling_limits
+from cluster.poller import polling_client
 from cluster.topology import Topology
 from commands.router import VERB_MODULES
 from store.gateway import Store
@@ -139,9 +138,8 @@ async def serve_bot(
         if settings.slack_app_token is not None
         else None
     )
-    async with httpx.AsyncClient(
-        limits=polling_limits(topology), timeout=httpx.Timeout(settings.rpc_timeout)
-    ) as http:
+    # The same client `conductor-bot status` uses, so the clusters file's `cert_path` is trusted here too.
+    async with polling_client(topology, settings.rpc_timeout) as http:
         ctx = BotContext(
             settings=settings,
             topology=topology,
