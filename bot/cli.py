@@ -44,6 +44,20 @@ VERBS: dict[str, Verb] = {
     "timeline": Verb(
         "bot.timeline_cli", "timeline_command", "Draw a network's recent history as a PNG (--out file.png)."
     ),
+    **{
+        verb: Verb("bot.terminal_cli", "operation_command", f"{what} (break-glass: no Slack approver).")
+        for verb, what in (
+            ("pause", "Pause conductors"),
+            ("resume", "Resume conductors"),
+            ("override-leader", "Set or clear a leader override"),
+            ("add-voter", "Add a sequencer to raft as a voter"),
+            ("add-nonvoter", "Add a sequencer to raft as a nonvoter"),
+            ("remove-server", "Remove a sequencer from raft"),
+            ("transfer-leader", "Transfer raft leadership"),
+            ("start-sequencer", "Start sequencing on one op-node"),
+            ("stop-sequencer", "Stop sequencing on one op-node"),
+        )
+    },
     "demo": Verb(
         "bot.demo", "demo_command", "Run the simulator, a console stand-in for Slack and the bot together."
     ),
@@ -58,7 +72,8 @@ def load_verb(name: str) -> TyperCommand:
     verb = VERBS[name]
     function = getattr(importlib.import_module(verb.module), verb.function)
     one = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-    one.command(name, help=verb.help)(function)
+    # Mutating verbs take Slack's words and flags (`--force`, `--hash H`) as plain arguments.
+    one.command(name, help=verb.help, context_settings=getattr(function, "context_settings", None))(function)
     command = typer.main.get_command(one)
     assert isinstance(command, TyperCommand)  # one command and no callback: the command itself
     return command

@@ -36,12 +36,12 @@ from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
 from commands import approval_store, outcome, steps
 from commands.approval import ApprovalRequest, Finish, Reconfirm, StartExecution
-from commands.approval_blocks import step_result_text, verification_text
 from commands.approval_messages import thread_reply, update_message
 from commands.checks import new_findings
 from commands.operations import StopSequencer
 from commands.plans import Plan, RpcStep, StepResult, UnresolvedParamError, resolve_params, tolerated, verify
 from commands.preflight import prepare
+from commands.progress import Reporter, SlackThread
 from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
 from store.gateway import Guard, LockLost
@@ -187,8 +187,11 @@ async def run_plan(
     outcome: Outcome,
     settle: Settle,
     lock_lost: asyncio.Event,
+    reporter: Reporter | None = None,
 ) -> Outcome:
-    """Re-check, run and verify; fills `outcome` as it goes so a crash still knows what ran."""
+    """Re-check, run and verify; fills `outcome` as it goes so a crash still knows what ran.
+    Progress goes to `reporter` (default: the approval message's Slack thread)."""
+    report = reporter or SlackThread(ctx)
     approved = request.plan
     if approved is None:
         outcome.text = "the request has no plan; nothing ran"
@@ -215,9 +218,7 @@ async def run_plan(
         )
         return outcome
     total = len(approved.steps)
-    await thread_reply(
-        ctx, request, f":mag: preflight passed again on a fresh snapshot; running {total} step(s)"
-    )
+    await report.rechecked(request, total)
     stored: dict[str, JsonValue] = {}
     for index, step in enumerate(approved.steps, start=1):
         if lock_lost.is_set():
@@ -225,16 +226,17 @@ async def run_plan(
                 approved, outcome.results, index, "the network lock could not be renewed"
             )
             return outcome
+        await report.step_started(request, index, step)
         result = await run_step(ctx, spec, step, index, stored)
         outcome.results.append(result)
         await audit.append(ctx.store, spec.name, _step_entry(ctx, request, result))
-        await thread_reply(ctx, request, step_result_text(request, result))
+        await report.step_done(request, result)
         if result.ok and step.method == "admin_overrideLeader":
             await _remember_node_override(ctx, request, step.target)
         if not result.ok:
             outcome.text = _stopped_text(approved, outcome.results, index, "it failed")
             if index > 1 and approved.rollback:
-                outcome.text += " " + await roll_back(ctx, spec, request, approved, stored)
+                outcome.text += " " + await roll_back(ctx, spec, request, approved, stored, report)
             return outcome
     # The fresh plan has the same steps; its expectations carry numbers from this snapshot.
     halting = isinstance(request.operation, StopSequencer)
@@ -242,8 +244,7 @@ async def run_plan(
         before=snapshot, watch=not halting, must_live=outcome_must_live(snapshot, prepared.plan, known)
     )
     failures = await verify_outcome(ctx, spec, prepared.plan, settle, check)
-    chain = f"\n:warning: the chain is not advancing: {'; '.join(check.problems)}" if check.problems else ""
-    await thread_reply(ctx, request, verification_text(failures) + chain)
+    await report.verified(request, failures, check.problems)
     outcome.text = _verified_text(spec.name, total, failures, check)
     outcome.success = not failures and (not check.problems or not check.must_live)
     return outcome
@@ -289,7 +290,12 @@ async def _remember_node_override(ctx: BotContext, request: ApprovalRequest, seq
 
 
 async def roll_back(
-    ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest, plan: Plan, stored: dict[str, JsonValue]
+    ctx: BotContext,
+    spec: NetworkSpec,
+    request: ApprovalRequest,
+    plan: Plan,
+    stored: dict[str, JsonValue],
+    reporter: Reporter | None = None,
 ) -> str:
     """Run the plan's rollback steps after a partial run; returns what they did, for the outcome."""
     done: list[str] = []
@@ -298,7 +304,7 @@ async def roll_back(
         await audit.append(ctx.store, spec.name, _step_entry(ctx, request, result))
         verdict = "done" if result.ok else f"FAILED ({result.detail})"
         done.append(f"{step.description}: {verdict}")
-        await thread_reply(ctx, request, f":leftwards_arrow_with_hook: rollback: {done[-1]}")
+        await (reporter or SlackThread(ctx)).rolled_back(request, done[-1])
     return "Rollback: " + "; ".join(done) + "."
 
 

@@ -1,0 +1,318 @@
+"""`conductor-bot pause NET all --break-glass --reason "…"`: the mutating verbs when Slack is down.
+
+Same verbs and arguments as `/conductor` (`commands.args`), same preflight and `--force` rules, the
+same per-network lock, audit trail and outcome verification (`commands.terminal`, which runs the
+executor's own core). The terminal has no second approver, so it demands `--break-glass` and a
+`--reason`, records the OS user and host, shows the plan and findings, and asks for the network's
+name typed back (or `--yes`). Afterwards it posts a notice to the network's alert channel if Slack
+answers within a few seconds; that notice never changes the result.
+
+Redis: `REDIS_URL`, or the embedded Valkey under the state directory like `conductor-bot audit`
+(while a bot runs with embedded Valkey, point this at that server with `REDIS_URL`).
+
+Exit codes:
+    0  all steps ran and the outcome was verified
+    1  it ran, but a step failed or the outcome is not as expected (the output says what ran)
+    2  command-line syntax error (from typer)
+    3  usage or configuration error: bad verb arguments, unknown network, no clusters file
+    4  refused: `--break-glass` and a non-empty `--reason` are required
+    5  refused: preflight blocks it, or the cluster changed before it ran; nothing ran
+    6  refused: another operation (Slack-approved or another terminal) holds the network's lock
+    7  not confirmed: the typed network name did not match; nothing ran
+    8  Redis unavailable or lost (no lock, no audit: nothing runs without them)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import logging
+import socket
+import sys
+from typing import Annotated, Any
+
+import httpx
+import typer
+from redis.exceptions import RedisError
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.settings import Settings
+from bot.status_cli import ClustersOption, settings_or_exit, stdout_console, topology_or_exit
+from chat.authz import UserGroupDirectory
+from chat.context import BotContext
+from chat.errors import UsageError
+from cluster.clock import SystemClock
+from cluster.poller import polling_client
+from cluster.topology import NetworkSpec, Topology
+from commands import terminal
+from commands.approval import ApprovalRequest
+from commands.args import parse_operation
+from commands.executor import Settle
+from commands.operations import Operation
+from commands.plans import RpcStep, StepResult
+from commands.preflight import PreparedOperation
+from store.connection import RedisUnavailable, open_redis
+from store.gateway import Store
+from store.keys import Keys
+
+logger = logging.getLogger(__name__)
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
+EXIT_NO_BREAK_GLASS, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_CONFIRMED, EXIT_REDIS = 4, 5, 6, 7, 8
+EXIT_BY_VERDICT = {
+    "succeeded": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "blocked": EXIT_BLOCKED,
+    "changed": EXIT_BLOCKED,
+    "busy": EXIT_BUSY,
+    "store_lost": EXIT_REDIS,
+}
+NOTICE_TIMEOUT = 5.0
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class Refused(Exception):
+    """Ends the command with `code`, after `message` (and the JSON result when asked)."""
+
+    def __init__(self, code: int, message: str, result: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.result = result or {}
+
+
+class LiveProgress:
+    """The `Reporter` for a terminal: a spinner on the running step, one line per finished one."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._status: Status | None = None
+
+    def _stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    async def rechecked(self, request: ApprovalRequest, total: int) -> None:
+        self._console.print(f"preflight passed again on a fresh snapshot; running {total} step(s)")
+
+    async def step_started(self, request: ApprovalRequest, index: int, step: RpcStep) -> None:
+        total = len(request.plan.steps) if request.plan else index
+        text = f"step {index}/{total} {step.method} on {step.target} (timeout {step.timeout:g}s)…"
+        self._stop()
+        self._status = self._console.status(escape(text))
+        self._status.start()
+
+    async def step_done(self, request: ApprovalRequest, result: StepResult) -> None:
+        self._stop()
+        total = len(request.plan.steps) if request.plan else result.index
+        head = f"step {result.index}/{total} {result.method} on {result.target} ({result.seconds or 0:.1f}s)"
+        if result.ok:
+            mark = "already in the wanted state" if result.tolerated else "ok"
+            self._console.print(f"[green]✓[/green] {escape(head)}: {mark}")
+        else:
+            self._console.print(f"[red]✗[/red] {escape(head)} failed: {escape(result.detail)}")
+
+    async def rolled_back(self, request: ApprovalRequest, line: str) -> None:
+        self._console.print(f"↩ rollback: {escape(line)}")
+
+    async def verified(self, request: ApprovalRequest, failures: list[str], problems: list[str]) -> None:
+        for failure in failures:
+            self._console.print(f"[yellow]outcome not as expected:[/yellow] {escape(failure)}")
+        if problems:
+            self._console.print(f"[yellow]the chain is not advancing:[/yellow] {escape('; '.join(problems))}")
+        if not failures and not problems:
+            self._console.print("[green]✓[/green] outcome verified on a fresh snapshot")
+
+
+def show_plan(out: Console, prepared: PreparedOperation) -> None:
+    op = prepared.operation
+    out.print(f"[bold]{escape(op.command)}[/bold]" + (" [red](--force)[/red]" if op.force else ""))
+    if prepared.plan is not None:
+        out.print(f"plan: {escape(prepared.plan.summary)}")
+        for i, step in enumerate(prepared.plan.steps, start=1):
+            out.print(f"  {i}. {escape(step.method)} on {escape(step.target)}: {escape(step.description)}")
+    for word, finding in terminal.shown_findings(prepared):
+        style = {"blocks": "red", "warning": "yellow"}.get(word, "magenta")
+        out.print(f"  [{style}]{word}[/{style}]: {escape(finding.message)}")
+
+
+def confirm(err: Console, network: str) -> bool:
+    """The operator types the network's name back; anything else (or no input) declines."""
+    err.print(f"Type the network name ([bold]{escape(network)}[/bold]) to run this: ", end="")
+    answer = sys.stdin.readline()
+    return answer.strip() == network
+
+
+async def post_notice(settings: Settings, spec: NetworkSpec, text: str) -> bool:
+    """Tell the network's alert channel, if Slack answers in time; never raises."""
+    if spec.alert_channel is None or settings.slack_bot_token is None:
+        return False
+    base = settings.slack_api_url or DEFAULT_SLACK_API_URL
+    client = AsyncWebClient(
+        token=settings.slack_bot_token.get_secret_value(),
+        base_url=base if base.endswith("/") else base + "/",
+        timeout=int(NOTICE_TIMEOUT),
+    )
+    try:
+        async with asyncio.timeout(NOTICE_TIMEOUT):
+            await client.chat_postMessage(channel=spec.alert_channel, text=text)
+    except Exception as e:  # best effort by design: the operation's result stands
+        logger.warning("break-glass notice not posted network=%s error=%s", spec.name, type(e).__name__)
+        return False
+    return True
+
+
+def notice_text(result: terminal.TerminalResult, op: Operation, who: terminal.Operator) -> str:
+    icon = ":large_green_circle:" if result.verdict == "succeeded" else ":red_circle:"
+    return (
+        f":rotating_light: break-glass from the terminal: `{op.command}` by {who.user} on {who.host} "
+        f"(reason: {who.reason}), request `{result.request_id}`.\n{icon} {result.verdict}: {result.text}"
+    )
+
+
+async def run_operation(
+    settings: Settings,
+    topology: Topology,
+    op: Operation,
+    who: terminal.Operator,
+    *,
+    yes: bool,
+    out: Console,
+    err: Console,
+    settle: Settle | None = None,
+) -> dict[str, Any]:
+    """Preflight, confirm, execute; returns the JSON result or raises `Refused`."""
+    spec = topology.networks[op.network]
+    url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
+    handle = await open_redis(url, settings.state_dir)
+    try:
+        async with polling_client(topology) as http:
+            clock = SystemClock()
+            slack = AsyncWebClient(token=None)  # the executor core never talks to Slack here
+            ctx = BotContext(
+                settings=settings,
+                topology=topology,
+                http=http,
+                clock=clock,
+                slack=slack,
+                directory=UserGroupDirectory(slack, clock),
+                redis=handle.client,
+                store=Store(handle.client, Keys(prefix=settings.key_prefix)),
+            )
+            return await _run(ctx, settings, spec, op, who, yes=yes, out=out, err=err, settle=settle)
+    finally:
+        await handle.close()
+
+
+async def _run(
+    ctx: BotContext,
+    settings: Settings,
+    spec: NetworkSpec,
+    op: Operation,
+    who: terminal.Operator,
+    *,
+    yes: bool,
+    out: Console,
+    err: Console,
+    settle: Settle | None,
+) -> dict[str, Any]:
+    base: dict[str, Any] = {"network": spec.name, "command": op.command, "actor": who.actor}
+    prepared = await terminal.preflight(ctx, spec, op)
+    base["plan"] = [s.model_dump(mode="json") for s in prepared.plan.steps] if prepared.plan else []
+    base["findings"] = [
+        {"shown": w, **f.model_dump(mode="json")} for w, f in terminal.shown_findings(prepared)
+    ]
+    show_plan(out, prepared)
+    if prepared.blocked:
+        text = await terminal.audit_refusal(ctx, spec, prepared, who)
+        raise Refused(EXIT_BLOCKED, text, {**base, "verdict": "blocked"})
+    if await terminal.lock_holder(ctx, spec):
+        text = f"an operation is running on {spec.name} right now (its lock is held); nothing ran"
+        raise Refused(EXIT_BUSY, text, {**base, "verdict": "busy"})
+    for other in await terminal.open_slack_requests(ctx, spec):
+        out.print(
+            f"[yellow]note[/yellow]: Slack request {other.id} ({other.state}) "
+            f"`{escape(other.operation.command)}` "
+            "is open on this network; whichever runs second re-checks the cluster first"
+        )
+    if not yes and not confirm(err, spec.name):
+        raise Refused(EXIT_NOT_CONFIRMED, "not confirmed; nothing ran", {**base, "verdict": "not_confirmed"})
+    result = await terminal.execute(ctx, spec, prepared, who, LiveProgress(out), settle=settle)
+    notified = await post_notice(settings, spec, notice_text(result, op, who))
+    return {
+        **base,
+        "verdict": result.verdict,
+        "request_id": result.request_id,
+        "text": result.text,
+        "steps": [r.model_dump(mode="json") for r in result.outcome.results],
+        "notice_posted": notified,
+    }
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    Console(stderr=True).print(
+        f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
+    )
+    return typer.Exit(code)
+
+
+def operation_command(
+    ctx: typer.Context,
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="NETWORK and the verb's words and flags, as in Slack.", show_default=False),
+    ] = None,
+    break_glass: Annotated[
+        bool, typer.Option("--break-glass", help="Act without a second approver (required).")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why; recorded in the audit trail (required).")
+    ] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="Skip typing the network name to confirm.")] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+    clusters: ClustersOption = None,
+) -> None:
+    """Run a mutating verb without Slack: preflight, lock, audit and verification as in Slack."""
+    verb = ctx.info_name or ""
+    if not break_glass or not reason.strip():
+        raise _fail(
+            f'{verb} from the terminal has no second approver: pass --break-glass --reason "why" '
+            "(recorded with your OS user and host). Nothing ran.",
+            EXIT_NO_BREAK_GLASS,
+        )
+    settings = settings_or_exit(clusters)
+    topology = topology_or_exit(settings)
+    try:
+        op = parse_operation(verb, args or [], topology)
+    except UsageError as exc:
+        raise _fail(str(exc), EXIT_USAGE) from None
+    who = terminal.Operator(user=getpass.getuser(), host=socket.gethostname(), reason=reason.strip())
+    # With --json, stdout carries only the result; the plan and progress go to stderr.
+    err = Console(stderr=True, highlight=False)
+    out = err if json_out else stdout_console()
+    try:
+        result = asyncio.run(run_operation(settings, topology, op, who, yes=yes, out=out, err=err))
+        code = EXIT_BY_VERDICT[result["verdict"]]
+        message = result["text"]
+    except Refused as exc:
+        result, code, message = exc.result, exc.code, str(exc)
+    except RedisUnavailable as exc:
+        raise _fail(f"cannot take the network's lock or write the audit: {exc}", EXIT_REDIS) from None
+    except (RedisError, OSError, httpx.HTTPError) as exc:
+        # Only the type: a Redis URL in the message may carry a password.
+        raise _fail(
+            f"the store or network failed ({type(exc).__name__}); see the audit trail", EXIT_REDIS
+        ) from None
+    if json_out:
+        stdout_console().print(json.dumps(result), markup=False, highlight=False, soft_wrap=True)
+    else:
+        style = "green" if code == EXIT_OK else "red"
+        out.print(f"[{style}]{escape(result.get('verdict', 'refused'))}[/{style}]: {escape(message)}")
+    raise typer.Exit(code)
+
+
+operation_command.context_settings = {"ignore_unknown_options": True}  # type: ignore[attr-defined]
