@@ -67,14 +67,19 @@ VERBS: dict[str, Verb] = {
 HELP = "ChatOps for op-conductor sequencer clusters: Slack bot, status CLI and a local cluster simulator."
 
 
-def load_verb(name: str) -> TyperCommand:
-    """The real command for verb `name` (importing its module)."""
+def verb_app(name: str) -> typer.Typer:
+    """A one-command typer app for verb `name` (importing its module); tests invoke it directly."""
     verb = VERBS[name]
     function = getattr(importlib.import_module(verb.module), verb.function)
     one = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     # Mutating verbs take Slack's words and flags (`--force`, `--hash H`) as plain arguments.
     one.command(name, help=verb.help, context_settings=getattr(function, "context_settings", None))(function)
-    command = typer.main.get_command(one)
+    return one
+
+
+def load_verb(name: str) -> TyperCommand:
+    """The real command for verb `name` (importing its module)."""
+    command = typer.main.get_command(verb_app(name))
     assert isinstance(command, TyperCommand)  # one command and no callback: the command itself
     return command
 

@@ -221,6 +221,10 @@ async def _run(
     settle: Settle | None,
 ) -> dict[str, Any]:
     base: dict[str, Any] = {"network": spec.name, "command": op.command, "actor": who.actor}
+    # Checked first so a busy network is refused at once; `execute` takes the lock for real.
+    if await terminal.lock_holder(ctx, spec):
+        text = f"an operation is running on {spec.name} right now (its lock is held); nothing ran"
+        raise Refused(EXIT_BUSY, text, {**base, "verdict": "busy"})
     prepared = await terminal.preflight(ctx, spec, op)
     base["plan"] = [s.model_dump(mode="json") for s in prepared.plan.steps] if prepared.plan else []
     base["findings"] = [
@@ -230,9 +234,6 @@ async def _run(
     if prepared.blocked:
         text = await terminal.audit_refusal(ctx, spec, prepared, who)
         raise Refused(EXIT_BLOCKED, text, {**base, "verdict": "blocked"})
-    if await terminal.lock_holder(ctx, spec):
-        text = f"an operation is running on {spec.name} right now (its lock is held); nothing ran"
-        raise Refused(EXIT_BUSY, text, {**base, "verdict": "busy"})
     for other in await terminal.open_slack_requests(ctx, spec):
         out.print(
             f"[yellow]note[/yellow]: Slack request {other.id} ({other.state}) "
