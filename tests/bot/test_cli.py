@@ -35,8 +35,11 @@ def test_help_lists_every_verb_and_a_verb_runs_with_its_own_options() -> None:
     assert all(verb in listing.stdout for verb in VERBS)
     checked = cli("check-env", str(EXAMPLE), "--clusters", str(EXAMPLE / "clusters.yml"))
     assert (checked.returncode, checked.stdout.strip()) == (0, "3 node(s) of op-sepolia: valid")
-    unknown = cli("pause")
-    assert unknown.returncode == 2 and "No such command 'pause'" in unknown.stderr
+    unknown = cli("pasue")
+    assert unknown.returncode == 2 and "No such command 'pasue'" in unknown.stderr
+    # A mutating verb passes Slack's flags through to its parser, and demands break-glass first.
+    refused = cli("pause", "sim-1", "all", "--force")
+    assert refused.returncode == 4 and "--break-glass --reason" in refused.stderr
 
 
 def test_status_imports_neither_slack_nor_redis_nor_the_scheduler_nor_the_simulator(tmp_path: Path) -> None:
