@@ -20,6 +20,7 @@ Exit codes:
     6  refused: another operation (Slack-approved or another terminal) holds the network's lock
     7  not confirmed: the typed network name did not match; nothing ran
     8  Redis unavailable or lost (no lock, no audit: nothing runs without them)
+  130  interrupted (Ctrl-C); the audit trail records the steps that ran
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ logger = logging.getLogger(__name__)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
 EXIT_NO_BREAK_GLASS, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_CONFIRMED, EXIT_REDIS = 4, 5, 6, 7, 8
+EXIT_INTERRUPTED = 130
 EXIT_BY_VERDICT = {
     "succeeded": EXIT_OK,
     "failed": EXIT_FAILED,
@@ -292,6 +294,8 @@ def operation_command(
     except UsageError as exc:
         raise _fail(str(exc), EXIT_USAGE) from None
     who = terminal.Operator(user=getpass.getuser(), host=socket.gethostname(), reason=reason.strip())
+    if (problem := who.problem()) is not None:
+        raise _fail(f"{problem}. Nothing ran.", EXIT_USAGE)
     # With --json, stdout carries only the result; the plan and progress go to stderr.
     err = Console(stderr=True, highlight=False)
     out = err if json_out else stdout_console()
@@ -301,6 +305,11 @@ def operation_command(
         message = result["text"]
     except Refused as exc:
         result, code, message = exc.result, exc.code, str(exc)
+    except KeyboardInterrupt:
+        # The executor recorded what ran before the interrupt reached it.
+        raise _fail(
+            f"interrupted; see `conductor-bot audit {op.network}` for what ran", EXIT_INTERRUPTED
+        ) from None
     except RedisUnavailable as exc:
         raise _fail(f"cannot take the network's lock or write the audit: {exc}", EXIT_REDIS) from None
     except (RedisError, OSError, httpx.HTTPError) as exc:

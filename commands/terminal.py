@@ -20,6 +20,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from pydantic import ValidationError
 from redis.exceptions import RedisError
 
 from cluster.poller import poll_network
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
+REASON_LIMIT = 500
 Verdict = Literal["succeeded", "failed", "blocked", "busy", "changed", "store_lost"]
 
 
@@ -58,6 +60,16 @@ class Operator:
 
     def audit_data(self) -> dict[str, str]:
         return {"os_user": self.user, "host": self.host, "reason": self.reason, "break_glass": "true"}
+
+    def problem(self) -> str | None:
+        """Why the audit trail would refuse this operator's entries (checked before anything runs)."""
+        if len(self.reason) > REASON_LIMIT:
+            return f"the reason is {len(self.reason)} characters; keep it under {REASON_LIMIT}"
+        try:
+            AuditEntry(at=0.0, network="-", kind=AuditKind.REQUEST, message="-", data=self.audit_data())
+        except ValidationError:
+            return "the reason or user looks like it contains a credential; say why without it"
+        return None
 
 
 @dataclass

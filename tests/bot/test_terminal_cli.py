@@ -97,6 +97,10 @@ async def test_without_break_glass_nothing_runs_and_the_exit_code_says_why(termi
     assert "--break-glass --reason" in result.output and "Nothing ran" in result.output
     no_reason = await terminal.run("pause", NETWORK, "all", "--yes", "--break-glass", "--reason", "  ")
     assert no_reason.exit_code == 4
+    leaky = await terminal.run(
+        "pause", NETWORK, "all", "--yes", "--break-glass", "--reason", "xoxb-1-2 broke"
+    )
+    assert leaky.exit_code == 3 and "credential" in leaky.output and "xoxb" not in leaky.output
     assert paused(terminal) == [False, False, False]
     assert await terminal.entries() == []
 
