@@ -45,12 +45,14 @@ class Terminal:
     bot: BotHandle
     env: dict[str, str]
 
-    async def run(self, *args: str, input: str | None = None) -> Result:
+    async def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         """`conductor-bot ARGS` in a worker thread, so the simulator keeps running meanwhile."""
         verb, *rest = args
         app, runner = verb_app(verb), CliRunner()
         async with asyncio.timeout(RUN_BOUND):
-            return await asyncio.to_thread(runner.invoke, app, rest, env=self.env, input=input)
+            return await asyncio.to_thread(
+                runner.invoke, app, rest, env={**self.env, **(env or {})}, input=input
+            )
 
     async def entries(self) -> list[AuditEntry]:
         return list(reversed(await audit.read(self.bot.ctx.store, NETWORK, 100)))
@@ -220,3 +222,40 @@ async def test_the_terminal_holding_the_lock_stops_a_slack_approved_execution(te
     assert out["verdict"] == "succeeded" and paused(terminal) == [True, True, True]
     assert request_id_of(message) != out["request_id"]
     await wait_state(bot, request_id_of(message), "failed")
+
+
+async def test_every_verb_runs_from_the_terminal_in_runbook_order(terminal: Terminal) -> None:
+    net = terminal.bot.sim.network(NETWORK)
+
+    async def ok(*words: str) -> dict[str, Any]:
+        result = await terminal.run(*words, "--break-glass", "--reason", REASON, "--yes", "--json")
+        assert result.exit_code == 0, result.output
+        return result_json(result)
+
+    await ok("transfer-leader", NETWORK, "seq-1")
+    assert net.leader_id() == "seq-1"
+    await ok("remove-server", NETWORK, "seq-2")
+    await ok("add-nonvoter", NETWORK, "seq-2")
+    await ok("add-voter", NETWORK, "seq-2")
+    await ok("pause", NETWORK, "all")
+    await ok("stop-sequencer", NETWORK, "seq-1")
+    assert net.active_sequencers() == []
+    await ok("start-sequencer", NETWORK, "seq-1")
+    assert net.active_sequencers() == ["seq-1"]
+    # Disaster recovery only: with a healthy leader, preflight refuses the override as in Slack.
+    override = await terminal.run(
+        "override-leader", NETWORK, "seq-0", "--break-glass", "--reason", REASON, "--yes"
+    )
+    assert override.exit_code == 5 and "override only when no healthy leader exists" in override.output
+    await ok("resume", NETWORK, "all")
+    assert paused(terminal) == [False, False, False] and net.active_sequencers() == ["seq-1"]
+    kinds = [e.kind for e in await terminal.entries()]
+    assert kinds.count(AuditKind.RESULT) == 8
+
+
+async def test_slack_being_down_never_fails_the_operation(terminal: Terminal) -> None:
+    gone = {"SLACK_API_URL": "http://127.0.0.1:9/api/"}  # the discard port: connection refused
+    args = ("pause", NETWORK, "seq-1", "--break-glass", "--reason", REASON, "--yes", "--json")
+    result = await terminal.run(*args, env=gone)
+    assert result.exit_code == 0, result.output
+    assert result_json(result)["notice_posted"] is False and paused(terminal) == [False, True, False]
