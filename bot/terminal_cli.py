@@ -46,6 +46,7 @@ from bot.status_cli import ClustersOption, settings_or_exit, stdout_console, top
 from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from chat.errors import UsageError
+from chat.text import escape as slack_escape
 from cluster.clock import SystemClock
 from cluster.poller import polling_client
 from cluster.topology import NetworkSpec, Topology
@@ -171,8 +172,9 @@ async def post_notice(settings: Settings, spec: NetworkSpec, text: str) -> bool:
 def notice_text(result: terminal.TerminalResult, op: Operation, who: terminal.Operator) -> str:
     icon = ":large_green_circle:" if result.verdict == "succeeded" else ":red_circle:"
     return (
-        f":rotating_light: break-glass from the terminal: `{op.command}` by {who.user} on {who.host} "
-        f"(reason: {who.reason}), request `{result.request_id}`.\n{icon} {result.verdict}: {result.text}"
+        f":rotating_light: break-glass from the terminal: `{op.command}` by {slack_escape(who.user)} on "
+        f"{slack_escape(who.host)} (reason: {slack_escape(who.reason)}), request `{result.request_id}`.\n"
+        f"{icon} {result.verdict}: {slack_escape(result.text)}"
     )
 
 
