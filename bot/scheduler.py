@@ -5,7 +5,8 @@
   does nothing unless this replica holds the network's lease (TTL ≈ 3 intervals, renewed each
   tick), so a dead replica's networks are taken over within a few intervals.
 - `expiry`, every 5 s: the approval request timers, `commands.expiry.sweep_expired` (pending past
-  their deadline) and `sweep_orphaned` (approved/executing with no executor left).
+  their deadline) and `sweep_orphaned` (approved/executing with no executor left), and
+  `commands.procedures.runner.resume_unfinished` (running procedures whose runner is gone).
 
 Jobs use `max_instances=1` (a slow tick is skipped, not stacked), `coalesce=True` and a misfire
 grace of one interval. A job never raises into APScheduler: failures are logged and the next run
@@ -37,6 +38,7 @@ from alerts.watcher import TickReport, Watcher
 from chat import metrics
 from chat.context import BotContext
 from commands.expiry import sweep_expired, sweep_orphaned
+from commands.procedures.runner import resume_unfinished
 
 logger = logging.getLogger(__name__)
 
@@ -242,6 +244,8 @@ class BotScheduler:
     async def _sweep(self) -> None:
         await sweep_expired(self.ctx)
         await sweep_orphaned(self.ctx)
+        # A procedure whose replica died (its network lock expired) continues here, from its record.
+        await resume_unfinished(self.ctx)
 
 
 _RUNNING: dict[int, BotScheduler] = {}

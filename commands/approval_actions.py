@@ -63,7 +63,7 @@ def _event(action: ApprovalAction, user: str) -> Event:
             return Cancel(user=user)
 
 
-async def _first_delivery(ctx: BotContext, body: dict[str, Any]) -> bool:
+async def first_click(ctx: BotContext, body: dict[str, Any]) -> bool:
     """False when this exact interaction was handled already (a Slack retry or a replayed request)."""
     trigger = str(body.get("trigger_id") or "")
     if not _SAFE_ID.match(trigger):
@@ -79,7 +79,7 @@ async def handle_click(
     spec = ctx.topology.network(value.network)
     if spec is None:
         raise StaleAction(STALE_TEXT)
-    if not await _first_delivery(ctx, body):
+    if not await first_click(ctx, body):
         logger.info("duplicate click dropped action=%s request=%s", action.value, value.request_id)
         return
     user = str((body.get("user") or {}).get("id", ""))
@@ -102,5 +102,10 @@ async def handle_click(
     await thread_reply(ctx, request, f"{icon} {who}{decision.message}".strip())
     if decision.rule is Rule.EXPIRED_ON_VOTE:
         await respond(text=f":warning: {decision.message}", response_type="ephemeral", replace_original=False)
-    if request.state == "approved":
+    if request.state == "approved" and request.operation.kind == "procedure":
+        # Imported here: the runner imports this module's neighbours, and procedures are the rarer path.
+        from commands.procedures import runner
+
+        ctx.spawn(runner.start(ctx, spec.name, request.id), name=runner.task_name(spec.name, request.id))
+    elif request.state == "approved":
         ctx.spawn(executor.run(ctx, spec.name, request.id), name=f"execute-{spec.name}-{request.id}")

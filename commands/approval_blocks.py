@@ -19,7 +19,9 @@ from cluster.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
 from commands.checks import PreflightFinding
 from commands.ids import ApprovalAction, ApprovalBlock
+from commands.operations import Procedure
 from commands.plans import FROM_KEY, RpcStep, StepResult
+from commands.procedures.definitions import outline
 
 Block = dict[str, Any]
 
@@ -85,6 +87,9 @@ def _plan_text(request: ApprovalRequest, spec: NetworkSpec) -> str:
     if plan is None:
         return "*Plan*\nno plan"
     lines = [f"*Plan*: {plan.summary}"]
+    if isinstance(request.operation, Procedure):
+        # One approval covers every step; each act is still prepared and checked just before it runs.
+        lines += [f"{i}. {line}" for i, line in enumerate(outline(request.operation, spec), start=1)]
     lines += [_step_line(i, s, spec) for i, s in enumerate(plan.steps, start=1)]
     if plan.rollback:
         lines.append(

@@ -69,6 +69,8 @@ async def sweep_orphaned(ctx: BotContext) -> int:
             r
             for r in await approval_store.open_requests(ctx.store, network)
             if r.state in ("approved", "executing")
+            # A procedure parks (checkpoint, pause) without holding the lock; `procedures.runner` resumes it.
+            and r.operation.kind != "procedure"
             and now - (r.decided_at or r.created_at) > ORPHAN_GRACE_SECONDS
         ]
         if not orphans or await holder_token(ctx.store, ctx.store.keys.lock(network)) is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from commands.args import OPERATION_VERBS, usage
+from commands.procedures.definitions import PROCEDURE_SUMMARIES, PROCEDURE_USAGES
 
 if TYPE_CHECKING:
     from chat.context import BotContext
@@ -36,6 +37,7 @@ _OPERATION_SUMMARIES: dict[str, str] = {
 
 READ = "Read"
 OPERATIONS = "Operations (posted for approval)"
+PROCEDURES = "Procedures (approved once, run step by step as a checklist)"
 WORKFLOW = "Requests and audit"
 ALERTS = "Alerts"
 
@@ -47,6 +49,13 @@ CATALOGUE: dict[str, VerbHelp] = {
         READ, "timeline NETWORK [30m]", "a picture of the last minutes: heads, leader, alerts, operations"
     ),
     **{v: VerbHelp(OPERATIONS, usage(v), _OPERATION_SUMMARIES.get(v, "operation")) for v in OPERATION_VERBS},
+    "procedure": VerbHelp(
+        PROCEDURES, "procedure NAME NETWORK [SEQUENCER]", "one of the runbook procedures below"
+    ),
+    **{
+        f"procedure {name}": VerbHelp(PROCEDURES, f"procedure {PROCEDURE_USAGES[name]}", summary)
+        for name, summary in PROCEDURE_SUMMARIES.items()
+    },
     "requests": VerbHelp(WORKFLOW, "requests [NETWORK]", "open approval requests"),
     "audit": VerbHelp(WORKFLOW, "audit NETWORK [N]", "the last N audit entries of a network"),
     "alerts": VerbHelp(ALERTS, "alerts [NETWORK]", "firing, pending and silenced alerts"),
@@ -62,12 +71,13 @@ CATALOGUE: dict[str, VerbHelp] = {
 def help_text(available: set[str] | None = None) -> str:
     """The help message; verbs not in `available` (when given) are marked as not enabled."""
     lines: list[str] = ["*`/conductor` commands*"]
-    for group in (READ, OPERATIONS, WORKFLOW, ALERTS):
+    for group in (READ, OPERATIONS, PROCEDURES, WORKFLOW, ALERTS):
         lines.append(f"\n*{group}*")
         for verb, entry in CATALOGUE.items():
             if entry.group != group:
                 continue
-            note = "" if available is None or verb in available else " _(not enabled yet)_"
+            # `procedure NAME` entries belong to the `procedure` verb.
+            note = "" if available is None or verb.split()[0] in available else " _(not enabled yet)_"
             lines.append(f"• `/conductor {entry.usage}` — {entry.summary}{note}")
     return "\n".join(lines)
 

@@ -22,6 +22,7 @@ OperationKind = Literal[
     "transfer-leader",
     "stop-sequencer",
     "start-sequencer",
+    "procedure",
 ]
 
 # Verbs where the runbook or op-conductor-ops lets an operator override a blocking check:
@@ -143,6 +144,47 @@ class StartSequencer(OperationBase):
         return f"start-sequencer {self.network} {self.sequencer}{h}{self._suffix()}"
 
 
+ProcedureName = Literal[
+    "add-sequencer", "recover", "redeploy", "halt", "rollup-boost", "reconcile", "bootstrap", "standby"
+]
+ExecutionMode = Literal["disabled", "enabled", "dry_run"]
+
+
+class MembershipChange(BaseModel):
+    """One change `reconcile` makes, decided when it was requested."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    kind: Literal["add-voter", "add-nonvoter", "remove-server"]
+    sequencer: str
+
+
+class Procedure(OperationBase):
+    """A runbook procedure (`commands.procedures`): many steps, approved once as a whole.
+
+    The arguments are resolved when it is requested (e.g. the sequencer `recover` chose, the voter
+    `redeploy` hands leadership to), so every replica rebuilds the same steps from this record.
+    """
+
+    kind: Literal["procedure"] = "procedure"
+    name: ProcedureName
+    sequencer: str | None = None
+    # recover: the chosen sequencer's conductor answered when requested (else op-node's override only).
+    conductor_alive: bool = True
+    # redeploy: the voter that takes over leadership first, when the sequencer leads.
+    transfer_to: str | None = None
+    # rollup-boost: the execution mode to set on the sequencer's rollup-boost.
+    mode: ExecutionMode | None = None
+    # reconcile, bootstrap, standby: the membership changes, in order.
+    changes: tuple[MembershipChange, ...] = ()
+
+    @property
+    def command(self) -> str:
+        seq = f" {self.sequencer}" if self.sequencer else ""
+        mode = f" {self.mode}" if self.mode else ""
+        return f"procedure {self.name} {self.network}{seq}{mode}"
+
+
 Operation = Annotated[
     Pause
     | Resume
@@ -152,6 +194,7 @@ Operation = Annotated[
     | RemoveServer
     | TransferLeader
     | StopSequencer
-    | StartSequencer,
+    | StartSequencer
+    | Procedure,
     Field(discriminator="kind"),
 ]

@@ -40,6 +40,7 @@ from commands.operations import (
     Operation,
     OverrideLeader,
     Pause,
+    Procedure,
     RemoveServer,
     Resume,
     StartSequencer,
@@ -405,3 +406,7 @@ def _prepare_verb(
             return prepare_stop(op, snapshot, spec)
         case StartSequencer():
             return prepare_start(op, snapshot, spec, marks)
+        case Procedure():
+            # A procedure is checked step by step (`commands.procedures.runner`), never as one plan.
+            finding = block("procedure", "a procedure has no single plan; each step is prepared as it runs")
+            return PreparedOperation(operation=op, plan=None, findings=(finding,))

@@ -61,7 +61,7 @@ def refusal_text(prepared: PreparedOperation) -> str:
     return "\n".join(lines)
 
 
-async def _first_delivery(ctx: BotContext, cmd: CommandInvocation) -> bool:
+async def first_delivery(ctx: BotContext, cmd: CommandInvocation) -> bool:
     """False when Slack delivers the same slash command again (same trigger id)."""
     if cmd.trigger_id is None or not _SAFE_ID.match(cmd.trigger_id):
         return True
@@ -84,7 +84,7 @@ async def _refuse_if_busy(ctx: BotContext, spec: NetworkSpec) -> None:
 
 
 async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
-    if not await _first_delivery(ctx, cmd):
+    if not await first_delivery(ctx, cmd):
         logger.info("duplicate command dropped verb=%s correlation_id=%s", cmd.verb, cmd.correlation_id)
         return
     named = ctx.topology.network(cmd.args[0]) if cmd.args else None
@@ -100,6 +100,16 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
         )
     snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
     prepared = prepare(operation, snapshot, spec, await marks.node_overrides(ctx.store, spec.name))
+    await submit(ctx, cmd, spec, prepared, reply)
+
+
+async def submit(
+    ctx: BotContext, cmd: CommandInvocation, spec: NetworkSpec, prepared: PreparedOperation, reply: Reply
+) -> None:
+    """Refuse what preflight blocks (audited), else open the request and post its approval message.
+
+    Shared by the single verbs and `procedure`, so both go through the same one-open-request rule."""
+    operation = prepared.operation
     if prepared.blocked:
         text = refusal_text(prepared)
         await audit.append(

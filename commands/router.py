@@ -47,6 +47,7 @@ VERB_MODULES: tuple[str, ...] = (
     "commands.networks",
     "commands.status",
     "commands.request",
+    "commands.procedure",
     "commands.requests",
     "commands.audit",
     "commands.timeline",

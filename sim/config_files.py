@@ -54,6 +54,8 @@ def config_toml(topology: Topology) -> str:
             lines.append(f"[sequencers.{_section(topology, name, s.id)}]")
             for key in ("raft_addr", "conductor_rpc_url", "node_rpc_url", "voting"):
                 lines.append(f"{key} = {_toml_value(getattr(s, key))}")
+            if s.rollup_boost_rpc_url is not None:  # op-conductor-ops' key for set-rollup-boost-mode
+                lines.append(f"rollup_boost_rpc_url = {_toml_value(s.rollup_boost_rpc_url)}")
             if s.standby:  # this bot's key; op-conductor-ops ignores keys it does not know
                 lines.append("standby = true")
             lines.append("")

@@ -87,6 +87,29 @@ async def _latency(sim: Simulator, a: list[Any]) -> Any:
     await sim.latency(a[0], a[1], a[2], a[3])
 
 
+async def _restart(sim: Simulator, a: list[Any]) -> Any:
+    flags = a[2] if len(a) > 2 and isinstance(a[2], dict) else {}
+    await sim.restart(
+        a[0],
+        a[1],
+        raft_bootstrap=str(flags.get("OP_CONDUCTOR_RAFT_BOOTSTRAP", "false")).lower() == "true",
+        paused=str(flags.get("OP_CONDUCTOR_PAUSED", "false")).lower() == "true",
+        sequencer_enabled=str(flags.get("OP_NODE_SEQUENCER_ENABLED", "false")).lower() == "true",
+    )
+
+
+async def _slow_answers(sim: Simulator, a: list[Any]) -> Any:
+    await sim.slow_answers(a[0], a[1], a[2], a[3])
+
+
+async def _sync_rate(sim: Simulator, a: list[Any]) -> Any:
+    await sim.set_sync_rate(a[0], a[1], a[2])
+
+
+async def _calls(sim: Simulator, a: list[Any]) -> Any:
+    return sim.calls(a[0], a[1])
+
+
 async def _split_brain(sim: Simulator, a: list[Any]) -> Any:
     await sim.split_brain(a[0], a[1])
 
@@ -117,6 +140,10 @@ CONTROL_METHODS: dict[str, Method[Any]] = {
     "sim_setPeers": _m(("string", "string", "uint64"), _set_peers, 3),
     "sim_malformed": _m(("string", "string", "string", "bool"), _malformed, 3),
     "sim_latency": _m(("string", "string", "string", "number"), _latency, 4),
+    "sim_restart": _m(("string", "string", "object"), _restart, 2),
+    "sim_slowAnswers": _m(("string", "string", "string", "number"), _slow_answers, 4),
+    "sim_setSyncRate": _m(("string", "string", "number"), _sync_rate, 3),
+    "sim_calls": _m(("string", "string"), _calls, 2),
     "sim_splitBrain": _m(("string", "string"), _split_brain, 2),
     "sim_advance": _m(("number",), _advance, 1),
     "sim_state": _m(("string",), _state, 0),

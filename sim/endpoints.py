@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -81,6 +82,8 @@ class HttpEndpoint:
         self._released = asyncio.Event()
         self._released.set()
         self._tasks: set[asyncio.Task[None]] = set()
+        # Every method that reached the process (not a refused connection), for "sent once" checks.
+        self.calls: Counter[str] = Counter()
 
     @property
     def url(self) -> str:
@@ -110,6 +113,9 @@ class HttpEndpoint:
             self._listener.close()
             self._listener = None
 
+    def _count(self, method: str) -> None:
+        self.calls[method] += 1
+
     def hang(self, on: bool) -> None:
         self.faults.hung = on
         if on:
@@ -137,7 +143,9 @@ class HttpEndpoint:
             return web.Response(status=499)
         if self.faults.malformed:
             return web.Response(body=MALFORMED_BODY, content_type="application/json")
-        answer = await jsonrpc.handle(self._table, self._ctx, body)
+        answer = await jsonrpc.handle(self._table, self._ctx, body, self._count)
+        if self.faults.answer_delay > 0:
+            await asyncio.sleep(self.faults.answer_delay)
         response = web.Response(body=answer, content_type="application/json")
         if not self._process_up():
             # The call shut the process down (conductor_stop): answer, then the port goes away.

@@ -31,6 +31,7 @@ from sim.methods import CONDUCTOR_METHODS, NODE_METHODS, NodeContext
 from sim.network import ConfigEntry, SimNetwork
 from sim.node import EndpointKind, LoopState, SimNode
 from sim.params import EPSILON, SimParams
+from sim.rollup_boost import ROLLUP_BOOST_METHODS
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class NodeEndpoints:
     conductor: HttpEndpoint
     node: HttpEndpoint
     raft: RaftListener
+    rollup_boost: HttpEndpoint | None = None
 
     def http(self, kind: str) -> HttpEndpoint:
         if kind == "conductor":
@@ -125,9 +127,11 @@ class Simulator:
                 node.faults["node"],
                 process_up=lambda n=node: n.node_up,  # type: ignore[misc]
             )
+            boost = HttpEndpoint(f"{name}/{node_id}/rollup-boost", self.host, ROLLUP_BOOST_METHODS, ctx)
             await conductor.open()
             await op_node.open()
-            self.endpoints[(name, node_id)] = NodeEndpoints(conductor, op_node, raft)
+            await boost.open()
+            self.endpoints[(name, node_id)] = NodeEndpoints(conductor, op_node, raft, boost)
         net.config_index = len(net.config)
         # As after the runbook's bootstrap: seq-0 leads (a single bootstrapped voter elects itself).
         net.leader, net.term = "seq-0", 1
@@ -145,6 +149,8 @@ class Simulator:
             await eps.conductor.close()
             await eps.node.close()
             await eps.raft.close()
+            if eps.rollup_boost is not None:
+                await eps.rollup_boost.close()
         if self.control is not None:
             await self.control.close()
 
@@ -163,6 +169,17 @@ class Simulator:
         self.node(network, node)
         return self.endpoints[(network, node)]
 
+    def calls(self, network: str, method: str) -> dict[str, int]:
+        """How many times each node's processes (conductor, op-node, rollup-boost) received `method`."""
+        out: dict[str, int] = {}
+        for (net, node), eps in self.endpoints.items():
+            if net == network:
+                boost = eps.rollup_boost.calls[method] if eps.rollup_boost is not None else 0
+                count = eps.conductor.calls[method] + eps.node.calls[method] + boost
+                if count:
+                    out[node] = count
+        return out
+
     @property
     def control_url(self) -> str:
         return self.control.url if self.control is not None else ""
@@ -179,6 +196,7 @@ class Simulator:
                         raft_addr=node.raft_addr,
                         conductor_rpc_url=eps.conductor.url,
                         node_rpc_url=eps.node.url,
+                        rollup_boost_rpc_url=eps.rollup_boost.url if eps.rollup_boost else None,
                         voting=node.voter,
                         standby=not node.member,
                     )
@@ -263,6 +281,33 @@ class Simulator:
             await eps.raft.open()
         await eps.http(kind).open()
 
+    async def restart(
+        self,
+        network: str,
+        node: str,
+        *,
+        raft_bootstrap: bool = False,
+        paused: bool = False,
+        sequencer_enabled: bool = False,
+    ) -> None:
+        """Redeploy both processes with the runbook's env flags: `OP_CONDUCTOR_RAFT_BOOTSTRAP` (bootstrap a
+        one-voter raft cluster, only when no configuration exists, as raft refuses otherwise),
+        `OP_CONDUCTOR_PAUSED`, `OP_NODE_SEQUENCER_ENABLED` (op-node starts sequencing at once; its blocks
+        go through only if its conductor can commit them)."""
+        for endpoint in ("node", "conductor"):
+            if self.endpoint(network, node).http(endpoint).listening:
+                await self.kill(network, node, endpoint)
+        net, target = self.network(network), self.node(network, node)
+        if raft_bootstrap and not net.config:
+            net.config.append(ConfigEntry(target.id, target.raft_addr, True))
+            net.config_index += 1
+            target.voter = True
+        await self.revive(network, node, "node")
+        await self.revive(network, node, "conductor", paused=paused)
+        if sequencer_enabled:
+            target.seq_active = True
+            target.last_produced_at = self.clock.now()
+
     async def hang(self, network: str, node: str, endpoint: str) -> None:
         self.endpoint(network, node).http(endpoint).hang(True)
 
@@ -284,6 +329,13 @@ class Simulator:
         else:
             raise ValueError(f"stall what must be 'production' or 'sync', not {what!r}")
 
+    async def set_sync_rate(self, network: str, node: str, blocks_per_second: float) -> None:
+        """How fast the node's op-node catches up when behind (0: at once, the default)."""
+        if blocks_per_second < 0:
+            raise ValueError("sync rate must be >= 0")
+        target = self.node(network, node)
+        target.sync_rate, target.sync_credit, target.last_sync_at = blocks_per_second, 0.0, self.clock.now()
+
     async def set_peers(self, network: str, node: str, peers: int) -> None:
         if peers < 0:
             raise ValueError("peers must be >= 0")
@@ -296,6 +348,12 @@ class Simulator:
         if seconds < 0:
             raise ValueError("latency must be >= 0")
         self.endpoint(network, node).http(endpoint).faults.latency = seconds
+
+    async def slow_answers(self, network: str, node: str, endpoint: str, seconds: float) -> None:
+        """Calls take effect at once but their answers come `seconds` later (a caller may die meanwhile)."""
+        if seconds < 0:
+            raise ValueError("answer delay must be >= 0")
+        self.endpoint(network, node).http(endpoint).faults.answer_delay = seconds
 
     async def split_brain(self, network: str, node: str) -> None:
         """Make this follower's op-node active behind its conductor's back (two active sequencers)."""

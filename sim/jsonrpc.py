@@ -111,7 +111,9 @@ def error_object(code: int, message: str, msg_id: Any = None) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": msg_id, "error": {"code": code, "message": message}}
 
 
-async def _call(table: Mapping[str, Method[C]], ctx: C, msg: Any) -> dict[str, Any] | None:
+async def _call(
+    table: Mapping[str, Method[C]], ctx: C, msg: Any, on_call: Callable[[str], None] | None = None
+) -> dict[str, Any] | None:
     if not isinstance(msg, dict) or msg.get("jsonrpc") != "2.0" or not isinstance(msg.get("method"), str):
         return error_object(-32600, "invalid request", msg.get("id") if isinstance(msg, dict) else None)
     msg_id = msg.get("id")
@@ -121,6 +123,8 @@ async def _call(table: Mapping[str, Method[C]], ctx: C, msg: Any) -> dict[str, A
     if method is None:
         response = error_object(-32601, f"the method {name} does not exist/is not available", msg_id)
     else:
+        if on_call is not None:
+            on_call(name)
         try:
             args = decode_params(method.params, msg.get("params"), method.required)
             result = await method.handler(ctx, args)
@@ -132,7 +136,9 @@ async def _call(table: Mapping[str, Method[C]], ctx: C, msg: Any) -> dict[str, A
     return None if notification else response
 
 
-async def handle(table: Mapping[str, Method[C]], ctx: C, body: bytes) -> bytes:
+async def handle(
+    table: Mapping[str, Method[C]], ctx: C, body: bytes, on_call: Callable[[str], None] | None = None
+) -> bytes:
     """One HTTP body in, one HTTP body out (empty when every message was a notification)."""
     try:
         parsed = json.loads(body)
@@ -141,9 +147,9 @@ async def handle(table: Mapping[str, Method[C]], ctx: C, body: bytes) -> bytes:
     if isinstance(parsed, list):
         if not parsed:
             return _dump(error_object(-32600, "empty batch"))
-        answers = [a for a in [await _call(table, ctx, m) for m in parsed] if a is not None]
+        answers = [a for a in [await _call(table, ctx, m, on_call) for m in parsed] if a is not None]
         return _dump(answers) if answers else b""
-    answer = await _call(table, ctx, parsed)
+    answer = await _call(table, ctx, parsed, on_call)
     return b"" if answer is None else _dump(answer)
 
 

@@ -161,8 +161,18 @@ class SimNetwork:
                 node.last_produced_at = now
                 self._produce(node, now)
         for node in self.nodes.values():
+            elapsed, node.last_sync_at = now - node.last_sync_at, now
             if node.node_up and not node.stall_sync and self.tip.number > node.head.number:
-                node.head = self.tip
+                if node.sync_rate <= 0:
+                    node.head = self.tip
+                    continue
+                node.sync_credit += node.sync_rate * elapsed
+                gained = int(node.sync_credit + EPSILON)
+                if gained > 0:
+                    node.sync_credit -= gained
+                    node.head = self.block_at(min(self.tip.number, node.head.number + gained))
+            else:
+                node.sync_credit = 0.0
 
     def _produce(self, node: SimNode, now: float) -> None:
         block = chain.child(self.name, node.head, node.id, max(node.head.timestamp + 1, int(now)))

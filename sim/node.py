@@ -26,6 +26,8 @@ class EndpointFaults:
     hung: bool = False
     malformed: bool = False
     latency: float = 0.0
+    # Seconds between handling a call and answering it: the call has taken effect, the caller waits.
+    answer_delay: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +69,17 @@ class SimNode:
     node_up: bool = True
     seq_active: bool = False
     node_override: bool = False
+    # rollup-boost sidecar: its execution mode (`debug_setExecutionMode`).
+    execution_mode: str = "enabled"
     conductor_enabled: bool = True
     peers: int = 5
     stall_production: bool = False
     stall_sync: bool = False
+    # Blocks per second a syncing op-node gains on the tip (0: it jumps to the tip at once), so a node
+    # that joins from far behind catches up over time as a real one does.
+    sync_rate: float = 0.0
+    sync_credit: float = 0.0
+    last_sync_at: float = 0.0
     last_produced_at: float = 0.0
     last_commit_error: str | None = None
     faults: dict[EndpointKind, EndpointFaults] = field(
@@ -108,6 +117,7 @@ class SimNode:
             "node_up": self.node_up,
             "sequencer_active": self.seq_active,
             "node_override": self.node_override,
+            "execution_mode": self.execution_mode,
             "head": {"number": self.head.number, "hash": self.head.hash, "timestamp": self.head.timestamp},
             "peers": self.peers,
             "stall_production": self.stall_production,

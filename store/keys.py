@@ -64,6 +64,16 @@ class Keys:
         removed by the same Lua transition that ends the request, and the expiry sweep reads it."""
         return self._net(network, "pending")
 
+    def procedure(self, network: str, run_id: str) -> str:
+        """A running procedure (versioned hash, `commands.procedures.state.ProcedureRun`). TTL: a week,
+        like approval records, refreshed on every write, so a finished one can still be explained."""
+        return self._net(network, "proc", run_id)
+
+    def procedures(self, network: str) -> str:
+        """Index of the network's unfinished procedures (sorted set, score = start time), so any replica
+        finds one whose runner died. No TTL: members are removed when the run finishes."""
+        return self._net(network, "procs")
+
     def lock(self, network: str) -> str:
         """Per-network operation lock holding the holder's token. TTL: a short lease (tens of
         seconds) renewed while an operation runs, so a crashed executor frees the network."""

@@ -1,0 +1,110 @@
+"""What a procedure run says: its checklist message (posted once, re-rendered in place), thread
+replies, step audit entries, and the final texts. Slack failures are logged, never raised: the run's
+record in Redis is the truth and the next render shows it whole."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from chat.text import clip
+from cluster.snapshot import NetworkSnapshot
+from cluster.topology import NetworkSpec
+from commands import approval_store
+from commands.approval import Finish
+from commands.approval_messages import thread_reply as approval_reply
+from commands.approval_messages import update_message
+from commands.executor import BOT_ACTOR
+from commands.plans import StepResult
+from commands.procedures.blocks import checklist_blocks, checklist_text, cluster_state
+from commands.procedures.definitions import steps_of
+from commands.procedures.state import ProcedureRun
+from store.audit import AuditEntry, AuditKind
+
+if TYPE_CHECKING:
+    from chat.context import BotContext
+
+logger = logging.getLogger(__name__)
+
+_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
+
+
+async def post_or_update(ctx: BotContext, spec: NetworkSpec, run: ProcedureRun) -> None:
+    """Re-render the checklist in place (Slack failures are logged: the record is the truth)."""
+    if run.message is None:
+        return
+    steps = steps_of(run.procedure, spec)
+    try:
+        await ctx.slack.chat_update(
+            channel=run.message.channel,
+            ts=run.message.ts,
+            text=checklist_text(run),
+            blocks=checklist_blocks(run, steps),
+        )
+    except _SLACK_ERRORS as e:
+        logger.warning(
+            "checklist update failed network=%s run=%s error=%s", run.network, run.id, type(e).__name__
+        )
+
+
+async def reply(ctx: BotContext, run: ProcedureRun, text: str) -> None:
+    if run.message is None:
+        return
+    try:
+        await ctx.slack.chat_postMessage(channel=run.message.channel, thread_ts=run.message.ts, text=text)
+    except _SLACK_ERRORS as e:
+        logger.warning(
+            "checklist reply failed network=%s run=%s error=%s", run.network, run.id, type(e).__name__
+        )
+
+
+def stopped_text(run: ProcedureRun, spec: NetworkSpec, why: str, snap: NetworkSnapshot | None) -> str:
+    """Why it stopped, the cluster's state and the next manual step: every unhappy ending says all three."""
+    steps = steps_of(run.procedure, spec)
+    state = cluster_state(snap) if snap is not None else "unknown (the cluster could not be read)"
+    if run.index < len(steps):
+        step = steps[run.index]
+        nxt = f"step {run.index + 1} by hand: {step.manual}"
+    else:
+        nxt = f"check `/conductor status {run.network}`"
+    return f"{why}. *Cluster now:* {state}. *Next manual step:* {nxt}."
+
+
+async def finish_request(ctx: BotContext, run: ProcedureRun) -> None:
+    """Close the procedure's approval request, free the network and tell the requester how it ended."""
+    success = run.phase == "succeeded"
+    event = Finish(success=success, outcome=run.outcome or run.phase)
+    decision = await approval_store.apply(ctx, run.network, run.id, event, BOT_ACTOR)
+    if decision.request is not None:
+        await update_message(ctx, decision.request)
+        icon = ":large_green_circle:" if success else ":red_circle:"
+        await approval_reply(ctx, decision.request, f"{icon} <@{run.requester}> {run.outcome or run.phase}")
+
+
+def call_text(result: StepResult) -> str:
+    head = f"`{result.method}` on *{result.target}*"
+    detail = clip(result.detail, 2500)
+    if result.ok and result.tolerated:
+        return f":ballot_box_with_check: {head}: already in the wanted state (`{detail}`)"
+    if result.ok:
+        return f":white_check_mark: {head}" + (f": `{detail}`" if detail else "")
+    return f":x: {head} failed: `{detail}`"
+
+
+def call_entry(ctx: BotContext, run: ProcedureRun, result: StepResult) -> AuditEntry:
+    status = "tolerated" if result.tolerated else ("ok" if result.ok else "failed")
+    return AuditEntry(
+        at=ctx.clock.now(),
+        network=run.network,
+        kind=AuditKind.STEP,
+        actor=BOT_ACTOR,
+        request_id=run.id,
+        message=(
+            f"procedure {run.procedure.name} step {run.index + 1}: "
+            f"{result.method} on {result.target}: {status}"
+        ),
+        data={"method": result.method, "target": result.target, "status": status, "step": str(run.index + 1)},
+    )
