@@ -35,8 +35,8 @@ from cluster.topology import NetworkSpec
 from commands import approval_store, executor
 from commands.approval import MessageRef, StartExecution
 from commands.approval_messages import update_message
-from commands.operations import Procedure
-from commands.plans import QUICK_TIMEOUT, StepResult
+from commands.operations import Procedure, StopSequencer
+from commands.plans import QUICK_TIMEOUT, Plan, StepResult
 from commands.preflight import prepare
 from commands.procedures import effects, records
 from commands.procedures.blocks import checklist_blocks, checklist_text, cluster_state
@@ -65,7 +65,7 @@ from commands.procedures.state import (
     WaitObserved,
 )
 from commands.procedures.steps import Act, Checkpoint, SetExecutionMode, Step, Wait
-from store import audit, locks
+from store import audit, locks, marks
 from store.gateway import LockLost
 
 if TYPE_CHECKING:
@@ -288,14 +288,16 @@ class _Driver:
             await self.settle()
 
     async def act(self, run: ProcedureRun, step: Act, steps: tuple[Step, ...]) -> ProcedureRun:
+        before: NetworkSnapshot | None = None
         if run.plan is None:
-            snap = await self.snapshot()
+            snap = before = await self.snapshot()
             if step.refuse_if is not None and step.refuse_if.observe(snap, None).met:
                 why = f"refused: {step.refuse_if.description}"
                 return await self.fail(run, f"`{step.operation.command}` {why}", snap)
             if step.skip_if is not None and step.skip_if.observe(snap, None).met:
                 return await self.step_done(run, steps, f"skipped: {step.skip_if.description}", skipped=True)
-            prepared = prepare(step.operation, snap, self.spec)
+            known = await marks.node_overrides(self.ctx.store, self.spec.name)
+            prepared = prepare(step.operation, snap, self.spec, known)
             if prepared.blocked or prepared.plan is None:
                 reasons = "; ".join(f.message for f in prepared.blocking) or "no plan is possible now"
                 return await self.fail(
@@ -338,11 +340,40 @@ class _Driver:
             await reply(self.ctx, run, f"step {run.index + 1}: " + call_text(result))
             if not result.ok:
                 return await self.fail(run, f"`{call.method}` on {call.target} failed: {result.detail}")
+            if call.method == "admin_overrideLeader":
+                await self.remember_node_override(run, call.target)
             run = await self.apply(RpcDone(call=j, stored=dict(stored)))
-        failures = await executor.verify_outcome(self.ctx, self.spec, plan, self.settle)
+        return await self.verified(run, step, steps, plan, before or await self.snapshot())
+
+    async def remember_node_override(self, run: ProcedureRun, sequencer: str) -> None:
+        """op-node cannot report its override: record it where preflight and status look (`store.marks`)."""
+        mark = marks.NodeOverrideMark(
+            sequencer=sequencer,
+            request_id=run.id,
+            requester=run.requester,
+            approvers=run.approvers,
+            at=self.ctx.clock.now(),
+        )
+        await marks.record_node_override(self.ctx.store, self.spec.name, mark)
+
+    async def verified(
+        self, run: ProcedureRun, step: Act, steps: tuple[Step, ...], plan: Plan, before: NetworkSnapshot
+    ) -> ProcedureRun:
+        """The executor's own outcome check: the plan's expectations, and the chain live when it must be."""
+        known = await marks.node_overrides(self.ctx.store, self.spec.name)
+        check = executor.ChainCheck(
+            before=before,
+            watch=not isinstance(step.operation, StopSequencer),
+            must_live=executor.outcome_must_live(before, plan, known),
+        )
+        failures = await executor.verify_outcome(self.ctx, self.spec, plan, self.settle, check)
         if failures:
             return await self.fail(run, "the outcome is not as expected: " + "; ".join(failures))
-        return await self.step_done(run, steps, f"`{step.operation.command}` ran and was verified")
+        if check.problems and check.must_live:
+            return await self.fail(run, "the chain is not advancing: " + "; ".join(check.problems))
+        return await self.step_done(
+            run, steps, f"`{step.operation.command}` ran and was verified{check.note}"
+        )
 
     async def read_mode(self, url: str) -> str | None:
         try:
