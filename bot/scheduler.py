@@ -6,7 +6,7 @@
   tick), so a dead replica's networks are taken over within a few intervals.
 - `expiry`, every 5 s: the approval request timers, `commands.expiry.sweep_expired` (pending past
   their deadline) and `sweep_orphaned` (approved/executing with no executor left), and
-  `commands.procedures.runner.resume_unfinished` (running procedures whose runner is gone).
+  `commands.procedures.lifecycle.resume_unfinished` (running procedures whose runner is gone).
 
 Jobs use `max_instances=1` (a slow tick is skipped, not stacked), `coalesce=True` and a misfire
 grace of one interval. A job never raises into APScheduler: failures are logged and the next run
@@ -38,7 +38,7 @@ from alerts.watcher import TickReport, Watcher
 from chat import metrics
 from chat.context import BotContext
 from commands.expiry import sweep_expired, sweep_orphaned
-from commands.procedures.runner import resume_unfinished
+from commands.procedures.lifecycle import resume_unfinished
 
 logger = logging.getLogger(__name__)
 

@@ -21,6 +21,7 @@ from commands.approval import Approve, Cancel, Event, Reject, Rule
 from commands.approval_blocks import ApprovalButtonValue
 from commands.approval_messages import thread_reply, update_message
 from commands.ids import ApprovalAction
+from commands.procedures import lifecycle, runner
 from commands.router import Respond, add_button, button_value
 
 if TYPE_CHECKING:
@@ -103,9 +104,6 @@ async def handle_click(
     if decision.rule is Rule.EXPIRED_ON_VOTE:
         await respond(text=f":warning: {decision.message}", response_type="ephemeral", replace_original=False)
     if request.state == "approved" and request.operation.kind == "procedure":
-        # Imported here: the runner imports this module's neighbours, and procedures are the rarer path.
-        from commands.procedures import runner
-
-        ctx.spawn(runner.start(ctx, spec.name, request.id), name=runner.task_name(spec.name, request.id))
+        ctx.spawn(lifecycle.start(ctx, spec.name, request.id), name=runner.task_name(spec.name, request.id))
     elif request.state == "approved":
         ctx.spawn(executor.run(ctx, spec.name, request.id), name=f"execute-{spec.name}-{request.id}")

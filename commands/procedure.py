@@ -3,7 +3,7 @@
     authz → resolve on a fresh snapshot (`procedures.definitions.resolve`: which sequencer, and why)
           → the same submission as every verb (`commands.request.submit`): one open request per
             network, an approval message listing every step, wait (condition, timeout) and checkpoint
-    approved → `procedures.runner.start` (wired in `commands.approval_actions`)
+    approved → `procedures.lifecycle.start` (wired in `commands.approval_actions`)
 
 The checklist's buttons (Continue, Pause, Resume, Abort) are handled here: the requester or an
 approver of the network may press them; each click is one CAS transition of the run.

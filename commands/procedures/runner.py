@@ -32,10 +32,9 @@ from cluster.poller import poll_network
 from cluster.rpc import RpcError, call_step
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
-from commands import approval_store, executor
-from commands.approval import MessageRef, StartExecution
-from commands.approval_messages import update_message
-from commands.operations import Procedure, StopSequencer
+from commands import executor
+from commands.approval import MessageRef
+from commands.operations import StopSequencer
 from commands.plans import QUICK_TIMEOUT, Plan, StepResult
 from commands.preflight import prepare
 from commands.procedures import effects, records
@@ -82,32 +81,6 @@ def task_name(network: str, run_id: str) -> str:
     return f"procedure-{network}-{run_id}"
 
 
-async def start(ctx: BotContext, network: str, request_id: str) -> None:
-    """Claim the approved request (one winner), create its run, drive it."""
-    decision = await approval_store.apply(ctx, network, request_id, StartExecution(), BOT_ACTOR)
-    request = decision.request
-    if request is not None:
-        await update_message(ctx, request)
-    else:
-        # Already claimed: by a replica that may have died before creating the run (then we do).
-        loaded = await approval_store.load(ctx.store, network, request_id)
-        request = loaded[0] if loaded is not None and loaded[0].state == "executing" else None
-    if request is None or not isinstance(request.operation, Procedure) or request.message is None:
-        logger.info("procedure not claimed network=%s request=%s rule=%s", network, request_id, decision.rule)
-        return
-    run = ProcedureRun(
-        id=request.id,
-        network=network,
-        procedure=request.operation,
-        requester=request.requester,
-        approvers=request.approvals,
-        channel=request.message.channel,
-        created_at=ctx.clock.now(),
-    )
-    await records.create(ctx.store, run, None)
-    await drive(ctx, network, request.id)
-
-
 async def drive(ctx: BotContext, network: str, run_id: str) -> None:
     """Continue the run from its record while holding the network lock; returns when it parks or ends."""
     spec = ctx.topology.network(network)
@@ -123,30 +96,6 @@ async def drive(ctx: BotContext, network: str, run_id: str) -> None:
     except (RedisError, LockLost) as e:
         # The record stays where it was; another replica (or this one, later) resumes from it.
         logger.error("procedure lost its store network=%s run=%s error=%s", network, run_id, type(e).__name__)
-
-
-async def resume_unfinished(ctx: BotContext) -> int:
-    """Drive every running procedure whose runner is gone (its lock free), and start an approved one
-    whose replica died before its run existed; returns how many were started."""
-    started = 0
-    for network in ctx.topology.networks:
-        if await locks.holder_token(ctx.store, ctx.store.keys.lock(network)) is not None:
-            continue
-        runs = {run.id: run for run in await records.unfinished(ctx.store, network)}
-        for run in runs.values():
-            if run.phase == "running":
-                ctx.spawn(drive(ctx, network, run.id), name=task_name(network, run.id))
-                started += 1
-        for request in await approval_store.open_requests(ctx.store, network):
-            orphan = request.state in ("approved", "executing") and request.operation.kind == "procedure"
-            if (
-                orphan
-                and request.id not in runs
-                and await records.load(ctx.store, network, request.id) is None
-            ):
-                ctx.spawn(start(ctx, network, request.id), name=task_name(network, request.id))
-                started += 1
-    return started
 
 
 class _Driver:

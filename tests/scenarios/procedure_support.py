@@ -16,7 +16,7 @@ from bot.main import serve_bot
 from chat.context import BotContext
 from commands import approval_store
 from commands.ids import ApprovalAction
-from commands.procedures import records, runner
+from commands.procedures import lifecycle, records, runner
 from commands.procedures.blocks import ProcedureAction, ProcedureBlock
 from commands.procedures.state import FINAL_PHASES, ProcedureRun
 from sim.slack_api import FakeMessage
@@ -129,7 +129,7 @@ async def second_replica(bot: BotHandle) -> AsyncIterator[BotContext]:
             await bot.sim.advance(2.0)
 
         ctx.settle = settle
-        await runner.resume_unfinished(ctx)
+        await lifecycle.resume_unfinished(ctx)
 
     settings = bot_settings(SLACK_API_URL=bot.fake.base_url)
     store = Store(bot.ctx.redis, bot.ctx.store.keys)
