@@ -9,6 +9,10 @@ from alerts.ids import AlertAction
 from commands.approval_blocks import approval_blocks
 from commands.help import CATALOGUE
 from commands.ids import ApprovalAction
+from commands.operations import Procedure
+from commands.procedures.blocks import ProcedureAction, checklist_blocks
+from commands.procedures.definitions import steps_of
+from commands.procedures.state import ProcedureRun
 from commands.router import build_registry
 from commands.status_blocks import StatusAction, status_blocks
 from tests.alerts.test_blocks import CASES as ALERT_CASES
@@ -40,12 +44,26 @@ def builder_outputs() -> list[list[dict[str, Any]]]:
     """Every message with buttons the bot builds: status, an approval request, alerts, a burst summary."""
     alerts = [case() for case in ALERT_CASES.values()]
     approval = approval_blocks(handover_request(), SPEC)
-    return [status_blocks(*healthy_snapshot()), status_blocks(*troubled_snapshot()), approval, *alerts]
+    proc = Procedure(network=SPEC.name, name="redeploy", sequencer="seq-2")
+    run = ProcedureRun(
+        id="r1", network=SPEC.name, procedure=proc, requester="U1", channel="C1", created_at=0.0
+    )
+    checklists = [
+        checklist_blocks(run.model_copy(update={"phase": phase}), steps_of(proc, SPEC))
+        for phase in ("running", "checkpoint", "paused")
+    ]
+    return [
+        status_blocks(*healthy_snapshot()),
+        status_blocks(*troubled_snapshot()),
+        approval,
+        *alerts,
+        *checklists,
+    ]
 
 
 async def test_every_action_in_the_builders_reaches_a_handler(running_bot: StartBot) -> None:
     ids = set().union(*(action_ids(b) for b in builder_outputs()))
-    assert ids == {a.value for a in (*StatusAction, *ApprovalAction, *AlertAction)}
+    assert ids == {a.value for a in (*StatusAction, *ApprovalAction, *AlertAction, *ProcedureAction)}
     async with running_bot() as bot:
         for action_id in sorted(ids):
             sent = await bot.driver.click(action_id, "sim-1", channel=bot.channel())
