@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -26,7 +27,7 @@ from alerts.effects import Effect, effect_fingerprints, is_post
 from alerts.model import AlertState
 from alerts.rules import WatchMemory
 from store.audit import AuditEntry, stage
-from store.gateway import IndexUpdate, Store
+from store.gateway import IndexUpdate, Store, Versioned
 
 logger = logging.getLogger(__name__)
 
@@ -91,18 +92,20 @@ class AlertStore:
 
     async def load(self, network: str) -> dict[str, Stored]:
         """Every alert record of `network`, by fingerprint (expired index members are removed)."""
-        index = self.keys.alerts(network)
-        members = await self.store.members(index)
+        return await self.load_members(network, await self.store.members(self.keys.alerts(network)))
+
+    async def load_members(self, network: str, members: Sequence[str]) -> dict[str, Stored]:
+        """The records of `members` of the network's alert index, read in one round trip."""
+        found = await self.store.get_many([self.keys.alert(network, fp) for fp in members])
         out: dict[str, Stored] = {}
         gone: list[str] = []
-        for fp in members:
-            stored = await self.get(network, fp)
-            if stored is None:
+        for fp, record in zip(members, found, strict=True):
+            if record is None:
                 gone.append(fp)
             else:
-                out[fp] = stored
+                out[fp] = Stored(version=record.version, state=AlertState.model_validate_json(record.data))
         if gone:
-            await self.store.forget(index, *gone)
+            await self.store.forget(self.keys.alerts(network), *gone)
         return out
 
     async def save(
@@ -124,7 +127,10 @@ class AlertStore:
     # --- watcher memory ----------------------------------------------------------------------
 
     async def memory(self, network: str) -> tuple[int, WatchMemory]:
-        found = await self.store.get(self.keys.memory(network))
+        return self.parse_memory(await self.store.get(self.keys.memory(network)))
+
+    @staticmethod
+    def parse_memory(found: Versioned | None) -> tuple[int, WatchMemory]:
         if found is None:
             return 0, WatchMemory()
         return found.version, WatchMemory.model_validate_json(found.data)
@@ -139,7 +145,11 @@ class AlertStore:
 
     async def silence(self, network: str, now: float) -> NetworkSilence | None:
         """The network's silence while in force (`now` is our clock, which may run ahead of Redis's)."""
-        raw = await self.store.read_text(self.keys.silence(network))
+        return self.parse_silence(await self.store.read_text(self.keys.silence(network)), now)
+
+    @staticmethod
+    def parse_silence(raw: str | None, now: float) -> NetworkSilence | None:
+        """A silence as read from its key, while in force at `now`."""
         if raw is None:
             return None
         silence = NetworkSilence.model_validate_json(raw)

@@ -2,12 +2,18 @@
 
 Per tick (`Watcher.tick`):
 
-1. Take a polling slot (the process-wide semaphore), THEN hold the network's lease
-   (`store.locks.acquire_or_renew_lease`), so the lease is renewed right before polling and a long
-   wait for a slot cannot outlast it. A replica that does not hold it does nothing (a replica that
-   sees another owner in the lease skips the slot wait too), so each network is watched by one
-   replica at a time.
-2. Poll (`cluster.poller.poll_network`) and evaluate the rules against the stored `WatchMemory`.
+0. Skip networks that rendezvous hashing (`store.rendezvous`) gives to another live replica
+   (`store.replicas`; `heartbeat` refreshes the live set every interval), so N replicas each watch
+   about 1/N of the networks. A network this replica held and no longer owns has its lease released,
+   so the new owner takes it at once. With no live set yet (before the first heartbeat, or while
+   Redis is failing) every network is tried and the lease alone decides.
+1. Take a polling slot (the process-wide semaphore, `settings.poll_concurrency`), THEN, in one
+   pipelined round trip, hold the network's lease (`lease` script) and read the tick's state (memory,
+   silence, alert index, outbox length), so the lease is renewed right before polling and a long wait
+   for a slot cannot outlast it. A replica that does not get the lease does nothing, so each network
+   is watched by one replica at a time.
+2. Poll (`ctx.snapshots`, single-flight: a status request in flight is shared) and evaluate the
+   rules against the stored `WatchMemory`.
 3. Write the new memory with compare-and-set. This is the tick's fence: if another replica wrote
    it since we read it (a lease hand-over race), we lost the tick and stop before acting.
 4. Apply the tick to every stored alert (`state.observe_network`) and write each changed alert with
@@ -46,14 +52,17 @@ from alerts.notifier import Notifier
 from alerts.rules import evaluate
 from alerts.state import observe_network
 from chat.context import BotContext
-from cluster.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network
 from store import history
 from store.gateway import retry_cas
-from store.locks import acquire_or_renew_lease, holder_token, release_lease
+from store.locks import lease_and_read, release_lease
+from store.rendezvous import owner as rendezvous_owner
+from store.replicas import ReplicaRegistry
 
 logger = logging.getLogger(__name__)
 
 LEASE_INTERVALS = 3
+# A replica's heartbeat outlives two missed intervals: one slow heartbeat does not reshuffle networks.
+HEARTBEAT_INTERVALS = 2
 # How long (on the ctx clock) a requested post may stay without a message before the watcher
 # queues it again: far longer than a normal tick-to-post delay, short enough to page in time.
 LOST_POST_GRACE_SECONDS = 60.0
@@ -91,10 +100,32 @@ class Watcher:
         self.owner_id = owner_id or default_owner_id()
         self.alerts = AlertStore(ctx.store)
         self.notifier = notifier or Notifier(ctx, self.alerts)
-        # The scheduler starts every network's tick at the same instant; the shared HTTP pool is
-        # sized (`cluster.poller.polling_limits`) for this many networks in flight, and httpcore's pool
-        # scan makes a thousand concurrent requests far slower than a few batches of them.
-        self._poll_gate = asyncio.Semaphore(DEFAULT_NETWORK_CONCURRENCY)
+        self.registry = ReplicaRegistry(
+            ctx.store, self.owner_id, HEARTBEAT_INTERVALS * ctx.settings.poll_interval
+        )
+        # The live replicas as of our last heartbeat; None until then (every network is tried).
+        self.live: tuple[str, ...] | None = None
+        # Networks whose lease we took, so one assigned elsewhere is handed over at once.
+        self._leased: set[str] = set()
+        # Each tick in the gate holds at most one Redis connection and one network's HTTP polls.
+        self._poll_gate = asyncio.Semaphore(ctx.settings.poll_concurrency)
+
+    async def heartbeat(self) -> tuple[str, ...]:
+        """Say this replica is alive and learn who else is (call every poll interval)."""
+        try:
+            self.live = tuple(await self.registry.heartbeat(self.ctx.clock.now()))
+        except BaseException:
+            # A view we could not refresh may hide a dead replica: let the leases decide meanwhile.
+            self.live = None
+            raise
+        return self.live
+
+    def assigned(self, network: str) -> bool:
+        """Whether rendezvous hashing over the live replicas gives `network` to this replica."""
+        live = self.live
+        if not live or self.owner_id not in live:
+            return True
+        return rendezvous_owner(network, live) == self.owner_id
 
     @property
     def lease_ms(self) -> int:
@@ -105,18 +136,31 @@ class Watcher:
         spec = self.ctx.topology.network(network)
         if spec is None:
             raise KeyError(f"unknown network {network!r}")
-        lease = self.ctx.store.keys.watch_lease(network)
-        holder = await holder_token(self.ctx.store, lease)
-        if holder is not None and holder != self.owner_id:
+        if not self.assigned(network):
+            if network in self._leased:
+                self._leased.discard(network)
+                await release_lease(self.ctx.store, self.ctx.store.keys.watch_lease(network), self.owner_id)
+                logger.info("watch lease handed over network=%s owner=%s", network, self.owner_id)
             return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
         async with self._poll_gate:
             # The lease is renewed only once we may poll, so waiting for a slot never eats into it.
-            if not await acquire_or_renew_lease(self.ctx.store, lease, self.owner_id, self.lease_ms):
-                return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
-            memory_version, memory = await self.alerts.memory(network)
-            snapshot = await poll_network(
-                spec, self.ctx.http, self.ctx.clock, timeout=self.ctx.settings.rpc_timeout
+            keys = self.ctx.store.keys
+            reads = await lease_and_read(
+                self.ctx.store,
+                keys.watch_lease(network),
+                self.owner_id,
+                self.lease_ms,
+                record=keys.memory(network),
+                value=keys.silence(network),
+                index=keys.alerts(network),
+                queue=keys.outbox(network),
             )
+            if not reads.leased:
+                self._leased.discard(network)
+                return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
+            self._leased.add(network)
+            memory_version, memory = AlertStore.parse_memory(reads.record)
+            snapshot = await self.ctx.snapshots.snapshot(spec)
         now = self.ctx.clock.now()
         conditions, new_memory = evaluate(snapshot, spec, memory, now)
         if not await self.alerts.save_memory(network, memory_version, new_memory):
@@ -124,9 +168,9 @@ class Watcher:
             return TickReport(
                 network=network, leader=True, lost_race=True, seconds=time.perf_counter() - started
             )
-        silence = await self.alerts.silence(network, now)
+        silence = AlertStore.parse_silence(reads.value, now)
         silenced_until = silence.until if silence is not None else None
-        stored = await self.alerts.load(network)
+        stored = await self.alerts.load_members(network, reads.members)
         changed, effects, states = await self._apply(
             network, conditions, stored, now, new_memory.held, silenced_until
         )
@@ -134,15 +178,19 @@ class Watcher:
         effects = group_effects(network, effects)
         if silenced_until is None:
             effects += await self._lost_posts(network, states, effects, now)
-        report = await self.notifier.submit(network, effects)
+        if effects or reads.queue_length:
+            report = await self.notifier.submit(network, effects)
+            delivered, remaining = report.delivered, report.remaining
+        else:
+            delivered = remaining = 0  # the quiet tick: nothing to queue or deliver, no round trip
         return TickReport(
             network=network,
             leader=True,
             conditions=len(conditions),
             changed=changed,
             effects=len(effects),
-            delivered=report.delivered,
-            outbox=report.remaining,
+            delivered=delivered,
+            outbox=remaining,
             seconds=time.perf_counter() - started,
         )
 
@@ -247,9 +295,13 @@ class Watcher:
         return effects or []
 
     async def release(self) -> None:
-        """Give up every lease this replica holds, so another takes over at once (shutdown)."""
+        """Leave the replica set and give up every lease this replica holds, so the others take
+        over at once instead of after the heartbeat and lease TTLs (shutdown)."""
+        await self.registry.leave()
+        self.live = None
         for network in self.ctx.topology.networks:
             await release_lease(self.ctx.store, self.ctx.store.keys.watch_lease(network), self.owner_id)
+        self._leased.clear()
 
 
 def _fp(effect: Effect) -> str:

@@ -49,6 +49,7 @@ from bot.slack_connect import SlackRefused, SocketModeSupervisor, check_bot_toke
 from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from cluster.clock import Clock, SystemClock
+from cluster.http_pool import HttpPool
 from cluster.poller import polling_client
 from cluster.topology import Topology
 from commands.router import VERB_MODULES
@@ -139,7 +140,10 @@ async def serve_bot(
         else None
     )
     # The same client `conductor-bot status` uses, so the clusters file's `cert_path` is trusted here too.
-    async with polling_client(topology, settings.rpc_timeout) as http:
+    async with (
+        polling_client(topology, settings.rpc_timeout) as http,
+        HttpPool(topology) as http_pool,
+    ):
         ctx = BotContext(
             settings=settings,
             topology=topology,
@@ -149,6 +153,7 @@ async def serve_bot(
             directory=UserGroupDirectory(slack, clock),
             redis=redis,
             store=store if store is not None else Store(redis, Keys(prefix=settings.key_prefix)),
+            http_pool=http_pool,
         )
         app = build_app(
             ctx,
@@ -307,7 +312,12 @@ async def _serve_until_stopped(
     from store.connection import open_redis
 
     url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-    handle = await open_redis(url, settings.state_dir)
+    handle = await open_redis(
+        url,
+        settings.state_dir,
+        max_connections=settings.redis_max_connections,
+        pool_timeout=settings.redis_pool_timeout,
+    )
     fatal: SlackRefused | None = None
     try:
         store = Store(handle.client, Keys(prefix=settings.key_prefix))

@@ -1,9 +1,14 @@
 """The process's scheduled work on APScheduler 3.x (`AsyncIOScheduler`, jobs on the bot's event loop).
 
 - one interval job per network, `watch:<net>`, every `settings.poll_interval` (default 2 s): a
-  watcher tick (`alerts.watcher.Watcher.tick`). Every replica schedules every network; the tick
-  does nothing unless this replica holds the network's lease (TTL ≈ 3 intervals, renewed each
-  tick), so a dead replica's networks are taken over within a few intervals.
+  watcher tick (`alerts.watcher.Watcher.tick`). Each network's first run is offset by a fixed phase
+  within the interval (`store.rendezvous.phase`), so a thousand networks' ticks are spread over the
+  interval instead of all hitting Redis and the HTTP pool at the same instant. Every replica
+  schedules every network; a tick does nothing unless rendezvous hashing gives the network to this
+  replica and it holds the network's lease (TTL ≈ 3 intervals, renewed each tick).
+- `heartbeat`, every poll interval, first: this replica's entry in the live-replica set
+  (`Watcher.heartbeat`), which decides the rendezvous assignment. A dead replica drops out within two
+  intervals, so its networks are reassigned within three and watched again once its lease expires.
 - `expiry`, every 5 s: the approval request timers, `commands.expiry.sweep_expired` (pending past
   their deadline) and `sweep_orphaned` (approved/executing with no executor left), and
   `commands.procedures.lifecycle.resume_unfinished` (running procedures whose runner is gone).
@@ -27,7 +32,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
@@ -39,6 +44,7 @@ from chat import metrics
 from chat.context import BotContext
 from commands.expiry import sweep_expired, sweep_orphaned
 from commands.procedures.lifecycle import resume_unfinished
+from store.rendezvous import phase
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +120,16 @@ class BotScheduler:
         interval = self.ctx.settings.poll_interval
         grace = max(1, round(interval))
         first = datetime.now(UTC)
+        self.scheduler.add_job(
+            self._heartbeat,
+            "interval",
+            seconds=interval,
+            id="heartbeat",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=grace,
+            next_run_time=first,
+        )
         for network in self.ctx.topology.networks:
             self.scheduler.add_job(
                 self._watch,
@@ -124,7 +140,7 @@ class BotScheduler:
                 max_instances=1,
                 coalesce=True,
                 misfire_grace_time=grace,
-                next_run_time=first,
+                next_run_time=first + timedelta(seconds=phase(network, interval)),
             )
         self.scheduler.add_job(
             self._expire,
@@ -232,6 +248,14 @@ class BotScheduler:
                 report.outbox,
                 report.seconds,
             )
+
+    async def _heartbeat(self) -> None:
+        try:
+            await self._tracked(self.watcher.heartbeat())
+        except _OUTAGE_ERRORS as e:
+            logger.error("replica heartbeat failed error=%s: %s", type(e).__name__, e)
+        except Exception:
+            logger.exception("replica heartbeat failed")
 
     async def _expire(self) -> None:
         try:

@@ -8,6 +8,10 @@
 | CONDUCTOR_BOT_HTTP_PORT        | http_port       | 3000    |
 | CONDUCTOR_BOT_STATE_DIR        | state_dir       | .state  |
 | CONDUCTOR_BOT_KEY_PREFIX       | key_prefix      | cb      |
+| CONDUCTOR_BOT_POLL_CONCURRENCY | poll_concurrency | 32 networks polled at once by the watcher |
+| CONDUCTOR_BOT_SNAPSHOT_MAX_AGE | snapshot_max_age | 1.0 s (a status this fresh is shared, not re-polled) |
+| CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS | redis_max_connections | 64 (blocking pool: callers wait, never fail) |
+| CONDUCTOR_BOT_REDIS_POOL_TIMEOUT | redis_pool_timeout | 5.0 s (longest wait for a free connection) |
 | REDIS_URL                      | redis_url       | None (secret: a URL may hold a password) |
 | SLACK_BOT_TOKEN                | slack_bot_token | None (secret) |
 | SLACK_APP_TOKEN                | slack_app_token | None (secret; Socket Mode) |
@@ -38,6 +42,14 @@ class Settings(BaseSettings):
     http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="CONDUCTOR_BOT_HTTP_PORT")
     state_dir: Path = Field(default=Path(".state"), validation_alias="CONDUCTOR_BOT_STATE_DIR")
     key_prefix: str = Field(default="cb", min_length=1, validation_alias="CONDUCTOR_BOT_KEY_PREFIX")
+    # Networks polled at once by one replica's watcher; each holds at most one Redis connection at a
+    # time, so keep it well under redis_max_connections (slash commands and /healthz need some too).
+    poll_concurrency: int = Field(default=32, ge=1, validation_alias="CONDUCTOR_BOT_POLL_CONCURRENCY")
+    snapshot_max_age: float = Field(default=1.0, ge=0, validation_alias="CONDUCTOR_BOT_SNAPSHOT_MAX_AGE")
+    redis_max_connections: int = Field(
+        default=64, ge=2, validation_alias="CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS"
+    )
+    redis_pool_timeout: float = Field(default=5.0, gt=0, validation_alias="CONDUCTOR_BOT_REDIS_POOL_TIMEOUT")
     redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")

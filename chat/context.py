@@ -17,6 +17,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from chat.errors import new_correlation_id
 from cluster.clock import Clock
+from cluster.http_pool import HttpPool
+from cluster.singleflight import SharedPoller
 from cluster.topology import Topology
 from store.gateway import Store
 
@@ -35,6 +37,12 @@ class RuntimeSettings(Protocol):
 
     @property
     def poll_interval(self) -> float: ...
+
+    @property
+    def snapshot_max_age(self) -> float: ...
+
+    @property
+    def poll_concurrency(self) -> int: ...
 
 
 @dataclass
@@ -58,6 +66,21 @@ class BotContext:
     # How long to let the cluster settle between an operation's verification polls; None means one
     # poll interval of real time. Tests set it to advance the simulator's virtual clock instead.
     settle: Callable[[], Awaitable[None]] | None = None
+    # Keep-alive clients per network for polling (`bot.main` makes one); without it polls use `http`.
+    http_pool: HttpPool | None = None
+    _snapshots: SharedPoller | None = field(default=None, init=False, repr=False)
+
+    @property
+    def snapshots(self) -> SharedPoller:
+        """The process's single-flight poller (the watcher and status share its polls)."""
+        if self._snapshots is None:
+            pool = self.http_pool
+            self._snapshots = SharedPoller(
+                pool.client if pool is not None else (lambda _network: self.http),
+                self.clock,
+                self.settings.rpc_timeout,
+            )
+        return self._snapshots
 
     def spawn(self, coro: Coroutine[Any, Any, None], *, name: str) -> asyncio.Task[None]:
         """Run `coro` in the background, keeping it alive until done; errors are logged, not lost."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from chat import authz
 from chat.errors import UnknownNetwork, UsageError
 from chat.suggest import unknown
-from cluster.poller import poll_all, poll_network
+from cluster.poller import poll_all
 from cluster.topology import NetworkSpec, Topology
 from commands.networks import cap_lines
 from commands.preflight import describe_mark
@@ -42,7 +42,7 @@ def find_network(ctx: BotContext, name: str) -> NetworkSpec:
 
 
 async def snapshot_of(ctx: BotContext, spec: NetworkSpec) -> NetworkSnapshot:
-    return await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
+    return await ctx.snapshots.snapshot(spec, ctx.settings.snapshot_max_age)
 
 
 async def remembered(ctx: BotContext, spec: NetworkSpec) -> dict[str, str]:

@@ -18,6 +18,7 @@ reason. Every method returns null unless the table says otherwise.
 | `sim_splitBrain` network, node                       | make a follower's op-node active too               |
 | `sim_advance` seconds                                | virtual mode only: step model time; returns now    |
 | `sim_state` network=null                             | dump: leader, term, config, per-node flags         |
+| `sim_requests` network=null                          | returns HTTP requests received by RPC endpoints    |
 
 Endpoint is `conductor` or `node`.
 """
@@ -119,6 +120,10 @@ async def _advance(sim: Simulator, a: list[Any]) -> Any:
     return sim.clock.now()
 
 
+async def _requests(sim: Simulator, a: list[Any]) -> Any:
+    return sim.requests(a[0] if a and a[0] else None)
+
+
 async def _state(sim: Simulator, a: list[Any]) -> Any:
     return sim.state(a[0] if a and a[0] else None)
 
@@ -147,4 +152,5 @@ CONTROL_METHODS: dict[str, Method[Any]] = {
     "sim_splitBrain": _m(("string", "string"), _split_brain, 2),
     "sim_advance": _m(("number",), _advance, 1),
     "sim_state": _m(("string",), _state, 0),
+    "sim_requests": _m(("string",), _requests, 0),
 }

@@ -84,6 +84,8 @@ class HttpEndpoint:
         self._tasks: set[asyncio.Task[None]] = set()
         # Every method that reached the process (not a refused connection), for "sent once" checks.
         self.calls: Counter[str] = Counter()
+        # HTTP requests received, answered or not: what a benchmark or a test of request sharing counts.
+        self.requests = 0
 
     @property
     def url(self) -> str:
@@ -124,6 +126,7 @@ class HttpEndpoint:
             self._released.set()
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        self.requests += 1
         if self.faults.hung:
             await self._released.wait()
         if self.faults.latency > 0:

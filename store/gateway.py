@@ -22,7 +22,9 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
 from redis.commands.core import AsyncScript
+from redis.exceptions import NoScriptError
 
 from store.keys import Keys, hash_tag
 
@@ -153,17 +155,70 @@ class Store:
         self._scripts: dict[str, AsyncScript] = {
             name: redis.register_script(text) for name, text in _load_scripts().items()
         }
+        self._scripts_loaded = False
 
     async def run_script(self, name: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
         """Run one of the `bot/lua/*.lua` scripts by file name (without `.lua`)."""
         _check_same_slot(keys)
         return await self._scripts[name](keys=list(keys), args=list(args))
 
-    async def get(self, key: str) -> Versioned | None:
-        version, data = await self.redis.hmget(key, ["v", "data"])
+    def pipeline(self) -> Pipeline:
+        """Commands sent in ONE round trip (not a transaction): how a watcher tick reads its state."""
+        return self.redis.pipeline(transaction=False)
+
+    def queue_script(
+        self, pipe: Pipeline, name: str, keys: Sequence[str], args: Sequence[str | int | float]
+    ) -> None:
+        """Queue one of the scripts on a pipeline that `execute` runs; its reply comes back in order."""
+        _check_same_slot(keys)
+        pipe.evalsha(self._scripts[name].sha, len(keys), *keys, *args)
+
+    async def execute(self, build: Callable[[Pipeline], None]) -> list[Any]:
+        """Run the commands `build` queues in one round trip; raises the first error reply.
+
+        Scripts go as EVALSHA, loaded once per store beforehand: redis-py's own pipeline support
+        would ask SCRIPT EXISTS on every execute, a second round trip. A server that forgot them
+        (restart, failover) answers NOSCRIPT: they are loaded again and the pipeline re-sent (every
+        queued command must therefore be safe to send twice when a script was refused).
+        """
+        for attempt in (1, 2):
+            if not self._scripts_loaded:
+                for script in self._scripts.values():
+                    script.sha = text(await self.redis.script_load(script.script))
+                self._scripts_loaded = True
+            pipe = self.pipeline()
+            build(pipe)
+            try:
+                return list(await pipe.execute())
+            except NoScriptError:
+                self._scripts_loaded = False
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    @staticmethod
+    def queue_get(pipe: Pipeline, key: str) -> None:
+        """Queue a versioned read on `pipe`; turn its reply into a record with `versioned`."""
+        pipe.hmget(key, ["v", "data"])
+
+    @staticmethod
+    def versioned(reply: Sequence[Any]) -> Versioned | None:
+        version, data = reply
         if version is None or data is None:
             return None
         return Versioned(version=int(version), data=text(data))
+
+    async def get(self, key: str) -> Versioned | None:
+        return self.versioned(await self.redis.hmget(key, ["v", "data"]))
+
+    async def get_many(self, keys: Sequence[str]) -> list[Versioned | None]:
+        """Several versioned records in one round trip, in `keys` order."""
+        if not keys:
+            return []
+        pipe = self.pipeline()
+        for key in keys:
+            self.queue_get(pipe, key)
+        return [self.versioned(reply) for reply in await pipe.execute()]
 
     async def create(
         self,

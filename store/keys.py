@@ -148,6 +148,13 @@ class Keys:
         record of an op-node that was restarted long ago does not linger for ever."""
         return self._net(network, "node_overrides")
 
+    # --- the deployment, not per network -----------------------------------------------------
+
+    def replicas(self) -> str:
+        """Sorted set of live replica ids scored by when their heartbeat expires (unix seconds). No
+        TTL: each heartbeat prunes expired members, and a clean shutdown removes its own."""
+        return self._global("watch", "replicas")
+
     # --- Slack, not per network --------------------------------------------------------------
 
     def usergroup(self, handle: str) -> str:

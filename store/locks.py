@@ -18,9 +18,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
+from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
-from store.gateway import Guard, Store, StoreError, text
+from store.gateway import Guard, Store, StoreError, Versioned, text
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +150,45 @@ async def acquire_or_renew_lease(store: Store, key: str, owner: str, ttl_ms: int
 async def release_lease(store: Store, key: str, owner: str) -> bool:
     """Give the lease up (on shutdown) so another replica takes over at once, not after the TTL."""
     return bool(await store.run_script("compare_del", [key], [owner]))
+
+
+class LeaseRead(BaseModel):
+    """What `lease_and_read` found: whether we hold the lease, and the state read beside it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    leased: bool
+    record: Versioned | None
+    value: str | None
+    members: list[str]
+    queue_length: int
+
+
+async def lease_and_read(
+    store: Store, key: str, owner: str, ttl_ms: int, *, record: str, value: str, index: str, queue: str
+) -> LeaseRead:
+    """`acquire_or_renew_lease`, plus reads of a versioned `record`, a plain `value`, an `index`'s
+    members and a `queue`'s length, all in ONE round trip (a watcher tick's whole read).
+
+    The reads are not fenced by the lease (they run either way); the caller ignores them when
+    `leased` is False, and fences its writes with CAS as usual.
+    """
+    _check_ttl(ttl_ms)
+    if not owner:
+        raise StoreError("lease owner must not be empty")
+
+    def build(pipe: Pipeline) -> None:
+        store.queue_script(pipe, "lease", [key], [owner, ttl_ms])
+        store.queue_get(pipe, record)
+        pipe.get(value)
+        pipe.zrange(index, 0, -1)
+        pipe.llen(queue)
+
+    leased, found, raw, members, length = await store.execute(build)
+    return LeaseRead(
+        leased=bool(leased),
+        record=Store.versioned(found),
+        value=None if raw is None else text(raw),
+        members=[text(m) for m in members],
+        queue_length=int(length),
+    )

@@ -1,0 +1,130 @@
+"""Which HTTP client polls cheapest: `python -m bench.bench_http [--networks 1000] [--nodes 3]`.
+
+The simulator runs in its own process. Each round posts the poller's two JSON-RPC batches to every
+node (conductor reads, op-node reads) with at most `--concurrency` networks in flight, and decodes
+the answers. Figures are this process's CPU per HTTP request and wall per round, for:
+
+- baseline: one shared httpx client sized by the old `polling_limits` (no keep-alive above 100
+  endpoints, so a TCP connect per request): what the watcher did before issue 15;
+- httpx-shared-keepalive: one shared httpx client keeping a connection per endpoint (httpcore scans its
+  whole pool per request, so this gets slower with endpoints);
+- httpx-per-network: one keep-alive httpx client per network (`cluster.http_pool.HttpPool`): what the bot
+  uses now;
+- aiohttp: one `aiohttp.ClientSession` (per-host pools, O(1) lookup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import aiohttp
+import httpx
+
+from bench.simproc import machine_load, sim_process
+from cluster.http_pool import HttpPool
+from cluster.poller import CONDUCTOR_READS, NODE_READS
+from cluster.topology import Topology
+
+Post = Callable[[str, str, bytes], Awaitable[Any]]
+
+
+def _body(methods: list[str]) -> bytes:
+    return json.dumps(
+        [{"jsonrpc": "2.0", "id": i, "method": m, "params": []} for i, m in enumerate(methods)]
+    ).encode()
+
+
+async def _round(topology: Topology, post: Post, concurrency: int) -> int:
+    gate = asyncio.Semaphore(concurrency)
+    conductor, node = _body(list(CONDUCTOR_READS)), _body(list(NODE_READS))
+    errors = 0
+
+    async def network(name: str) -> None:
+        nonlocal errors
+        async with gate:
+            calls = []
+            for s in topology.networks[name].sequencers:
+                calls += [post(name, s.conductor_rpc_url, conductor), post(name, s.node_rpc_url, node)]
+            for answer in await asyncio.gather(*calls, return_exceptions=True):
+                if not isinstance(answer, list):
+                    errors += 1
+
+    await asyncio.gather(*(network(n) for n in topology.networks))
+    return errors
+
+
+async def _measure(name: str, topology: Topology, post: Post, rounds: int, concurrency: int) -> None:
+    requests = 2 * sum(len(n.sequencers) for n in topology.networks.values())
+    await _round(topology, post, concurrency)  # warm-up: connect, fill caches
+    walls, cpus, errors = [], [], 0
+    for _ in range(rounds):
+        wall, cpu = time.perf_counter(), time.process_time()
+        errors += await _round(topology, post, concurrency)
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    cpu = min(cpus)
+    print(
+        f"  {name:24s} wall/round best {min(walls):6.3f} s  CPU/round {cpu:6.3f} s"
+        f"  = {cpu / requests * 1000:5.3f} ms per request  errors {errors}",
+        flush=True,
+    )
+
+
+async def main(networks: int, nodes: int, rounds: int, concurrency: int) -> None:
+    async with sim_process(networks, nodes) as sim:
+        topo = sim.topology
+        endpoints = 2 * networks * nodes
+        print(f"{networks} networks x {nodes} nodes = {endpoints} endpoints; {machine_load()}")
+        headers = {"content-type": "application/json"}
+
+        old_limits = httpx.Limits(
+            max_connections=max(10, 2 * nodes * concurrency),
+            max_keepalive_connections=endpoints if endpoints <= 100 else 0,
+        )
+        async with httpx.AsyncClient(limits=old_limits, timeout=10.0) as shared:
+
+            async def baseline(_net: str, url: str, body: bytes) -> Any:
+                return (await shared.post(url, content=body, headers=headers)).json()
+
+            await _measure("baseline (no keep-alive)", topo, baseline, rounds, concurrency)
+        if endpoints <= 2000:  # past a few thousand connections the pool scan makes this take minutes
+            limits = httpx.Limits(max_connections=endpoints, max_keepalive_connections=endpoints)
+            async with httpx.AsyncClient(limits=limits, timeout=10.0) as shared:
+
+                async def keep(_net: str, url: str, body: bytes) -> Any:
+                    return (await shared.post(url, content=body, headers=headers)).json()
+
+                await _measure("httpx-shared-keepalive", topo, keep, rounds, concurrency)
+        async with HttpPool(topo) as pool:
+
+            async def per_network(net: str, url: str, body: bytes) -> Any:
+                return (await pool.client(net).post(url, content=body, headers=headers)).json()
+
+            await _measure("httpx-per-network", topo, per_network, rounds, concurrency)
+        connector = aiohttp.TCPConnector(limit=0, limit_per_host=2)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def with_aiohttp(_net: str, url: str, body: bytes) -> Any:
+                async with session.post(url, data=body, headers=headers) as r:
+                    return json.loads(await r.read())
+
+            await _measure("aiohttp", topo, with_aiohttp, rounds, concurrency)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--networks", type=int, default=1000)
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--concurrency", type=int, default=64)
+    args = parser.parse_args()
+    asyncio.run(main(args.networks, args.nodes, args.rounds, args.concurrency))
+
+
+if __name__ == "__main__":
+    cli()
