@@ -100,7 +100,7 @@ async def main(networks: int, nodes: int, rounds: int, concurrency: int) -> None
                     return (await shared.post(url, content=body, headers=headers)).json()
 
                 await _measure("httpx-shared-keepalive", topo, keep, rounds, concurrency)
-        async with HttpPool(topo) as pool:
+        async with HttpPool(topo, 10.0) as pool:
 
             async def per_network(net: str, url: str, body: bytes) -> Any:
                 return (await pool.client(net).post(url, content=body, headers=headers)).json()

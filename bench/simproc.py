@@ -52,6 +52,7 @@ def machine_load() -> str:
 class SimProcess:
     pid: int
     topology: Topology
+    clusters_path: Path
     control_url: str
     http: httpx.AsyncClient
 
@@ -90,6 +91,7 @@ async def sim_process(networks: int, nodes: int, speed: float = 1.0) -> AsyncIte
                 yield SimProcess(
                     pid=proc.pid,
                     topology=load_topology(Path(tmp) / "clusters.yml"),
+                    clusters_path=Path(tmp) / "clusters.yml",
                     control_url=(Path(tmp) / "control_url").read_text().strip(),
                     http=http,
                 )

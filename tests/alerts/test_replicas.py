@@ -51,7 +51,7 @@ async def ctx(
 
 
 async def _lease_holders(ctx: BotContext) -> dict[str, str | None]:
-    return {n: await ctx.redis.get(ctx.store.keys.watch_lease(n)) for n in ctx.topology.networks}
+    return {n: await ctx.store.read_text(ctx.store.keys.watch_lease(n)) for n in ctx.topology.networks}
 
 
 async def _interval(sim: Simulator, *alive: Watcher) -> None:

@@ -1,0 +1,280 @@
+"""The watcher at scale, as `conductor-bot run` runs it: `python -m bench.bench_watch`.
+
+    python -m bench.bench_watch [--networks 100,300,1000] [--nodes 3] [--seconds 12]
+
+Per network count: the simulator in its own process (real time), one Valkey, a fake Slack Web API,
+and replica processes each running the real `bot.scheduler.BotScheduler` (heartbeat, one jittered
+tick job per network, the expiry sweep) for `--seconds` after a warm-up. Variants, same run:
+
+- baseline: one replica polling through the old shared httpx client (no keep-alive above 100
+  endpoints, so a TCP connect per request) instead of the keep-alive pool;
+- 1 replica: the bot as it is;
+- 3 replicas: three processes sharing the networks by rendezvous hashing.
+
+Reported per replica: networks it led, ticks per interval, failed ticks (exceptions), ticks whose
+snapshot had probe errors, CPU (cores) and RSS; overall: HTTP requests per node per interval (counted
+by the simulator), tick gap p99 (time between two ticks of one network: the interval plus lateness),
+fault → alert p50/p99 (split brain injected into a few networks mid-run; time until the fake Slack API
+gets the post), and the ceiling (networks one core could tick per interval at the measured CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import random
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from bench.simproc import SimProcess, machine_load, rss_mib, sim_process
+from sim.config_files import channel_for
+from sim.slack_api import FakeSlackApi
+from store.connection import start_valkey
+
+INTERVAL = 2.0
+WARMUP_S = 2 * INTERVAL + 1
+FAULTS = 12
+
+
+def _pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+# ---- the replica process -------------------------------------------------------------------------
+
+
+async def replica(args: argparse.Namespace) -> None:
+    """One bot replica: the real scheduler for warm-up + `seconds`; prints one JSON line of figures."""
+    import httpx
+
+    from alerts.watcher import TickReport
+    from bot.scheduler import BotScheduler
+    from bot.settings import Settings
+    from bot.slack_app import build_web_client
+    from chat.authz import UserGroupDirectory
+    from chat.context import BotContext
+    from cluster.clock import SystemClock
+    from cluster.http_pool import HttpPool
+    from cluster.poller import polling_limits
+    from cluster.topology_file import load_topology
+    from store.connection import client_for
+    from store.gateway import Store
+    from store.keys import Keys
+
+    settings = Settings(
+        SLACK_BOT_TOKEN="xoxb-bench",
+        SLACK_API_URL=args.slack,
+        CONDUCTOR_BOT_POLL_INTERVAL=INTERVAL,
+        CONDUCTOR_BOT_KEY_PREFIX=args.prefix,
+    )
+    topology = load_topology(Path(args.clusters))
+    redis = client_for(args.redis, settings.redis_max_connections, settings.redis_pool_timeout)
+    clock = SystemClock()
+    slack = build_web_client("xoxb-bench", args.slack)
+    limits = polling_limits(topology)
+    async with (
+        httpx.AsyncClient(limits=limits, timeout=settings.rpc_timeout) as http,
+        HttpPool(topology, settings.rpc_timeout) as pool,
+    ):
+        ctx = BotContext(
+            settings=settings,
+            topology=topology,
+            http=http,
+            clock=clock,
+            slack=slack,
+            directory=UserGroupDirectory(slack, clock),
+            redis=redis,
+            store=Store(redis, Keys(prefix=args.prefix)),
+            http_pool=None if args.baseline else pool,
+        )
+        scheduler = BotScheduler(ctx, args.owner)
+        stats: dict[str, Any] = {"led": set(), "ticks": 0, "failed": 0, "probe_errors": 0, "gaps": []}
+        last: dict[str, float] = {}
+        tick = scheduler.watcher.tick
+
+        async def counted(network: str) -> TickReport:
+            started = time.monotonic()
+            try:
+                report = await tick(network)
+            except Exception:
+                stats["failed"] += 1
+                raise
+            if report.leader:
+                stats["ticks"] += 1
+                stats["led"].add(network)
+                if network in last:
+                    stats["gaps"].append(started - last[network])
+                last[network] = started
+                if report.conditions:
+                    stats["probe_errors"] += 1
+            return report
+
+        scheduler.watcher.tick = counted  # type: ignore[method-assign]  # instrumentation only
+        scheduler.start()
+        print("started", flush=True)
+        await asyncio.sleep(WARMUP_S)
+        stats.update(led=set(), ticks=0, failed=0, probe_errors=0, gaps=[])
+        cpu, wall = time.process_time(), time.monotonic()
+        await asyncio.sleep(args.seconds)
+        cpu, wall = time.process_time() - cpu, time.monotonic() - wall
+        figures = {
+            "owner": args.owner,
+            "led": len(stats["led"]),
+            "ticks_per_interval": stats["ticks"] / (wall / INTERVAL),
+            "failed": stats["failed"],
+            "with_conditions": stats["probe_errors"],
+            "cores": cpu / wall,
+            "cpu_per_tick_ms": cpu / max(stats["ticks"], 1) * 1000,
+            "rss_mib": rss_mib(os.getpid()),
+            "gaps": stats["gaps"],
+        }
+        await scheduler.stop()
+    await redis.aclose()
+    print("figures " + json.dumps(figures), flush=True)
+
+
+# ---- the driver --------------------------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def _valkey() -> AsyncIterator[str]:
+    with tempfile.TemporaryDirectory() as tmp:
+        server = await asyncio.to_thread(start_valkey, Path(tmp), {}, False)
+        try:
+            yield str(server.connection_url)
+        finally:
+            await asyncio.to_thread(server.stop, 5.0)
+
+
+async def _spawn(args: list[str]) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.bench_watch", "--replica", *args,
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+
+
+async def _line(proc: asyncio.subprocess.Process, prefix: str) -> str:
+    assert proc.stdout is not None
+    while line := (await proc.stdout.readline()).decode():
+        if line.startswith(prefix):
+            return line
+    raise RuntimeError(f"replica exited before printing {prefix!r}")
+
+
+async def _watch_posts(fake: FakeSlackApi, seen: dict[str, float], stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        for call in fake.calls("chat.postMessage"):
+            seen.setdefault(str(call.get("channel")), time.time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), 0.02)
+
+
+async def _variant(
+    name: str,
+    sim: SimProcess,
+    redis: str,
+    fake: FakeSlackApi,
+    replicas: int,
+    seconds: float,
+    faults: list[str],
+) -> None:
+    prefix = f"bench{random.randrange(1 << 30)}"
+    common = ["--redis", redis, "--slack", fake.base_url, "--clusters", str(sim.clusters_path)]
+    common += ["--prefix", prefix, "--seconds", str(seconds)]
+    if name == "baseline":
+        common.append("--baseline")
+    procs = [await _spawn([*common, "--owner", f"{name}-{i}"]) for i in range(replicas)]
+    for p in procs:
+        await _line(p, "started")
+    requests_before = await sim.requests()
+    sim_cpu = sim.cpu_seconds()
+    seen: dict[str, float] = {}
+    stop = asyncio.Event()
+    watching = asyncio.create_task(_watch_posts(fake, seen, stop))
+    await asyncio.sleep(WARMUP_S + 1.0)
+    injected: dict[str, float] = {}
+    for net in faults:  # spread over an interval, so they land at random phases of the ticks
+        await asyncio.sleep(random.uniform(0, INTERVAL / len(faults)))
+        await sim.control("sim_splitBrain", net, "seq-1")
+        injected[channel_for(net)] = time.time()
+    results = [json.loads((await _line(p, "figures "))[len("figures ") :]) for p in procs]
+    requests = await sim.requests() - requests_before
+    sim_cpu = sim.cpu_seconds() - sim_cpu
+    stop.set()
+    await watching
+    for p in procs:
+        await p.wait()
+    latencies = [seen[c] - t for c, t in injected.items() if c in seen]
+    nodes = sum(len(s.sequencers) for s in sim.topology.networks.values())
+    window = WARMUP_S + seconds + 1.0
+    gaps = [g for r in results for g in r["gaps"]]
+    print(
+        f"  {name:10s} x{replicas}: requests/node/interval {requests / nodes / (window / INTERVAL):4.2f}"
+        f"  tick gap p50 {_pct(gaps, 0.5):5.2f} s p99 {_pct(gaps, 0.99):5.2f} s"
+        f"  fault→alert p50 {_pct(latencies, 0.5):5.2f} s p99 {_pct(latencies, 0.99):5.2f} s"
+        f" ({len(latencies)}/{len(injected)} posted)  sim CPU {sim_cpu / window:.0%}",
+        flush=True,
+    )
+    for r in results:
+        per_core = r["led"] / max(r["cores"], 1e-9)
+        print(
+            f"    {r['owner']:12s} led {r['led']:5d} networks  ticks/interval {r['ticks_per_interval']:7.1f}"
+            f"  failed {r['failed']}  with conditions {r['with_conditions']}"
+            f"  CPU {r['cores']:.2f} cores ({r['cpu_per_tick_ms']:.2f} ms/tick)  RSS {r['rss_mib']:.0f} MiB"
+            f"  ceiling ≈{per_core:,.0f} networks/core",
+            flush=True,
+        )
+
+
+async def drive(networks: list[int], nodes: int, seconds: float, variants: list[str]) -> None:
+    print(f"watcher at scale, {nodes} nodes per network, interval {INTERVAL:g} s; {machine_load()}")
+    fake = await FakeSlackApi.start()
+    try:
+        async with _valkey() as redis:
+            for n in networks:
+                async with sim_process(n, nodes) as sim:
+                    print(f"{n} networks x {nodes} nodes = {n * nodes} nodes; {machine_load()}", flush=True)
+                    names = list(sim.topology.networks)
+                    random.shuffle(names)
+                    for i, variant in enumerate(variants):
+                        kind, _, count = variant.partition("x")
+                        faults = names[i * FAULTS : (i + 1) * FAULTS]
+                        await _variant(kind, sim, redis, fake, int(count or 1), seconds, faults)
+    finally:
+        await fake.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--networks", default="100,300,1000")
+    parser.add_argument("--nodes", type=int, default=3)
+    parser.add_argument("--seconds", type=float, default=12.0)
+    parser.add_argument("--variants", default="baseline,bot,botx3")
+    parser.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--redis", "--slack", "--clusters", "--prefix", "--owner"):
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.replica:
+        asyncio.run(replica(args))
+        return
+    random.seed(15)
+    asyncio.run(
+        drive([int(n) for n in args.networks.split(",")], args.nodes, args.seconds, args.variants.split(","))
+    )
+
+
+if __name__ == "__main__":
+    main()
