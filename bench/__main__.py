@@ -9,7 +9,16 @@ from __future__ import annotations
 import subprocess
 import sys
 
-BENCHMARKS = ("bench_sim", "bench_status", "bench_ack", "bench_alerts", "bench_cli_start", "bench_timeline")
+BENCHMARKS = (
+    "bench_sim",
+    "bench_http",
+    "bench_status",
+    "bench_ack",
+    "bench_alerts",
+    "bench_watch",
+    "bench_cli_start",
+    "bench_timeline",
+)
 
 
 def main() -> int:

@@ -7,9 +7,9 @@
     is the scheduling delay plus the rule's `for` duration; real tick cost is measured in (b).
     Two rules: `multiple_active` (fires at first sight; expect latency in (0, P]) and
     `node_unreachable` (10 s `for`; expect (10, 10 + 2P]).
-(b) Cost of one watcher tick for N networks x 5 nodes (default 100 x 5), all networks ticked
-    concurrently as the scheduler would: wall time per round, CPU time per network tick.
 Real parts throughout: simulator over HTTP, embedded Valkey, fake Slack Web API over HTTP.
+The watcher's cost at scale (wall, CPU, requests per node, real-time fault → alert latency, with the
+simulator in its own process and 1 or 3 replicas) is `bench/bench_watch.py`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ import asyncio
 import random
 import statistics
 import tempfile
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -32,7 +31,6 @@ from alerts.watcher import Watcher
 from bot.settings import Settings
 from chat.authz import UserGroupDirectory
 from chat.context import BotContext
-from cluster.poller import poll_all, polling_limits
 from sim.harness import Simulator, simulate
 from sim.slack_api import FakeSlackApi
 from store.connection import client_for, start_valkey
@@ -137,63 +135,15 @@ async def bench_latency(trials: int, poll: float, seed: int) -> None:
         await fake.stop()
 
 
-async def bench_tick_cost(networks: int, nodes: int, rounds: int, poll: float) -> None:
-    fake = await FakeSlackApi.start()
-    try:
-        async with _valkey() as redis, simulate(networks=networks, nodes=nodes) as sim:
-            topology = sim.topology()
-            async with httpx.AsyncClient(limits=polling_limits(topology)) as http:
-                ctx = _context(sim, redis, Keys(prefix="benchcost"), fake, http, poll)
-                watcher = Watcher(ctx, "bench-cost")
-                names = list(topology.networks)
-                walls: list[float] = []
-                cpus: list[float] = []
-                for r in range(rounds):
-                    await sim.advance(poll)
-                    if r == rounds // 2:  # halfway: a fault in every network, so ticks also post
-                        for name in names:
-                            await sim.split_brain(name, "seq-2")
-                    wall, cpu = time.perf_counter(), time.process_time()
-                    await asyncio.gather(*(watcher.tick(n) for n in names))
-                    walls.append(time.perf_counter() - wall)
-                    cpus.append(time.process_time() - cpu)
-                posted = len(fake.calls("chat.postMessage"))
-                # The same polls alone (what `/conductor status` costs), to show the watcher's own share.
-                poll_walls: list[float] = []
-                for _ in range(3):
-                    await sim.advance(poll)
-                    wall = time.perf_counter()
-                    await poll_all(topology, http, sim.clock, ctx.settings.rpc_timeout)
-                    poll_walls.append(time.perf_counter() - wall)
-        cpu50 = _pct(cpus, 0.5)
-        print(
-            f"(b) watcher tick cost, {networks} networks x {nodes} nodes, {rounds} rounds (all networks each)"
-        )
-        print(
-            f"    wall per round: p50={_pct(walls, 0.5) * 1000:7.1f} ms  max={max(walls) * 1000:7.1f} ms"
-            f"  (interval {poll * 1000:.0f} ms); polling alone p50={_pct(poll_walls, 0.5) * 1000:7.1f} ms"
-        )
-        print(
-            f"    CPU per round:  p50={cpu50 * 1000:7.1f} ms  = {cpu50 / networks * 1000:5.2f} ms per network"
-            f" tick (includes the simulator's servers in this process); posts={posted}"
-        )
-    finally:
-        await fake.stop()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--poll", type=float, default=2.0)
-    parser.add_argument("--networks", type=int, default=100)
-    parser.add_argument("--nodes", type=int, default=5)
-    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--seed", type=int, default=5)
     args = parser.parse_args()
     asyncio.run(bench_latency(args.trials, args.poll, args.seed))
-    asyncio.run(bench_tick_cost(args.networks, args.nodes, args.rounds, args.poll))
 
 
 if __name__ == "__main__":

@@ -1,36 +1,33 @@
 """Status latency and cost against the simulator: `python -m bench.bench_status`.
 
-(a) One 5-node network with one node hung (both endpoints accept and never answer): the concurrent
-    poller vs two sequential baselines, node by node — with batches, and call by call (one HTTP
-    request per method, as a naive status loop does). The hung node costs one timeout per request
-    in a sequential poll; the concurrent poller pays one timeout in total.
-(b) One snapshot of 100 networks x 5 nodes: wall time, HTTP requests per node, peak memory.
+(a) One 5-node network with none, one and two nodes hung (both endpoints accept and never answer):
+    the concurrent poller vs the fair baseline, a sequential poll node by node with the same batches
+    (what a status loop over the nodes does; op-conductor-ops itself is compared in
+    `bench/bench_cli_start.py`). One hung node costs both one timeout; two cost the sequential
+    poll two, the concurrent one still one.
+(b) One snapshot of every network at 100, 300 and 1,000 networks x 3 nodes, the simulator in its own
+    process (so only the bot's CPU is counted): wall time, CPU, HTTP requests per node (counted by
+    the simulator) and RSS, through the keep-alive clients per network (`cluster.http_pool`) vs the
+    baseline, one shared httpx client sized by `polling_limits` (what the overview poll uses).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import resource
+import os
 import time
-import tracemalloc
-from collections import Counter
+from collections.abc import Callable
 
 import httpx
 
+from bench.simproc import machine_load, rss_mib, sim_process
+from cluster.clock import SystemClock
 from cluster.conditions import assess
-from cluster.poller import (
-    CONDUCTOR_READS,
-    DEFAULT_NETWORK_CONCURRENCY,
-    NODE_READS,
-    poll_all,
-    poll_network,
-    poll_node,
-    polling_limits,
-)
-from cluster.rpc import JsonRpcClient, RpcError
-from cluster.topology import NetworkSpec
+from cluster.http_pool import HttpPool
+from cluster.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network, poll_node, polling_limits
+from cluster.rpc import JsonRpcClient
+from cluster.topology import NetworkSpec, Topology
 from sim.harness import simulate
 
 
@@ -40,71 +37,74 @@ async def _sequential_batched(spec: NetworkSpec, http: httpx.AsyncClient, rpc_ti
         await poll_node(rpc, seq)
 
 
-async def _sequential_call_by_call(spec: NetworkSpec, http: httpx.AsyncClient, rpc_timeout: float) -> None:
-    rpc = JsonRpcClient(http, rpc_timeout)
-    for seq in spec.sequencers:
-        for url, methods in ((seq.conductor_rpc_url, CONDUCTOR_READS), (seq.node_rpc_url, NODE_READS)):
-            for method in methods:
-                with contextlib.suppress(RpcError):
-                    await rpc.call(url, method)
-
-
 async def bench_hung_node(rpc_timeout: float) -> None:
+    print(f"(a) 5 nodes, rpc timeout {rpc_timeout:g}s: concurrent poller vs sequential (fair baseline)")
     async with simulate(networks=1, nodes=5) as sim, httpx.AsyncClient() as http:
         await sim.advance(6)
         spec = sim.topology().networks["sim-1"]
-        await sim.hang("sim-1", "seq-2", "conductor")
-        await sim.hang("sim-1", "seq-2", "node")
-        start = time.perf_counter()
-        snap = await poll_network(spec, http, sim.clock, rpc_timeout)
-        concurrent = time.perf_counter() - start
-        start = time.perf_counter()
-        await _sequential_batched(spec, http, rpc_timeout)
-        batched = time.perf_counter() - start
-        start = time.perf_counter()
-        await _sequential_call_by_call(spec, http, rpc_timeout)
-        by_call = time.perf_counter() - start
-        await sim.unhang("sim-1", "seq-2", "conductor")
-        await sim.unhang("sim-1", "seq-2", "node")
-    print(f"(a) 5 nodes, 1 hung, rpc timeout {rpc_timeout:g}s   verdict: {assess(snap, spec).verdict}")
-    print(f"    concurrent poller:                 {concurrent:7.3f} s")
-    print(f"    sequential, batched per endpoint:  {batched:7.3f} s  ({batched / concurrent:.1f}x)")
-    print(f"    sequential, one call per request:  {by_call:7.3f} s  ({by_call / concurrent:.1f}x)")
-
-
-async def bench_many_networks(networks: int, nodes: int, rpc_timeout: float, concurrency: int) -> None:
-    requests: Counter[str] = Counter()
-
-    async def count(request: httpx.Request) -> None:
-        requests[str(request.url)] += 1
-
-    limits = httpx.Limits(
-        max_connections=2 * nodes * concurrency, max_keepalive_connections=2 * nodes * concurrency
-    )
-    async with simulate(networks=networks, nodes=nodes) as sim:
-        await sim.advance(4)
-        topology = sim.topology()
-        limits = polling_limits(topology, concurrency)
-        async with httpx.AsyncClient(limits=limits, event_hooks={"request": [count]}) as http:
+        for hung in ((), ("seq-2",), ("seq-2", "seq-3")):
+            for node in hung:
+                await sim.hang("sim-1", node, "conductor")
+                await sim.hang("sim-1", node, "node")
             start = time.perf_counter()
-            snaps = await poll_all(topology, http, sim.clock, rpc_timeout, concurrency=concurrency)
-            wall = time.perf_counter() - start
-            sent = sum(requests.values())
-            # A second poll under tracemalloc (which slows Python down) for the memory figure.
-            tracemalloc.start()
-            await poll_all(topology, http, sim.clock, rpc_timeout, concurrency=concurrency)
-            _, peak = tracemalloc.get_traced_memory()
-            tracemalloc.stop()
-    verdicts = Counter(assess(s, topology.networks[name]).verdict for name, s in snaps.items())
-    total_nodes = networks * nodes
-    rss_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(
-        f"(b) {networks} networks x {nodes} nodes (simulator in the same process), concurrency {concurrency}"
-    )
-    print(f"    wall time:          {wall:7.3f} s   verdicts: {dict(verdicts)}")
-    print(f"    HTTP requests/node: {sent / total_nodes:.2f}")
-    print(f"    peak traced memory during a poll (simulator included): {peak / 2**20:.1f} MiB")
-    print(f"    process max RSS (simulator included): {rss_mib:.0f} MiB")
+            snap = await poll_network(spec, http, sim.clock, rpc_timeout)
+            concurrent = time.perf_counter() - start
+            start = time.perf_counter()
+            await _sequential_batched(spec, http, rpc_timeout)
+            batched = time.perf_counter() - start
+            for node in hung:
+                await sim.unhang("sim-1", node, "conductor")
+                await sim.unhang("sim-1", node, "node")
+            print(
+                f"    {len(hung)} hung: concurrent {concurrent:7.3f} s   sequential {batched:7.3f} s"
+                f"  ({batched / concurrent:.1f}x)   verdict {assess(snap, spec).verdict}"
+            )
+
+
+async def _snapshot_all(
+    topology: Topology, client: Callable[[str], httpx.AsyncClient], rpc_timeout: float
+) -> int:
+    gate = asyncio.Semaphore(DEFAULT_NETWORK_CONCURRENCY * 4)
+    errors = 0
+
+    async def one(spec: NetworkSpec) -> None:
+        nonlocal errors
+        async with gate:
+            snap = await poll_network(spec, client(spec.name), SystemClock(), rpc_timeout)
+        errors += sum(1 for n in snap.nodes if n.errors)
+
+    await asyncio.gather(*(one(s) for s in topology.networks.values()))
+    return errors
+
+
+async def bench_many_networks(sizes: list[int], nodes: int, rpc_timeout: float) -> None:
+    print(f"(b) one snapshot of every network, {nodes} nodes each, simulator in its own process")
+    for networks in sizes:
+        async with sim_process(networks, nodes) as sim:
+            topology = sim.topology
+            total_nodes = networks * nodes
+            print(f"    {networks} networks ({total_nodes} nodes); {machine_load()}")
+            async with (
+                httpx.AsyncClient(limits=polling_limits(topology), timeout=rpc_timeout) as shared,
+                HttpPool(topology, rpc_timeout) as pool,
+            ):
+                variants: list[tuple[str, Callable[[str], httpx.AsyncClient]]] = [
+                    ("baseline: one shared client", lambda _n: shared),
+                    ("keep-alive client per network", pool.client),
+                ]
+                for label, client in variants:
+                    await _snapshot_all(topology, client, rpc_timeout)  # warm-up (connections)
+                    sent = await sim.requests()
+                    wall, cpu = time.perf_counter(), time.process_time()
+                    errors = await _snapshot_all(topology, client, rpc_timeout)
+                    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+                    sent = await sim.requests() - sent
+                    print(
+                        f"      {label:30s} wall {wall:6.2f} s  CPU {cpu:6.2f} s"
+                        f" ({cpu / sent * 1000:.2f} ms/request)  requests/node {sent / total_nodes:.2f}"
+                        f"  nodes with errors {errors}  RSS {rss_mib(os.getpid()):.0f} MiB",
+                        flush=True,
+                    )
 
 
 def main() -> None:
@@ -112,12 +112,12 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--timeout", type=float, default=1.0)
-    parser.add_argument("--networks", type=int, default=100)
-    parser.add_argument("--nodes", type=int, default=5)
-    parser.add_argument("--concurrency", type=int, default=DEFAULT_NETWORK_CONCURRENCY)
+    parser.add_argument("--networks", default="100,300,1000")
+    parser.add_argument("--nodes", type=int, default=3)
     args = parser.parse_args()
     asyncio.run(bench_hung_node(args.timeout))
-    asyncio.run(bench_many_networks(args.networks, args.nodes, args.timeout, args.concurrency))
+    sizes = [int(n) for n in args.networks.split(",")]
+    asyncio.run(bench_many_networks(sizes, args.nodes, max(args.timeout, 2.0)))
 
 
 if __name__ == "__main__":
