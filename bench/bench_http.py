@@ -8,40 +8,48 @@ the answers. Figures are this process's CPU per HTTP request and wall per round,
   endpoints, so a TCP connect per request): what the watcher did before issue 15;
 - httpx-shared-keepalive: one shared httpx client keeping a connection per endpoint (httpcore scans its
   whole pool per request, so this gets slower with endpoints);
-- httpx-per-network: one keep-alive httpx client per network (`cluster.http_pool.HttpPool`): what the bot
-  uses now;
-- aiohttp: one `aiohttp.ClientSession` (per-host pools, O(1) lookup).
+- httpx-per-network: one keep-alive httpx client per network (small pools to scan);
+- aiohttp: one keep-alive `aiohttp.ClientSession` (`cluster.http_pool.HttpPool`, per-host pools found by
+  a dict lookup): what the watcher polls with.
+
+Every variant goes through `cluster.rpc.JsonRpcClient.batch`, so the figures include the typed error
+mapping and the whole-call deadline, as in the bot.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import json
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import aiohttp
 import httpx
 
 from bench.simproc import machine_load, sim_process
 from cluster.http_pool import HttpPool
 from cluster.poller import CONDUCTOR_READS, NODE_READS
+from cluster.rpc import Call, JsonRpcClient, RpcError
 from cluster.topology import Topology
 
-Post = Callable[[str, str, bytes], Awaitable[Any]]
+# Generous: the simulator shares the machine; a timeout would measure the error path instead.
+TIMEOUT = 30.0
+Post = Callable[[str, str, list[Call]], Awaitable[Any]]
+CONDUCTOR: list[Call] = [(m, ()) for m in CONDUCTOR_READS]
+NODE: list[Call] = [(m, ()) for m in NODE_READS]
 
 
-def _body(methods: list[str]) -> bytes:
-    return json.dumps(
-        [{"jsonrpc": "2.0", "id": i, "method": m, "params": []} for i, m in enumerate(methods)]
-    ).encode()
+def _shared(rpc: JsonRpcClient) -> Post:
+    def post(_network: str, url: str, calls: list[Call]) -> Awaitable[Any]:
+        return rpc.batch(url, calls)
+
+    return post
 
 
 async def _round(topology: Topology, post: Post, concurrency: int) -> int:
     gate = asyncio.Semaphore(concurrency)
-    conductor, node = _body(list(CONDUCTOR_READS)), _body(list(NODE_READS))
+    conductor, node = CONDUCTOR, NODE
     errors = 0
 
     async def network(name: str) -> None:
@@ -51,7 +59,7 @@ async def _round(topology: Topology, post: Post, concurrency: int) -> int:
             for s in topology.networks[name].sequencers:
                 calls += [post(name, s.conductor_rpc_url, conductor), post(name, s.node_rpc_url, node)]
             for answer in await asyncio.gather(*calls, return_exceptions=True):
-                if not isinstance(answer, list):
+                if not isinstance(answer, list) or any(isinstance(a, RpcError) for a in answer):
                     errors += 1
 
     await asyncio.gather(*(network(n) for n in topology.networks))
@@ -80,40 +88,35 @@ async def main(networks: int, nodes: int, rounds: int, concurrency: int) -> None
         topo = sim.topology
         endpoints = 2 * networks * nodes
         print(f"{networks} networks x {nodes} nodes = {endpoints} endpoints; {machine_load()}")
-        headers = {"content-type": "application/json"}
-
         old_limits = httpx.Limits(
             max_connections=max(10, 2 * nodes * concurrency),
             max_keepalive_connections=endpoints if endpoints <= 100 else 0,
         )
-        async with httpx.AsyncClient(limits=old_limits, timeout=10.0) as shared:
-
-            async def baseline(_net: str, url: str, body: bytes) -> Any:
-                return (await shared.post(url, content=body, headers=headers)).json()
-
-            await _measure("baseline (no keep-alive)", topo, baseline, rounds, concurrency)
+        async with httpx.AsyncClient(limits=old_limits) as shared:
+            rpc = JsonRpcClient(shared, TIMEOUT)
+            await _measure(
+                "baseline (no keep-alive)", topo, lambda _n, u, c: rpc.batch(u, c), rounds, concurrency
+            )
         if endpoints <= 2000:  # past a few thousand connections the pool scan makes this take minutes
             limits = httpx.Limits(max_connections=endpoints, max_keepalive_connections=endpoints)
-            async with httpx.AsyncClient(limits=limits, timeout=10.0) as shared:
-
-                async def keep(_net: str, url: str, body: bytes) -> Any:
-                    return (await shared.post(url, content=body, headers=headers)).json()
-
-                await _measure("httpx-shared-keepalive", topo, keep, rounds, concurrency)
-        async with HttpPool(topo, 10.0) as pool:
-
-            async def per_network(net: str, url: str, body: bytes) -> Any:
-                return (await pool.client(net).post(url, content=body, headers=headers)).json()
-
-            await _measure("httpx-per-network", topo, per_network, rounds, concurrency)
-        connector = aiohttp.TCPConnector(limit=0, limit_per_host=2)
-        async with aiohttp.ClientSession(connector=connector) as session:
-
-            async def with_aiohttp(_net: str, url: str, body: bytes) -> Any:
-                async with session.post(url, data=body, headers=headers) as r:
-                    return json.loads(await r.read())
-
-            await _measure("aiohttp", topo, with_aiohttp, rounds, concurrency)
+            async with httpx.AsyncClient(limits=limits) as shared:
+                rpc = JsonRpcClient(shared, TIMEOUT)
+                await _measure(
+                    "httpx-shared-keepalive", topo, lambda _n, u, c: rpc.batch(u, c), rounds, concurrency
+                )
+        async with contextlib.AsyncExitStack() as stack:
+            per_network: dict[str, JsonRpcClient] = {}
+            for name, spec in topo.networks.items():
+                size = 2 * len(spec.sequencers)
+                limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
+                client = await stack.enter_async_context(httpx.AsyncClient(limits=limits))
+                per_network[name] = JsonRpcClient(client, TIMEOUT)
+            await _measure(
+                "httpx-per-network", topo, lambda n, u, c: per_network[n].batch(u, c), rounds, concurrency
+            )
+        async with HttpPool(topo, TIMEOUT) as pool:
+            rpc = JsonRpcClient(pool.client(""), TIMEOUT)
+            await _measure("aiohttp (HttpPool)", topo, _shared(rpc), rounds, concurrency)
 
 
 def cli() -> None:

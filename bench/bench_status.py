@@ -7,7 +7,7 @@
     poll two, the concurrent one still one.
 (b) One snapshot of every network at 100, 300 and 1,000 networks x 3 nodes, the simulator in its own
     process (so only the bot's CPU is counted): wall time, CPU, HTTP requests per node (counted by
-    the simulator) and RSS, through the keep-alive clients per network (`cluster.http_pool`) vs the
+    the simulator) and RSS, through the watcher's keep-alive aiohttp session (`cluster.http_pool`) vs the
     baseline, one shared httpx client sized by `polling_limits` (what the overview poll uses).
 """
 
@@ -26,7 +26,7 @@ from cluster.clock import SystemClock
 from cluster.conditions import assess
 from cluster.http_pool import HttpPool
 from cluster.poller import DEFAULT_NETWORK_CONCURRENCY, poll_network, poll_node, polling_limits
-from cluster.rpc import JsonRpcClient
+from cluster.rpc import HttpClient, JsonRpcClient
 from cluster.topology import NetworkSpec, Topology
 from sim.harness import simulate
 
@@ -61,9 +61,7 @@ async def bench_hung_node(rpc_timeout: float) -> None:
             )
 
 
-async def _snapshot_all(
-    topology: Topology, client: Callable[[str], httpx.AsyncClient], rpc_timeout: float
-) -> int:
+async def _snapshot_all(topology: Topology, client: Callable[[str], HttpClient], rpc_timeout: float) -> int:
     gate = asyncio.Semaphore(DEFAULT_NETWORK_CONCURRENCY * 4)
     errors = 0
 
@@ -88,9 +86,9 @@ async def bench_many_networks(sizes: list[int], nodes: int, rpc_timeout: float) 
                 httpx.AsyncClient(limits=polling_limits(topology), timeout=rpc_timeout) as shared,
                 HttpPool(topology, rpc_timeout) as pool,
             ):
-                variants: list[tuple[str, Callable[[str], httpx.AsyncClient]]] = [
+                variants: list[tuple[str, Callable[[str], HttpClient]]] = [
                     ("baseline: one shared client", lambda _n: shared),
-                    ("keep-alive client per network", pool.client),
+                    ("aiohttp keep-alive (HttpPool)", pool.client),
                 ]
                 for label, client in variants:
                     await _snapshot_all(topology, client, rpc_timeout)  # warm-up (connections)

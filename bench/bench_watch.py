@@ -76,6 +76,8 @@ async def replica(args: argparse.Namespace) -> None:
         SLACK_API_URL=args.slack,
         CONDUCTOR_BOT_POLL_INTERVAL=INTERVAL,
         CONDUCTOR_BOT_KEY_PREFIX=args.prefix,
+        # The baseline's shared client is sized for the old gate of 8 networks in flight.
+        CONDUCTOR_BOT_POLL_CONCURRENCY=8 if args.baseline else 32,
     )
     topology = load_topology(Path(args.clusters))
     redis = client_for(args.redis, settings.redis_max_connections, settings.redis_pool_timeout)
@@ -125,7 +127,16 @@ async def replica(args: argparse.Namespace) -> None:
         await asyncio.sleep(WARMUP_S)
         stats.update(led=set(), ticks=0, failed=0, probe_errors=0, gaps=[])
         cpu, wall = time.process_time(), time.monotonic()
+        profiler = None
+        if args.profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
         await asyncio.sleep(args.seconds)
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(args.profile)
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
         figures = {
             "owner": args.owner,
@@ -191,6 +202,8 @@ async def _variant(
     prefix = f"bench{random.randrange(1 << 30)}"
     common = ["--redis", redis, "--slack", fake.base_url, "--clusters", str(sim.clusters_path)]
     common += ["--prefix", prefix, "--seconds", str(seconds)]
+    if os.environ.get("BENCH_PROFILE"):
+        common += ["--profile", os.environ["BENCH_PROFILE"]]
     if name == "baseline":
         common.append("--baseline")
     procs = [await _spawn([*common, "--owner", f"{name}-{i}"]) for i in range(replicas)]
@@ -264,7 +277,7 @@ def main() -> None:
     parser.add_argument("--variants", default="baseline,bot,botx3")
     parser.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
-    for hidden in ("--redis", "--slack", "--clusters", "--prefix", "--owner"):
+    for hidden in ("--redis", "--slack", "--clusters", "--prefix", "--owner", "--profile"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.replica:

@@ -24,7 +24,7 @@ from cluster.client import (
     parse_sync_status,
 )
 from cluster.clock import Clock
-from cluster.rpc import DEFAULT_TIMEOUT, JsonRpcClient, JsonRpcError, RpcError
+from cluster.rpc import DEFAULT_TIMEOUT, HttpClient, JsonRpcClient, JsonRpcError, RpcError
 from cluster.snapshot import Endpoint, NetworkSnapshot, NodeStatus, ProbeError, analyze
 from cluster.tls import ssl_context
 from cluster.topology import NetworkSpec, SequencerSpec, Topology
@@ -105,7 +105,7 @@ def _any_https(topology: Topology) -> bool:
 
 async def poll_network(
     spec: NetworkSpec,
-    http: httpx.AsyncClient,
+    http: HttpClient,
     clock: Clock,
     timeout: float = DEFAULT_TIMEOUT,  # noqa: ASYNC109 - per-request deadline, enforced in cluster.rpc
 ) -> NetworkSnapshot:

@@ -17,11 +17,9 @@ import logging
 import time
 from collections.abc import Callable
 
-import httpx
-
 from cluster.clock import Clock
 from cluster.poller import poll_network
-from cluster.rpc import DEFAULT_TIMEOUT
+from cluster.rpc import DEFAULT_TIMEOUT, HttpClient
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
 
@@ -33,7 +31,7 @@ class SharedPoller:
 
     def __init__(
         self,
-        client: Callable[[str], httpx.AsyncClient],
+        client: Callable[[str], HttpClient],
         clock: Clock,
         timeout: float = DEFAULT_TIMEOUT,
         monotonic: Callable[[], float] = time.monotonic,

@@ -14,7 +14,9 @@ import httpx
 import pytest
 from aiohttp import web
 
+from cluster.http_pool import HttpPool
 from cluster.rpc import (
+    HttpClient,
     HttpStatusError,
     JsonRpcClient,
     JsonRpcError,
@@ -24,6 +26,7 @@ from cluster.rpc import (
     Unreachable,
     call_step,
 )
+from cluster.topology import Topology
 
 # (method, params) -> result, or raise RpcFailure to answer an error object
 Answer = Callable[[str, list[Any]], Any]
@@ -85,13 +88,18 @@ def echo(method: str, params: list[Any]) -> Any:
     return {"method": method, "params": params}
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(params=["httpx", "aiohttp"])
+async def http(request: pytest.FixtureRequest) -> AsyncIterator[HttpClient]:
+    """Both transports: the shared httpx client and the watcher's aiohttp session give one error tree."""
+    if request.param == "aiohttp":
+        async with HttpPool(Topology(networks={})) as pool:
+            yield pool.client("any")
+        return
     async with httpx.AsyncClient() as client:
         yield client
 
 
-async def test_call_returns_the_result_and_sends_positional_params(http: httpx.AsyncClient) -> None:
+async def test_call_returns_the_result_and_sends_positional_params(http: HttpClient) -> None:
     async with scripted_server(echo) as (url, seen):
         result = await JsonRpcClient(http).call(
             url, "conductor_addServerAsVoter", ["seq-3", "seq-3:50050", 0]
@@ -100,7 +108,7 @@ async def test_call_returns_the_result_and_sends_positional_params(http: httpx.A
     assert seen[0]["jsonrpc"] == "2.0" and seen[0]["method"] == "conductor_addServerAsVoter"
 
 
-async def test_batch_is_one_request_with_results_in_call_order(http: httpx.AsyncClient) -> None:
+async def test_batch_is_one_request_with_results_in_call_order(http: HttpClient) -> None:
     def answer(method: str, params: list[Any]) -> Any:
         if method == "conductor_stop":
             raise RpcFailure(-32000, "boom")
@@ -117,7 +125,7 @@ async def test_batch_is_one_request_with_results_in_call_order(http: httpx.Async
     assert (err.kind, err.code, err.method, err.rpc_message) == ("rpc", -32000, "conductor_stop", "boom")
 
 
-async def test_batch_answers_matched_by_id_even_if_reordered(http: httpx.AsyncClient) -> None:
+async def test_batch_answers_matched_by_id_even_if_reordered(http: HttpClient) -> None:
     async def reversed_answers(request: web.Request) -> web.StreamResponse:
         body = await request.json()
         return web.json_response([_answer_one(echo, r) for r in reversed(body)])
@@ -127,7 +135,7 @@ async def test_batch_answers_matched_by_id_even_if_reordered(http: httpx.AsyncCl
     assert [r["method"] for r in results if isinstance(r, dict)] == ["a", "b"]
 
 
-async def test_json_rpc_error_carries_code_and_message(http: httpx.AsyncClient) -> None:
+async def test_json_rpc_error_carries_code_and_message(http: HttpClient) -> None:
     def answer(method: str, params: list[Any]) -> Any:
         raise RpcFailure(-32602, "missing value for required argument 0")
 
@@ -152,7 +160,7 @@ async def test_json_rpc_error_carries_code_and_message(http: httpx.AsyncClient) 
     ],
 )
 async def test_bad_answers_map_to_typed_errors(
-    http: httpx.AsyncClient, body: bytes, status: int, kind: type[RpcError], words: str
+    http: HttpClient, body: bytes, status: int, kind: type[RpcError], words: str
 ) -> None:
     async def reply(request: web.Request) -> web.StreamResponse:
         return web.Response(body=body, status=status, content_type="application/json")
@@ -165,13 +173,13 @@ async def test_bad_answers_map_to_typed_errors(
     assert caught.value.method == "conductor_leader"
 
 
-async def test_refused_connection_is_unreachable(http: httpx.AsyncClient) -> None:
+async def test_refused_connection_is_unreachable(http: HttpClient) -> None:
     with pytest.raises(Unreachable) as caught:
         await JsonRpcClient(http).call(f"http://127.0.0.1:{closed_port()}/", "conductor_leader")
     assert caught.value.kind == "unreachable"
 
 
-async def test_hung_server_costs_exactly_one_timeout(http: httpx.AsyncClient) -> None:
+async def test_hung_server_costs_exactly_one_timeout(http: HttpClient) -> None:
     never = asyncio.Event()
 
     async def hang(request: web.Request) -> web.StreamResponse:
@@ -188,7 +196,7 @@ async def test_hung_server_costs_exactly_one_timeout(http: httpx.AsyncClient) ->
     assert caught.value.kind == "timeout" and "0.3s" in str(caught.value)
 
 
-async def test_server_without_batch_support_raises_its_error_for_the_batch(http: httpx.AsyncClient) -> None:
+async def test_server_without_batch_support_raises_its_error_for_the_batch(http: HttpClient) -> None:
     async def no_batches(request: web.Request) -> web.StreamResponse:
         return web.json_response(
             {"jsonrpc": "2.0", "id": None, "error": {"code": -32600, "message": "batch not supported"}}
@@ -200,7 +208,7 @@ async def test_server_without_batch_support_raises_its_error_for_the_batch(http:
     assert caught.value.code == -32600 and caught.value.method is None
 
 
-async def test_credentials_are_redacted_from_errors(http: httpx.AsyncClient) -> None:
+async def test_credentials_are_redacted_from_errors(http: HttpClient) -> None:
     async def fail(request: web.Request) -> web.StreamResponse:
         return web.Response(status=401)
 
