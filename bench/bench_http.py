@@ -114,7 +114,7 @@ async def main(networks: int, nodes: int, rounds: int, concurrency: int) -> None
             await _measure(
                 "httpx-per-network", topo, lambda n, u, c: per_network[n].batch(u, c), rounds, concurrency
             )
-        async with HttpPool(topo, TIMEOUT) as pool:
+        async with HttpPool(topo) as pool:
             rpc = JsonRpcClient(pool.client(""), TIMEOUT)
             await _measure("aiohttp (HttpPool)", topo, _shared(rpc), rounds, concurrency)
 

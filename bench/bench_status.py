@@ -84,7 +84,7 @@ async def bench_many_networks(sizes: list[int], nodes: int, rpc_timeout: float) 
             print(f"    {networks} networks ({total_nodes} nodes); {machine_load()}")
             async with (
                 httpx.AsyncClient(limits=polling_limits(topology), timeout=rpc_timeout) as shared,
-                HttpPool(topology, rpc_timeout) as pool,
+                HttpPool(topology) as pool,
             ):
                 variants: list[tuple[str, Callable[[str], HttpClient]]] = [
                     ("baseline: one shared client", lambda _n: shared),

@@ -86,7 +86,7 @@ async def replica(args: argparse.Namespace) -> None:
     limits = polling_limits(topology)
     async with (
         httpx.AsyncClient(limits=limits, timeout=settings.rpc_timeout) as http,
-        HttpPool(topology, settings.rpc_timeout) as pool,
+        HttpPool(topology) as pool,
     ):
         ctx = BotContext(
             settings=settings,

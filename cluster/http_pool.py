@@ -15,7 +15,6 @@ from types import TracebackType
 
 import aiohttp
 
-from cluster.rpc import DEFAULT_TIMEOUT
 from cluster.tls import ssl_context
 from cluster.topology import Topology
 
@@ -27,20 +26,24 @@ _KEEPALIVE_SECONDS = 30.0
 
 
 class HttpPool:
-    """The session (made lazily, inside the event loop) polls of every network share."""
+    """The session (made lazily, inside the event loop) that polls of every network share."""
 
-    def __init__(self, topology: Topology, timeout: float = DEFAULT_TIMEOUT) -> None:
+    def __init__(self, topology: Topology) -> None:
         self._topology = topology
-        self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None
 
     def client(self, network: str) -> aiohttp.ClientSession:
         """The session to poll `network` with (the same for every network)."""
         if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(limit=_MAX_CONNECTIONS, keepalive_timeout=_KEEPALIVE_SECONDS)
-            # The whole-call deadline is `cluster.rpc`'s; this one only backs it up.
-            backstop = aiohttp.ClientTimeout(total=self._timeout * 2)
-            self._session = aiohttp.ClientSession(connector=connector, timeout=backstop)
+            connector = aiohttp.TCPConnector(
+                limit=_MAX_CONNECTIONS,
+                keepalive_timeout=_KEEPALIVE_SECONDS,
+                # HTTPS endpoints verified against the system CAs plus the clusters file's cert_path.
+                ssl=ssl_context(self._topology.cert_path),
+            )
+            # The whole-call deadline is `cluster.rpc`'s (asyncio.timeout); aiohttp's own (300 s by
+            # default) would only add a timer per request.
+            self._session = aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout())
         return self._session
 
     async def aclose(self) -> None:

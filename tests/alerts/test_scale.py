@@ -51,7 +51,7 @@ async def test_200_networks_ticking_at_once_through_8_redis_connections_all_succ
         async with (
             simulate(networks=200, nodes=1) as sim,
             httpx.AsyncClient() as http,
-            HttpPool(sim.topology(), 2.0) as pool,
+            HttpPool(sim.topology()) as pool,
         ):
             ctx = await _context(sim, fake_slack, small, keys, pool, http)
             watcher = Watcher(ctx, "replica-a")
@@ -69,7 +69,7 @@ async def test_200_networks_ticking_at_once_through_8_redis_connections_all_succ
 async def test_status_requests_during_a_watcher_tick_share_its_poll(
     sim: Simulator, redis: Redis, keys: Keys, fake_slack: FakeSlackApi
 ) -> None:
-    async with httpx.AsyncClient() as http, HttpPool(sim.topology(), 2.0) as pool:
+    async with httpx.AsyncClient() as http, HttpPool(sim.topology()) as pool:
         ctx = await _context(sim, fake_slack, redis, keys, pool, http)
         spec = ctx.topology.networks["sim-1"]
         await sim.hang("sim-1", "seq-2", "node")  # keeps the poll in flight while the others arrive
