@@ -9,7 +9,7 @@
 | CONDUCTOR_BOT_STATE_DIR        | state_dir       | .state  |
 | CONDUCTOR_BOT_KEY_PREFIX       | key_prefix      | cb      |
 | CONDUCTOR_BOT_POLL_CONCURRENCY | poll_concurrency | 32 networks polled at once by the watcher |
-| CONDUCTOR_BOT_SNAPSHOT_MAX_AGE | snapshot_max_age | 1.0 s (a status this fresh is shared, not re-polled) |
+| CONDUCTOR_BOT_SNAPSHOT_MAX_AGE | snapshot_max_age | 0 s (shares a poll in flight; >0: one that recent) |
 | CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS | redis_max_connections | 64 (blocking pool: callers wait, never fail) |
 | CONDUCTOR_BOT_REDIS_POOL_TIMEOUT | redis_pool_timeout | 5.0 s (longest wait for a free connection) |
 | REDIS_URL                      | redis_url       | None (secret: a URL may hold a password) |
@@ -45,7 +45,9 @@ class Settings(BaseSettings):
     # Networks polled at once by one replica's watcher; each holds at most one Redis connection at a
     # time, so keep it well under redis_max_connections (slash commands and /healthz need some too).
     poll_concurrency: int = Field(default=32, ge=1, validation_alias="CONDUCTOR_BOT_POLL_CONCURRENCY")
-    snapshot_max_age: float = Field(default=1.0, ge=0, validation_alias="CONDUCTOR_BOT_SNAPSHOT_MAX_AGE")
+    # 0: concurrent status requests share a poll in flight, but none is answered from an older one (an
+    # operator checking right after a change must see the change).
+    snapshot_max_age: float = Field(default=0.0, ge=0, validation_alias="CONDUCTOR_BOT_SNAPSHOT_MAX_AGE")
     redis_max_connections: int = Field(
         default=64, ge=2, validation_alias="CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS"
     )

@@ -27,14 +27,17 @@ import json
 import logging
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
-import aiohttp
 import httpx
 
 from cluster.metrics import RPC_CALLS, RPC_SECONDS
 from cluster.redact import redact_text, redact_url
 from cluster.snapshot import ErrorKind
+
+if TYPE_CHECKING:
+    # Imported where used: `conductor-bot status` never polls through aiohttp and should not load it.
+    import aiohttp
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +103,7 @@ class MalformedResponse(RpcError):
 
 Call = tuple[str, Sequence[Any]]
 # What JSON-RPC can go over; both are pooled and owned by the caller.
-HttpClient = httpx.AsyncClient | aiohttp.ClientSession
+HttpClient: TypeAlias = "httpx.AsyncClient | aiohttp.ClientSession"
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -192,10 +195,10 @@ class JsonRpcClient:
 
     async def _post(self, url: str, payload: Any, deadline: float | None, method: str | None) -> Any:
         deadline = self.timeout if deadline is None else deadline
-        if isinstance(self._http, aiohttp.ClientSession):
-            status, content = await _post_aiohttp(self._http, url, payload, deadline, method)
-        else:
+        if isinstance(self._http, httpx.AsyncClient):
             status, content = await _post_httpx(self._http, url, payload, deadline, method)
+        else:
+            status, content = await _post_aiohttp(self._http, url, payload, deadline, method)
         if status != 200:
             raise HttpStatusError(url, status, method)
         try:
@@ -223,6 +226,8 @@ async def _post_httpx(
 async def _post_aiohttp(
     http: aiohttp.ClientSession, url: str, payload: Any, deadline: float, method: str | None
 ) -> tuple[int, bytes]:
+    import aiohttp
+
     try:
         async with (
             asyncio.timeout(deadline),
