@@ -77,7 +77,7 @@ async def replica(args: argparse.Namespace) -> None:
         CONDUCTOR_BOT_POLL_INTERVAL=INTERVAL,
         CONDUCTOR_BOT_KEY_PREFIX=args.prefix,
         # The baseline's shared client is sized for the old gate of 8 networks in flight.
-        CONDUCTOR_BOT_POLL_CONCURRENCY=8 if args.baseline else 32,
+        CONDUCTOR_BOT_POLL_CONCURRENCY=8 if args.baseline else 128,
     )
     topology = load_topology(Path(args.clusters))
     redis = client_for(args.redis, settings.redis_max_connections, settings.redis_pool_timeout)

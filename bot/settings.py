@@ -8,7 +8,7 @@
 | CONDUCTOR_BOT_HTTP_PORT        | http_port       | 3000    |
 | CONDUCTOR_BOT_STATE_DIR        | state_dir       | .state  |
 | CONDUCTOR_BOT_KEY_PREFIX       | key_prefix      | cb      |
-| CONDUCTOR_BOT_POLL_CONCURRENCY | poll_concurrency | 32 networks polled at once by the watcher |
+| CONDUCTOR_BOT_POLL_CONCURRENCY | poll_concurrency | 128 networks polled at once by the watcher |
 | CONDUCTOR_BOT_SNAPSHOT_MAX_AGE | snapshot_max_age | 0 s (shares a poll in flight; >0: one that recent) |
 | CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS | redis_max_connections | 64 (blocking pool: callers wait, never fail) |
 | CONDUCTOR_BOT_REDIS_POOL_TIMEOUT | redis_pool_timeout | 5.0 s (longest wait for a free connection) |
@@ -42,9 +42,10 @@ class Settings(BaseSettings):
     http_port: int = Field(default=3000, ge=0, le=65535, validation_alias="CONDUCTOR_BOT_HTTP_PORT")
     state_dir: Path = Field(default=Path(".state"), validation_alias="CONDUCTOR_BOT_STATE_DIR")
     key_prefix: str = Field(default="cb", min_length=1, validation_alias="CONDUCTOR_BOT_KEY_PREFIX")
-    # Networks polled at once by one replica's watcher; each holds at most one Redis connection at a
-    # time, so keep it well under redis_max_connections (slash commands and /healthz need some too).
-    poll_concurrency: int = Field(default=32, ge=1, validation_alias="CONDUCTOR_BOT_POLL_CONCURRENCY")
+    # Networks polled at once by one replica's watcher. A tick holds a Redis connection only for each
+    # round trip (most of its time is the poll), and the blocking pool makes the rest wait, so this
+    # may exceed redis_max_connections; it bounds the HTTP requests in flight (2 per node).
+    poll_concurrency: int = Field(default=128, ge=1, validation_alias="CONDUCTOR_BOT_POLL_CONCURRENCY")
     # 0: concurrent status requests share a poll in flight, but none is answered from an older one (an
     # operator checking right after a change must see the change).
     snapshot_max_age: float = Field(default=0.0, ge=0, validation_alias="CONDUCTOR_BOT_SNAPSHOT_MAX_AGE")
