@@ -10,8 +10,8 @@
 | CONDUCTOR_BOT_KEY_PREFIX       | key_prefix      | cb      |
 | CONDUCTOR_BOT_POLL_CONCURRENCY | poll_concurrency | 128 networks polled at once by the watcher |
 | CONDUCTOR_BOT_SNAPSHOT_MAX_AGE | snapshot_max_age | 0 s (shares a poll in flight; >0: one that recent) |
-| CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS | redis_max_connections | 64 (blocking pool: callers wait, never fail) |
-| CONDUCTOR_BOT_REDIS_POOL_TIMEOUT | redis_pool_timeout | 5.0 s (longest wait for a free connection) |
+| CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS | redis_max_connections | 128 (blocking pool: callers wait) |
+| CONDUCTOR_BOT_REDIS_POOL_TIMEOUT | redis_pool_timeout | 10.0 s (longest wait for a free connection) |
 | REDIS_URL                      | redis_url       | None (secret: a URL may hold a password) |
 | SLACK_BOT_TOKEN                | slack_bot_token | None (secret) |
 | SLACK_APP_TOKEN                | slack_app_token | None (secret; Socket Mode) |
@@ -50,9 +50,9 @@ class Settings(BaseSettings):
     # operator checking right after a change must see the change).
     snapshot_max_age: float = Field(default=0.0, ge=0, validation_alias="CONDUCTOR_BOT_SNAPSHOT_MAX_AGE")
     redis_max_connections: int = Field(
-        default=64, ge=2, validation_alias="CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS"
+        default=128, ge=2, validation_alias="CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS"
     )
-    redis_pool_timeout: float = Field(default=5.0, gt=0, validation_alias="CONDUCTOR_BOT_REDIS_POOL_TIMEOUT")
+    redis_pool_timeout: float = Field(default=10.0, gt=0, validation_alias="CONDUCTOR_BOT_REDIS_POOL_TIMEOUT")
     redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")

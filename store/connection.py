@@ -33,8 +33,8 @@ SOCKET_TIMEOUT_S = 5.0
 # A blocking pool makes a burst wait for a connection instead of failing with MaxConnectionsError
 # (redis-py's default pool raises once 100 are in use, as a thousand watcher ticks starting together
 # did); `bot.settings` overrides both.
-DEFAULT_MAX_CONNECTIONS = 64
-DEFAULT_POOL_TIMEOUT_S = 5.0
+DEFAULT_MAX_CONNECTIONS = 128
+DEFAULT_POOL_TIMEOUT_S = 10.0
 EMBEDDED_START_TIMEOUT_S = 15.0
 EMBEDDED_STOP_TIMEOUT_S = 10.0
 
