@@ -87,7 +87,7 @@ async def sim_process(networks: int, nodes: int, speed: float = 1.0) -> AsyncIte
                     if not line:
                         raise SystemExit("simulator exited before it was ready")
             drain = asyncio.create_task(_drain(proc.stdout))
-            async with httpx.AsyncClient(timeout=30.0) as http:
+            async with httpx.AsyncClient(timeout=120.0) as http:  # an overloaded sim answers late
                 yield SimProcess(
                     pid=proc.pid,
                     topology=load_topology(Path(tmp) / "clusters.yml"),
