@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ConfigDict, Field
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.cluster import RedisCluster
 from redis.commands.core import AsyncScript
 from redis.exceptions import NoScriptError
 
@@ -156,6 +157,8 @@ class Store:
             name: redis.register_script(text) for name, text in _load_scripts().items()
         }
         self._scripts_loaded = False
+        # redis-py's cluster pipeline refuses EVALSHA, so there a script is its own round trip.
+        self.scripts_in_pipelines = not isinstance(redis, RedisCluster)
 
     async def run_script(self, name: str, keys: Sequence[str], args: Sequence[str | int | float]) -> Any:
         """Run one of the `bot/lua/*.lua` scripts by file name (without `.lua`)."""

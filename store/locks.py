@@ -177,14 +177,21 @@ async def lease_and_read(
     if not owner:
         raise StoreError("lease owner must not be empty")
 
+    in_pipeline = store.scripts_in_pipelines
+
     def build(pipe: Pipeline) -> None:
-        store.queue_script(pipe, "lease", [key], [owner, ttl_ms])
+        if in_pipeline:
+            store.queue_script(pipe, "lease", [key], [owner, ttl_ms])
         store.queue_get(pipe, record)
         pipe.get(value)
         pipe.zrange(index, 0, -1)
         pipe.llen(queue)
 
-    leased, found, raw, members, length = await store.execute(build)
+    if in_pipeline:
+        leased, found, raw, members, length = await store.execute(build)
+    else:  # Redis Cluster: the lease first, then the reads
+        leased = await store.run_script("lease", [key], [owner, ttl_ms])
+        found, raw, members, length = await store.execute(build)
     return LeaseRead(
         leased=bool(leased),
         record=Store.versioned(found),
