@@ -233,7 +233,11 @@ async def _post_aiohttp(
             asyncio.timeout(deadline),
             http.post(url, data=json.dumps(payload).encode(), headers=_JSON, allow_redirects=False) as r,
         ):
-            return r.status, await r.read()
+            content = await r.read()
+            if log.isEnabledFor(logging.DEBUG):
+                # The line httpx writes for each request at DEBUG, so both transports show the same.
+                log.debug('HTTP Request: POST %s "HTTP/1.1 %d"', redact_url(url), r.status)
+            return r.status, content
     except TimeoutError as exc:
         raise RpcTimeout(url, f"no answer within {deadline:g}s", method) from exc
     except (aiohttp.ClientConnectorError, aiohttp.ClientOSError, aiohttp.InvalidURL) as exc:
