@@ -47,6 +47,7 @@ ROOM_USERS = (
     RoomUser(GUEST, "Gus", "outsider"),
 )
 SIGNING_SECRET = "demo-signing-secret"  # signs the tour's own requests; not a real Slack secret
+WATCH_INTERVAL = 1.0
 STEP_TIMEOUT = 60.0
 
 
@@ -104,6 +105,9 @@ async def tour(
         fake, (await driver.command(f"status {NETWORK}", user=ONCALL, channel=channel)).response_name
     )
 
+    # The watcher's first tick of a network comes at that network's phase within the interval
+    # (bot.scheduler); wait one interval so it has seen the healthy cluster before the fault.
+    await asyncio.sleep(WATCH_INTERVAL)
     leader = sim.network(NETWORK).leader_id() or "seq-0"
     step(f"2. The leader's conductor ({leader}) dies; the watcher tells the channel")
     await sim.kill(NETWORK, leader)
@@ -194,7 +198,7 @@ async def run_demo(
                 SLACK_SIGNING_SECRET=SIGNING_SECRET,
                 SLACK_API_URL=fake.base_url,
                 CONDUCTOR_BOT_STATE_DIR=str(state_dir),
-                CONDUCTOR_BOT_POLL_INTERVAL=1.0,
+                CONDUCTOR_BOT_POLL_INTERVAL=WATCH_INTERVAL,
             )
             async with serve_bot(
                 settings,
