@@ -10,24 +10,25 @@ re-reads instead of overwriting. Keys, per network (all under the network's hash
   Members whose record expired are dropped the next time the index is read.
 - `Keys.memory(net)`: `WatchMemory` (JSON) with a TTL of `MEMORY_TTL_SECONDS`.
 - `Keys.silence(net)`: the network-wide silence (`NetworkSilence` JSON), expiring at its end.
-- `Keys.outbox(net)`: a list of `OutboxEntry` (Slack effects not yet delivered), oldest first.
-  No TTL: an undelivered notification is never forgotten; entries leave it only once delivered or
-  found permanently undeliverable.
+- `Keys.alert_message(net, fp, episode)`: the message key of the burst summary showing that episode
+  (absent: the episode has its own message, `alert:<fp>:<episode>`).
+- `Keys.summary(net, message)`: a burst summary's members as last rendered.
+
+Slack writes themselves wait in the network's outbox (`store.outbox`), delivered by `chat.delivery`.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Sequence
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 
-from alerts.effects import Effect, effect_fingerprints, is_post
 from alerts.model import AlertState
 from alerts.rules import WatchMemory
 from store.audit import AuditEntry, stage
 from store.gateway import IndexUpdate, Store, Versioned
+from store.outbox import MESSAGE_TTL_MS, MessageRef, Outbox
 
 logger = logging.getLogger(__name__)
 
@@ -56,16 +57,6 @@ class NetworkSilence(BaseModel):
     until: float
     by: str
     since: float
-
-
-class OutboxEntry(BaseModel):
-    """One Slack effect waiting for delivery; `id` makes each entry unique in the list."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    id: str = Field(default_factory=lambda: uuid.uuid4().hex)
-    queued_at: float
-    effect: Effect
 
 
 def _ttl_ms(state: AlertState) -> int | None:
@@ -162,30 +153,58 @@ class AlertStore:
     async def clear_silence(self, network: str) -> bool:
         return await self.store.delete(self.keys.silence(network))
 
-    # --- outbox ------------------------------------------------------------------------------
+    # --- which message shows an episode --------------------------------------------------------
 
-    async def enqueue(self, network: str, effects: list[Effect], now: float) -> None:
-        if not effects:
-            return
-        entries = [OutboxEntry(queued_at=now, effect=e).model_dump_json() for e in effects]
-        await self.store.push(self.keys.outbox(network), *entries)
+    async def message_key(self, network: str, fingerprint: str, episode: int) -> str:
+        """The outbox message key showing this alert episode: its own, or its burst summary's."""
+        shared = await self.store.read_text(self.keys.alert_message(network, fingerprint, episode))
+        return shared if shared is not None else own_message_key(fingerprint, episode)
 
-    async def pending(self, network: str, limit: int = 100) -> list[tuple[str, OutboxEntry]]:
-        """The oldest `limit` entries (0: all), each with its raw text (to remove that exact entry later)."""
-        raw = await self.store.oldest(self.keys.outbox(network), limit)
-        return [(body, OutboxEntry.model_validate_json(body)) for body in raw]
+    async def message_of(self, network: str, state: AlertState) -> MessageRef | None:
+        """Where the message showing this alert episode landed in Slack; None while it is not posted."""
+        return await Outbox(self.store).message(
+            network, await self.message_key(network, state.fingerprint, state.episode)
+        )
 
-    async def done(self, network: str, raw: str) -> None:
-        # LREM of the exact text: a second deliverer that already removed it makes this a no-op.
-        await self.store.remove_entry(self.keys.outbox(network), raw)
+    async def start_summary(self, network: str, message: str, states: list[AlertState]) -> None:
+        """Record a burst summary's members (each episode now points to it) and their states."""
+        # The summary record first: an alert pointing to a summary always finds its members.
+        await self.store.write_text(
+            self.keys.summary(network, message), _SUMMARY.dump_json(_by_fp(states)).decode(), MESSAGE_TTL_MS
+        )
+        for state in states:
+            await self.store.write_text(
+                self.keys.alert_message(network, state.fingerprint, state.episode), message, MESSAGE_TTL_MS
+            )
 
-    async def queued_posts(self, network: str) -> set[str]:
-        """Fingerprints with a post (or a burst summary) waiting in the outbox."""
-        out: set[str] = set()
-        for _raw, entry in await self.pending(network, 0):
-            if is_post(entry.effect):
-                out |= effect_fingerprints(entry.effect)
-        return out
+    async def summary_members(self, network: str, message: str, changed: AlertState) -> list[AlertState]:
+        """A summary's members with `changed` in its place; the others as last rendered, or fresher when
+        still in the same episode (a member that moved to a new episode keeps its old line)."""
+        raw = await self.store.read_text(self.keys.summary(network, message))
+        members = _SUMMARY.validate_json(raw) if raw is not None else {}
+        members[changed.fingerprint] = changed
+        for fp, old in list(members.items()):
+            if fp == changed.fingerprint:
+                continue
+            fresh = await self.get(network, fp)
+            if fresh is not None and fresh.state.episode == old.episode:
+                members[fp] = fresh.state
+        await self.store.write_text(
+            self.keys.summary(network, message), _SUMMARY.dump_json(members).decode(), MESSAGE_TTL_MS
+        )
+        return list(members.values())
 
-    async def outbox_length(self, network: str) -> int:
-        return await self.store.length(self.keys.outbox(network))
+
+def own_message_key(fingerprint: str, episode: int) -> str:
+    return f"alert:{fingerprint}:{episode}"
+
+
+def summary_message_key(first: AlertState) -> str:
+    return f"summary:{first.fingerprint}:{first.episode}"
+
+
+_SUMMARY = TypeAdapter(dict[str, AlertState])
+
+
+def _by_fp(states: list[AlertState]) -> dict[str, AlertState]:
+    return {s.fingerprint: s for s in states}

@@ -1,311 +1,177 @@
-"""Carries out the alert engine's effects on Slack, through a per-network outbox in Redis.
+"""Turns the alert engine's effects into Slack writes in the network's outbox, and delivers them.
 
-Every effect is first queued (`AlertStore.enqueue`), then `flush(network)` delivers the queue in
-order and removes each entry once Slack accepted it. So:
+Each effect becomes one immutable `store.outbox.SlackWrite`, rendered NOW from the state of the
+episode it is about, and addressed to that episode's message:
 
-- A Slack outage or a rate limit delays messages but loses none: the entry stays and the next
-  flush (the next watcher tick) retries it; a restart finds the same queue in Redis.
-- One flusher per network at a time: `flush` holds `Keys.flush_lock(net)` (SET NX PX, renewed after
-  each entry), so a button click's flush and the watcher's (or two replicas') never read the same
-  entries and deliver them twice. A flush that finds the lock taken leaves the entries to its holder
-  (or to the next watcher tick).
-- `ratelimited` (HTTP 429) stops deliveries until `Retry-After` has passed: the flusher keeps the
-  flush lock with `PX = Retry-After` instead of releasing it, so the back-off lives in Redis and
-  every notifier of every replica honours it. Other transient failures (5xx, connection errors)
-  stop this flush and retry on the next one.
-- A post whose claim is in flight elsewhere (WAIT) holds back only that alert's entries; the
-  network's other alerts are still delivered, in order.
-- Permanent errors (`channel_not_found`, `message_not_found`, `invalid_blocks`, …) drop the entry
-  with an error log: retrying would block every later notification of the network.
-- Never two posts for one episode: a post first claims `once(net, post:<fp>:<episode>)`, and is
-  skipped when the stored state already has its message. The claim is dropped when Slack refused
-  the post, so it is retried; it is kept on an ambiguous timeout (Slack may have posted).
-- Updates render the alert's current stored state, so they are idempotent and never show stale data.
+- `PostAlert` → a post of message `alert:<fp>:<episode>`;
+- `PostSummary` → a post of message `summary:<first fp>:<episode>`, and every member episode is
+  recorded as shown by it (`AlertStore.start_summary`);
+- `UpdateAlert` → an update of the episode's message (a summary re-renders every member, keeping a
+  member that has since moved to a new episode as it last was);
+- `ThreadReply` → a reply in the thread of the episode the reply names.
+
+So a newer episode never takes an older one's message: an alert that resolves and fires again during
+a Slack outage gets its first message updated to "resolved" with its resolution reply, and a new
+message for the new episode, in that order, once Slack is back. Delivery (order per message, once
+across crashes, rate limits and outages, one live flusher per network) is `chat.delivery`.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from collections.abc import Sequence
-from enum import Enum
+from collections.abc import Mapping, Sequence
 
-import aiohttp
-from pydantic import BaseModel, ConfigDict
-from redis.exceptions import RedisError
-from slack_sdk.errors import SlackApiError
-
-from alerts.alert_store import AlertStore, Stored
+from alerts.alert_store import AlertStore, own_message_key, summary_message_key
 from alerts.blocks import alert_blocks, alert_text, burst_summary_blocks, burst_summary_text
-from alerts.effects import Effect, PostAlert, PostSummary, ThreadReply, UpdateAlert, effect_fingerprints
+from alerts.effects import Effect, PostAlert, PostSummary, ThreadReply, UpdateAlert
 from alerts.model import AlertState
 from chat.context import BotContext
+from chat.delivery import Deliverer, FlushReport
+from store.outbox import Outbox, SlackWrite
 
 logger = logging.getLogger(__name__)
 
-# A post claim outlives any single Slack call, so a slow post is never repeated by a retry meanwhile.
-POST_CLAIM_MS = 120_000
-# The flush lock outlives one Slack call (the client times out after 30 s) and is renewed after
-# every entry, so it only lapses when its holder died (see `Keys.flush_lock`).
-FLUSH_LOCK_MS = 60_000
-DEFAULT_RETRY_AFTER = 5.0
-FLUSH_LIMIT = 50
-_TRANSIENT_ERRORS = frozenset(
-    {"ratelimited", "fatal_error", "internal_error", "service_unavailable", "request_timeout"}
-)
-
-
-class Outcome(Enum):
-    DELIVERED = "delivered"
-    SKIPPED = "skipped"  # nothing to do any more (already posted, alert gone, silenced...)
-    WAIT = "wait"  # not deliverable yet (its post is in flight elsewhere); keep it and its alert's later ones
-    RETRY = "retry"  # Slack failed transiently; keep it and stop
-    DROPPED = "dropped"  # Slack refused it for good
-
-
-class FlushReport(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    delivered: int = 0
-    dropped: int = 0
-    remaining: int = 0
-    # Slack answered 429 during this flush: nobody flushes this network before its Retry-After.
-    backing_off: bool = False
-    # Nothing was flushed: another notifier holds the flush lock, or a Retry-After is in force.
-    busy: bool = False
+__all__ = ["FlushReport", "Notifier"]
 
 
 class Notifier:
-    """Delivers alert effects; any number of them (per click, per replica) may flush one network."""
+    """Queues and delivers alert effects; any number of them (per click, per replica) may run."""
 
     def __init__(self, ctx: BotContext, alerts: AlertStore | None = None) -> None:
         self.ctx = ctx
         self.alerts = alerts or AlertStore(ctx.store)
-        # Retry-After (seconds) of a 429 met during the current flush of a network.
-        self._retry_after: dict[str, float] = {}
+        self.deliverer = Deliverer(ctx)
+        self.outbox = Outbox(ctx.store)
 
-    async def submit(self, network: str, effects: Sequence[Effect]) -> FlushReport:
-        """Queue `effects` and deliver what can be delivered now."""
-        await self.alerts.enqueue(network, list(effects), self.ctx.clock.now())
-        return await self.flush(network)
+    async def submit(
+        self, network: str, effects: Sequence[Effect], states: Mapping[str, AlertState] | None = None
+    ) -> FlushReport:
+        """Render `effects` (from `states` as just written, else as stored), queue them, deliver."""
+        writes = await self.render(network, effects, states or {})
+        return await self.deliverer.submit(network, writes)
 
     async def flush(self, network: str) -> FlushReport:
-        """Deliver the network's queued effects in order, unless another notifier is at it."""
-        if await self.alerts.outbox_length(network) == 0:
-            return FlushReport()  # the usual quiet tick: one round trip instead of a lock cycle
-        store = self.ctx.store
-        key = store.keys.flush_lock(network)
-        token = uuid.uuid4().hex
-        if not await store.redis.set(key, token, nx=True, px=FLUSH_LOCK_MS):
-            return FlushReport(remaining=await self.alerts.outbox_length(network), busy=True)
-        self._retry_after.pop(network, None)
-        try:
-            delivered, dropped = await self._flush_locked(network, key, token)
-        finally:
-            retry_after = self._retry_after.pop(network, None)
-            await self._unlock(key, token, retry_after)
-        remaining = await self.alerts.outbox_length(network)
-        return FlushReport(
-            delivered=delivered, dropped=dropped, remaining=remaining, backing_off=retry_after is not None
-        )
+        return await self.deliverer.flush(network)
 
-    async def _flush_locked(self, network: str, key: str, token: str) -> tuple[int, int]:
-        delivered = dropped = 0
-        # Alerts whose post is in flight elsewhere: their entries stay, in order, for a later flush.
-        waiting: set[str] = set()
-        for raw, entry in await self.alerts.pending(network, FLUSH_LIMIT):
-            fps = effect_fingerprints(entry.effect)
-            if fps & waiting:
-                continue
-            outcome = await self._deliver(network, entry.effect)
-            if outcome is Outcome.WAIT:
-                waiting |= fps
-                continue
-            if outcome is Outcome.RETRY:
-                break
-            await self.alerts.done(network, raw)
-            delivered += outcome is Outcome.DELIVERED
-            dropped += outcome is Outcome.DROPPED
-            if not await self.ctx.store.run_script("compare_pexpire", [key], [token, FLUSH_LOCK_MS]):
-                logger.warning("flush lock lost network=%s; stopping this flush", network)
-                break
-        return delivered, dropped
-
-    async def _unlock(self, key: str, token: str, retry_after: float | None) -> None:
-        try:
-            if retry_after is None:
-                await self.ctx.store.run_script("compare_del", [key], [token])
-            else:
-                # Keep the lock for Retry-After: every notifier of every replica backs off with us.
-                ms = max(int(retry_after * 1000), 1)
-                await self.ctx.store.run_script("compare_pexpire", [key], [token, ms])
-        except RedisError as e:
-            # The lock's TTL frees it anyway; do not mask the flush's own outcome.
-            logger.warning("flush lock release failed key=%s error=%s", key, type(e).__name__)
-
-    # --- one effect --------------------------------------------------------------------------
-
-    async def _deliver(self, network: str, effect: Effect) -> Outcome:
-        try:
-            match effect:
-                case PostAlert():
-                    return await self._post(network, effect.fingerprint)
-                case PostSummary():
-                    return await self._summary(network, effect.fingerprints)
-                case UpdateAlert():
-                    return await self._update(network, effect.fingerprint)
-                case ThreadReply():
-                    return await self._reply(network, effect)
-        except SlackApiError as e:
-            return self._slack_failed(network, effect, e)
-        except (aiohttp.ClientError, TimeoutError) as e:
-            logger.warning(
-                "slack unreachable network=%s effect=%s error=%s", network, effect.effect, type(e).__name__
-            )
-            return Outcome.RETRY
-
-    def _slack_failed(self, network: str, effect: Effect, e: SlackApiError) -> Outcome:
-        status = e.response.status_code if e.response is not None else 0
-        error = str(e.response.get("error", "unknown")) if e.response is not None else "unknown"
-        if status == 429 or error == "ratelimited":
-            retry_after = _retry_after(e)
-            self._retry_after[network] = retry_after
-            logger.warning("slack rate limited network=%s retry_after=%s", network, retry_after)
-            return Outcome.RETRY
-        if status >= 500 or error in _TRANSIENT_ERRORS:
-            logger.warning(
-                "slack failed network=%s effect=%s status=%s error=%s", network, effect.effect, status, error
-            )
-            return Outcome.RETRY
-        logger.error(
-            "slack refused alert effect network=%s effect=%s error=%s", network, effect.effect, error
-        )
-        return Outcome.DROPPED
-
-    def _channel(self, network: str) -> str | None:
+    async def render(
+        self, network: str, effects: Sequence[Effect], states: Mapping[str, AlertState]
+    ) -> list[SlackWrite]:
+        if not effects:
+            return []
         spec = self.ctx.topology.network(network)
-        return spec.alert_channel if spec is not None else None
-
-    async def _post(self, network: str, fp: str) -> Outcome:
-        stored = await self.alerts.get(network, fp)
-        channel = self._channel(network)
-        if stored is None or stored.state.message is not None or stored.state.post_requested_at is None:
-            return Outcome.SKIPPED
-        if channel is None:
-            logger.error("no alert_channel configured network=%s; alert not posted", network)
-            return Outcome.DROPPED
-        state = stored.state
-        claim = self.ctx.store.keys.once(network, f"post:{fp}:{state.episode}")
-        if not await self.ctx.store.claim_once(claim, POST_CLAIM_MS):
-            return Outcome.WAIT
-        now = self.ctx.clock.now()
-        ts = await self._claimed_post(claim, channel, alert_text(state), alert_blocks(state, now))
-        await self._record_posted(network, [fp], state.episode, channel, ts, shared=False)
-        logger.info("alert posted network=%s fingerprint=%s episode=%d", network, fp, state.episode)
-        return Outcome.DELIVERED
-
-    async def _summary(self, network: str, fps: Sequence[str]) -> Outcome:
-        found = [s for fp in fps if (s := await self.alerts.get(network, fp)) is not None]
-        todo = [s.state for s in found if s.state.message is None and s.state.post_requested_at is not None]
-        channel = self._channel(network)
-        if not todo:
-            return Outcome.SKIPPED
-        if channel is None:
-            logger.error("no alert_channel configured network=%s; summary not posted", network)
-            return Outcome.DROPPED
-        first = todo[0]
-        claim = self.ctx.store.keys.once(network, f"post:{first.fingerprint}:{first.episode}")
-        if not await self.ctx.store.claim_once(claim, POST_CLAIM_MS):
-            return Outcome.WAIT
-        now = self.ctx.clock.now()
-        text = burst_summary_text(network, todo)
-        ts = await self._claimed_post(claim, channel, text, burst_summary_blocks(network, todo, now))
-        for state in todo:
-            await self._record_posted(network, [state.fingerprint], state.episode, channel, ts, shared=True)
-        logger.info("burst summary posted network=%s alerts=%d", network, len(todo))
-        return Outcome.DELIVERED
-
-    async def _claimed_post(
-        self, claim: str, channel: str, text: str, blocks: list[dict[str, object]]
-    ) -> str:
-        try:
-            response = await self.ctx.slack.chat_postMessage(channel=channel, text=text, blocks=blocks)
-        except TimeoutError:
-            raise  # ambiguous: Slack may have posted, so the claim stays until it expires
-        except Exception:
-            # Slack answered with an error or could not be reached: nothing was posted, retry later.
-            await self.ctx.store.redis.delete(claim)
-            raise
-        return str(response["ts"])
-
-    async def _record_posted(
-        self, network: str, fps: Sequence[str], episode: int, channel: str, ts: str, *, shared: bool
-    ) -> None:
-        for fp in fps:
-            for _attempt in range(5):
-                stored = await self.alerts.get(network, fp)
-                if stored is None or stored.state.episode != episode or stored.state.message is not None:
-                    break
-                posted = stored.state.posted(channel, ts, shared=shared)
-                if await self.alerts.save(posted, stored.version, self.ctx.clock.now()):
-                    break
-
-    async def _update(self, network: str, fp: str) -> Outcome:
-        stored = await self.alerts.get(network, fp)
-        if stored is None:
-            return Outcome.SKIPPED
-        state = stored.state
-        if state.message is None:
-            return await self._unposted(network, state)
-        now = self.ctx.clock.now()
-        ref = state.message
-        if ref.shared:
-            sharing = await self._sharing(network, ref.ts)
-            text, blocks = burst_summary_text(network, sharing), burst_summary_blocks(network, sharing, now)
-        else:
-            text, blocks = alert_text(state), alert_blocks(state, now)
-        await self.ctx.slack.chat_update(channel=ref.channel, ts=ref.ts, text=text, blocks=blocks)
-        return Outcome.DELIVERED
-
-    async def _unposted(self, network: str, state: AlertState) -> Outcome:
-        # Wait only while its post is in flight; a post that was dropped or never due means nothing to edit.
-        claim = self.ctx.store.keys.once(network, f"post:{state.fingerprint}:{state.episode}")
-        in_flight = state.post_requested_at is not None and await self.ctx.store.redis.exists(claim)
-        return Outcome.WAIT if in_flight else Outcome.SKIPPED
-
-    async def _sharing(self, network: str, ts: str) -> list[AlertState]:
-        every: dict[str, Stored] = await self.alerts.load(network)
-        return [s.state for s in every.values() if s.state.message is not None and s.state.message.ts == ts]
-
-    async def _reply(self, network: str, reply: ThreadReply) -> Outcome:
-        stored = await self.alerts.get(network, reply.fingerprint)
-        if stored is None:
-            return Outcome.SKIPPED
-        state = stored.state
-        if reply.episode is not None and reply.episode != state.episode:
-            logger.info(
-                "reply for an earlier episode dropped network=%s fingerprint=%s", network, state.fingerprint
+        channel = spec.alert_channel if spec is not None else None
+        if not channel:
+            logger.error(
+                "no alert_channel configured network=%s; %d alert effect(s) dropped", network, len(effects)
             )
-            return Outcome.SKIPPED
-        if state.message is None:
-            return await self._unposted(network, state)
+            return []
+        now = self.ctx.clock.now()
+        writes: list[SlackWrite] = []
+        for effect in effects:
+            write = await self._render(network, channel, effect, states, now)
+            if write is not None:
+                writes.append(write)
+        return writes
+
+    async def _state(self, network: str, fp: str, states: Mapping[str, AlertState]) -> AlertState | None:
+        if fp in states:
+            return states[fp]
+        stored = await self.alerts.get(network, fp)
+        return stored.state if stored is not None else None
+
+    async def _render(
+        self, network: str, channel: str, effect: Effect, states: Mapping[str, AlertState], now: float
+    ) -> SlackWrite | None:
+        if isinstance(effect, PostSummary):
+            return await self._summary(network, channel, effect, states, now)
+        state = await self._state(network, effect.fingerprint, states)
+        if state is None:
+            logger.info(
+                "effect for an alert no longer stored network=%s fingerprint=%s", network, effect.fingerprint
+            )
+            return None
+        match effect:
+            case PostAlert():
+                return SlackWrite(
+                    message=own_message_key(state.fingerprint, state.episode),
+                    op="post",
+                    text=alert_text(state),
+                    blocks=alert_blocks(state, now),
+                    label="alert_post",
+                    channel=channel,
+                    queued_at=now,
+                )
+            case UpdateAlert():
+                message = await self.alerts.message_key(network, state.fingerprint, state.episode)
+                if message == own_message_key(state.fingerprint, state.episode):
+                    text, blocks = alert_text(state), alert_blocks(state, now)
+                else:
+                    members = await self.alerts.summary_members(network, message, state)
+                    text = burst_summary_text(network, members)
+                    blocks = burst_summary_blocks(network, members, now)
+                return SlackWrite(
+                    message=message,
+                    op="update",
+                    text=text,
+                    blocks=blocks,
+                    label="alert_update",
+                    channel=channel,
+                    queued_at=now,
+                )
+            case ThreadReply():
+                return await self._reply(network, effect, state, channel, now)
+
+    async def _reply(
+        self, network: str, reply: ThreadReply, state: AlertState, channel: str, now: float
+    ) -> SlackWrite:
+        # The reply's own episode: queued before a newer episode began, it still belongs to the old thread.
+        episode = reply.episode if reply.episode is not None else state.episode
+        message = await self.alerts.message_key(network, state.fingerprint, episode)
         text = reply.text
-        if state.message.shared:
+        if message != own_message_key(state.fingerprint, episode):
             # Several alerts share the summary's thread: say which one this is about.
             text = f"`{state.fingerprint}`: {text}"
-        await self.ctx.slack.chat_postMessage(
-            channel=state.message.channel, thread_ts=state.message.ts, text=text
+        return SlackWrite(
+            message=message,
+            op="reply",
+            text=text,
+            label=reply.kind,
+            channel=channel,
+            queued_at=now,
         )
-        return Outcome.DELIVERED
 
+    async def _summary(
+        self, network: str, channel: str, effect: PostSummary, states: Mapping[str, AlertState], now: float
+    ) -> SlackWrite | None:
+        members = [
+            s for fp in effect.fingerprints if (s := await self._state(network, fp, states)) is not None
+        ]
+        if not members:
+            return None
+        message = summary_message_key(members[0])
+        await self.alerts.start_summary(network, message, members)
+        return SlackWrite(
+            message=message,
+            op="post",
+            channel=channel,
+            text=burst_summary_text(network, members),
+            blocks=burst_summary_blocks(network, members, now),
+            label="burst_summary",
+            queued_at=now,
+        )
 
-def _retry_after(e: SlackApiError) -> float:
-    headers = e.response.headers if e.response is not None else {}
-    for key, value in (headers or {}).items():
-        if key.lower() == "retry-after":
-            raw = value[0] if isinstance(value, list) else value
-            try:
-                return max(float(raw), 1.0)
-            except ValueError:
-                break
-    return DEFAULT_RETRY_AFTER
+    async def unposted(self, network: str, candidates: Sequence[AlertState]) -> list[AlertState]:
+        """Of `candidates` (episodes whose post was requested), those with neither a message in Slack
+        nor a post waiting in the outbox: their post was lost before it was queued."""
+        if not candidates:
+            return []
+        queued = {
+            p.write.message for p in await self.outbox.pending(network) if p.write and p.write.op == "post"
+        }
+        lost: list[AlertState] = []
+        for state in candidates:
+            message = await self.alerts.message_key(network, state.fingerprint, state.episode)
+            if message in queued or await self.outbox.message(network, message) is not None:
+                continue
+            lost.append(state)
+        return lost

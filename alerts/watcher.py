@@ -26,9 +26,9 @@ Per tick (`Watcher.tick`):
 6. Repair lost posts: an alert saved as "post requested" whose PostAlert never reached the outbox
    (a crash, a cancellation or a Redis error between its save and `notifier.submit`) would never be
    posted. A firing, unsilenced alert whose post was requested over `LOST_POST_GRACE_SECONDS` ago
-   and that has no message, no post in the outbox and no post claim in flight gets its PostAlert
-   queued again (at most once per grace period: `once(net, repost:<fp>:<episode>)`); the notifier's
-   claim and its "already has a message" check keep it to one post.
+   and whose episode has neither a message in Slack nor a post in the outbox gets its PostAlert
+   queued again (at most once per grace period: `once(net, repost:<fp>:<episode>)`); the outbox
+   posts a message at most once, so a repair that races the original post cannot double it.
 """
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ class Watcher:
         if silenced_until is None:
             effects += await self._lost_posts(network, states, effects, now)
         if effects or reads.queue_length:
-            report = await self.notifier.submit(network, effects)
+            report = await self.notifier.submit(network, effects, states)
             delivered, remaining = report.delivered, report.remaining
         else:
             delivered = remaining = 0  # the quiet tick: nothing to queue or deliver, no round trip
@@ -234,23 +234,16 @@ class Watcher:
             s
             for s in states.values()
             if s.phase == "firing"
-            and s.message is None
             and s.post_requested_at is not None
             and now - s.post_requested_at >= LOST_POST_GRACE_SECONDS
             and not s.silenced_at(now)
         ]
-        if not due:
-            return []
         named = {fp for e in queued if is_post(e) for fp in effect_fingerprints(e)}
-        named |= await self.alerts.queued_posts(network)
         lost: list[Effect] = []
         store = self.ctx.store
-        for state in due:
-            claim = store.keys.once(network, f"post:{state.fingerprint}:{state.episode}")
-            if state.fingerprint in named or await store.exists(claim):
-                continue
+        for state in await self.notifier.unposted(network, [s for s in due if s.fingerprint not in named]):
             # At most one repair per alert episode and grace period: a post Slack refuses for good
-            # (dropped by the notifier) is retried once a minute, not on every tick.
+            # (dropped by the outbox) is retried once a minute, not on every tick.
             repair = store.keys.once(network, f"repost:{state.fingerprint}:{state.episode}")
             if not await store.claim_once(repair, int(LOST_POST_GRACE_SECONDS * 1000)):
                 continue

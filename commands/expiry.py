@@ -24,9 +24,11 @@ logger = logging.getLogger(__name__)
 
 # Bounds one sweep's work; anything left is picked up by the next tick.
 SWEEP_LIMIT = 100
-# An executor claims a request and then takes the lock; give that gap (and a slow Slack) ample room
-# before calling an unlocked request orphaned.
-ORPHAN_GRACE_SECONDS = 120.0
+# An executor claims a request and takes the network's lock a moment later, then holds it (renewed)
+# until the outcome is recorded; a dead executor's lock expires within its short TTL
+# (`commands.executor.LOCK_TTL_MS`). So an approved/executing request with the lock free for longer
+# than this claim-to-lock gap is orphaned: detection takes seconds, not minutes.
+ORPHAN_GRACE_SECONDS = 10.0
 INTERRUPTED = (
     "interrupted: the bot stopped while this request was {state}. Steps that ran (if any) are in this "
     "thread and in `/conductor audit`; check `/conductor status` before requesting it again."

@@ -23,16 +23,28 @@ lists what was shared, bytes included.
 Socket Mode: `apps.connections.open` (with an `xapp-` token) hands out `ws://…/socket`; once the bot
 is connected (`await fake.wait_for("socket:connected")`), `await fake.socket_send(type, payload)`
 pushes an envelope and returns its id; the bot's acks are recorded as `socket:ack` calls.
-Faults: `fail_next(method, status=429, retry_after=1, error="ratelimited")` fails the next call of one
-method (status 200 gives a plain `ok: false` error such as `plan_upgrade_required`); `set_down(True)`
-makes every API call answer 500 until `set_down(False)`.
+`chat.postMessage` keeps `metadata` (Slack message metadata); `conversations.history` (newest first,
+`oldest`, `limit`) and `conversations.replies` return it with `include_all_metadata`. Message `ts` are
+wall-clock based and strictly increasing, as Slack's are.
 `message_listeners` are called with each message as it stands after a chat.postMessage or chat.update.
+
+Faults:
+- `fail_next(method, status=429, retry_after=1, error="ratelimited")` fails the next call of one method
+  (status 200 gives a plain `ok: false` error such as `plan_upgrade_required`);
+- `set_down(True)` makes every API call answer 500 until `set_down(False)`;
+- `set_fault(kind, retry_after=..., delay=...)` until `set_fault(None)`: `"429"` (ratelimited with
+  Retry-After), `"500"`/`"503"`, `"timeout"` (the write is applied, then the answer is held `delay`
+  seconds: the caller times out not knowing), `"refuse"` (the listening socket closes: connections are
+  refused; requests on connections already open are cut);
+- `hold_posts(True)`: top-level posts are applied but their answers are held until `hold_posts(False)`
+  (a bot killed meanwhile never learns the ts); `held` is set while a post waits there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,6 +72,15 @@ class FakeMessage:
     thread_ts: str | None = None
     replies: list[FakeMessage] = field(default_factory=list)
     updates: int = 0
+    metadata: dict[str, Any] | None = None
+
+    def listing(self, with_metadata: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text, "user": BOT_USER_ID}
+        if self.thread_ts:
+            out["thread_ts"] = self.thread_ts
+        if with_metadata and self.metadata is not None:
+            out["metadata"] = self.metadata
+        return out
 
 
 @dataclass
@@ -78,9 +99,17 @@ class FakeSlackApi:
         self._failures: dict[str, list[_Failure]] = {}
         self._groups: dict[str, tuple[str, list[str]]] = {}  # handle -> (id, users)
         self._users: dict[str, dict[str, Any]] = {}
-        self._ts = 0
+        self._ts = 0.0
         self._down = False
+        self._fault: str | None = None
+        self._fault_retry_after = 1
+        self._fault_delay = 5.0
+        self._hold = asyncio.Event()
+        self._hold.set()
+        # Set while a held post waits for `hold_posts(False)`.
+        self.held = asyncio.Event()
         self._runner: web.AppRunner | None = None
+        self._site: web.TCPSite | None = None
         self._sockets: list[web.WebSocketResponse] = []
         self._envelopes = 0
         self.port = 0
@@ -105,10 +134,20 @@ class FakeSlackApi:
         app.on_shutdown.append(fake._close_sockets)
         fake._runner = web.AppRunner(app, access_log=None)
         await fake._runner.setup()
-        site = web.TCPSite(fake._runner, "127.0.0.1", 0)
-        await site.start()
+        fake._site = web.TCPSite(fake._runner, "127.0.0.1", 0)
+        await fake._site.start()
         fake.port = int(fake._runner.addresses[0][1])
         return fake
+
+    async def _listen(self, on: bool) -> None:
+        if self._runner is None:
+            return
+        if not on and self._site is not None:
+            await self._site.stop()
+            self._site = None
+        elif on and self._site is None:
+            self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
+            await self._site.start()
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -137,6 +176,20 @@ class FakeSlackApi:
 
     def set_down(self, down: bool) -> None:
         self._down = down
+
+    async def set_fault(self, kind: str | None, *, retry_after: int = 1, delay: float = 5.0) -> None:
+        """Answer every API call with fault `kind` ("429", "500", "503", "timeout", "refuse") until None."""
+        if kind not in (None, "429", "500", "503", "timeout", "refuse"):
+            raise ValueError(f"unknown fault {kind!r}")
+        self._fault, self._fault_retry_after, self._fault_delay = kind, retry_after, delay
+        await self._listen(kind != "refuse")
+
+    def hold_posts(self, on: bool) -> None:
+        if on:
+            self._hold.clear()
+        else:
+            self._hold.set()
+            self.held.clear()
 
     # --- what happened -----------------------------------------------------------------------
 
@@ -211,6 +264,9 @@ class FakeSlackApi:
         await self._record(method, params)
         if self._down:
             return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
+        fault = await self._faulted(request, method, params)
+        if fault is not None:
+            return fault
         if self._failures.get(method):
             failure = self._failures[method].pop(0)
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
@@ -220,6 +276,29 @@ class FakeSlackApi:
         if not request.headers.get("Authorization", "").startswith(("Bearer xox", "Bearer xapp-")):
             return web.json_response({"ok": False, "error": "not_authed"})
         return web.json_response(self._answer(method, params))
+
+    async def _faulted(self, request: web.Request, method: str, params: Call) -> web.Response | None:
+        match self._fault:
+            case "429":
+                headers = {"Retry-After": str(self._fault_retry_after)}
+                return web.json_response({"ok": False, "error": "ratelimited"}, status=429, headers=headers)
+            case "500" | "503":
+                error = "internal_error" if self._fault == "500" else "service_unavailable"
+                return web.json_response({"ok": False, "error": error}, status=int(self._fault))
+            case "timeout":
+                answer = self._answer(method, params)  # Slack did it; the caller will never know
+                await asyncio.sleep(self._fault_delay)
+                return web.json_response(answer)
+            case "refuse":
+                if request.transport is not None:
+                    request.transport.close()
+                return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
+        if method == "chat.postMessage" and not params.get("thread_ts") and not self._hold.is_set():
+            answer = self._answer(method, params)
+            self.held.set()
+            await self._hold.wait()
+            return web.json_response(answer)
+        return None
 
     def _answer(self, method: str, p: Call) -> Call:
         match method:
@@ -258,6 +337,8 @@ class FakeSlackApi:
                     uid, {"id": uid, "name": uid.lower(), "real_name": uid, "is_bot": False}
                 )
                 return {"ok": True, "user": user}
+            case "conversations.history" | "conversations.replies":
+                return self._history(p) if method == "conversations.history" else self._replies(p)
             case "conversations.info":
                 cid = str(p.get("channel", ""))
                 return {"ok": True, "channel": {"id": cid, "name": cid.lower(), "is_channel": True}}
@@ -321,8 +402,24 @@ class FakeSlackApi:
             listener(method, msg)
 
     def _next_ts(self) -> str:
-        self._ts += 1
-        return f"1700000000.{self._ts:06d}"
+        self._ts = max(round(time.time(), 6), round(self._ts + 0.000001, 6))
+        return f"{self._ts:.6f}"
+
+    def _history(self, p: Call) -> Call:
+        channel = str(p.get("channel", ""))
+        oldest = float(p.get("oldest") or 0)
+        limit = int(p.get("limit") or 100)
+        meta = _flag(p.get("include_all_metadata"))
+        found = [m for m in reversed(self._channels.get(channel, [])) if float(m.ts) > oldest][:limit]
+        return {"ok": True, "messages": [m.listing(meta) for m in found], "has_more": False}
+
+    def _replies(self, p: Call) -> Call:
+        parent = self._by_ts.get(str(p.get("ts", "")))
+        if parent is None or parent.channel != p.get("channel"):
+            return {"ok": False, "error": "thread_not_found"}
+        meta = _flag(p.get("include_all_metadata"))
+        limit = int(p.get("limit") or 100)
+        return {"ok": True, "messages": [m.listing(meta) for m in [parent, *parent.replies][:limit]]}
 
     def _post(self, p: Call) -> Call:
         channel = str(p.get("channel", ""))
@@ -330,6 +427,10 @@ class FakeSlackApi:
             return {"ok": False, "error": "channel_not_found"}
         thread_ts = p.get("thread_ts")
         msg = FakeMessage(channel, self._next_ts(), str(p.get("text") or ""), _blocks(p), thread_ts)
+        metadata = p.get("metadata")
+        if isinstance(metadata, str):  # form-encoded requests carry it as a JSON string
+            metadata = json.loads(metadata)
+        msg.metadata = metadata if isinstance(metadata, dict) else None
         parent = self._by_ts.get(str(thread_ts)) if thread_ts else None
         if parent is not None:
             parent.replies.append(msg)
@@ -361,6 +462,10 @@ async def _params(request: web.Request) -> Call:
     else:
         params.update(dict(parse_qsl(body.decode())))
     return params
+
+
+def _flag(value: object) -> bool:
+    return value is True or str(value).lower() in ("true", "1")
 
 
 def _blocks(p: Call) -> list[dict[str, Any]] | None:

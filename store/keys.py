@@ -105,18 +105,43 @@ class Keys:
         return self._net(network, "memory")
 
     def outbox(self, network: str) -> str:
-        """The notifier's list of Slack effects not yet delivered, oldest first. No TTL: an entry
+        """The network's list of pending Slack writes (`store.outbox.SlackWrite` JSON), oldest first:
+        alert posts, updates and replies, and approval message updates and replies. No TTL: an entry
         leaves only once Slack took it (or refused it for good), so an outage loses no message."""
         return self._net(network, "outbox")
 
+    def outbox_tries(self, network: str) -> str:
+        """Hash: outbox entry id -> wall time of its first send attempt. An entry found here has an
+        unknown outcome (its sender died or timed out), so Slack's history is searched for it before
+        it is sent again. No TTL: fields leave with their entries, in the same script."""
+        return self._net(network, "outbox", "tries")
+
+    def slack_message(self, network: str, message: str) -> str:
+        """Where a message of the outbox landed (`{"channel", "ts"}`), by message key (`alert:<fp>:<ep>`,
+        `summary:<fp>:<ep>`, `request:<id>`). TTL: a few days, renewed by every delivery to it, so a
+        late update still finds its message and dead messages do not pile up."""
+        return self._net(network, "msg", message)
+
+    def alert_message(self, network: str, fingerprint: str, episode: int) -> str:
+        """The message key that shows one alert episode, when it is not its own (a burst summary).
+        TTL: a few days, like the message itself."""
+        return self._net(network, "alertmsg", fingerprint, str(episode))
+
+    def summary(self, network: str, message: str) -> str:
+        """A burst summary's members as last rendered (fingerprint -> AlertState JSON), so a re-render
+        keeps a member that has since moved to a new episode of its own. TTL: a few days."""
+        return self._net(network, "summary", message)
+
     def flush_lock(self, network: str) -> str:
-        """The notifier's per-network flush lock, holding the flushing notifier's token. TTL: about
-        a minute, longer than one Slack call (the client times out at 30 s) and renewed after every
-        delivered entry, so two notifiers (a button click and the watcher, or two replicas) never
-        deliver the same outbox entry twice, while a crashed flusher frees it soon. After Slack
-        answers 429 the holder leaves the key in place with TTL = Retry-After instead of deleting
-        it, so no notifier of any replica calls Slack for the network before then."""
+        """The outbox flusher's lock (`store.locks`: token + fencing epoch). TTL: a few poll intervals,
+        renewed in the background while its holder lives, so exactly one live flusher delivers a
+        network's outbox and a new one takes over within a few intervals of its holder's death."""
         return self._net(network, "lock", "flush")
+
+    def slack_backoff(self, network: str) -> str:
+        """Set after Slack answered 429 for this network's channel. TTL: the Retry-After, so no
+        flusher of any replica calls Slack for the network before then."""
+        return self._net(network, "slack", "backoff")
 
     def watch_lease(self, network: str) -> str:
         """Watcher lease holding the owning replica's id. TTL: a few watch intervals, renewed

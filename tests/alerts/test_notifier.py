@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from alerts.alert_store import AlertStore
-from alerts.catalog import CHAIN_STALLED, rule_spec
-from alerts.effects import Effect, PostAlert, ThreadReply, UpdateAlert
-from alerts.model import Condition
+from alerts.effects import ThreadReply, UpdateAlert
 from alerts.notifier import Notifier
-from alerts.observations import Seen
-from alerts.state import transition
 from alerts.watcher import Watcher
-from tests.alerts.test_watcher_helpers import NET, posts, run
+from store.outbox import Outbox
+from tests.alerts.test_watcher_helpers import NET, posts, run, titled
 from tests.fixtures.slack import BotHandle, StartBot
 
 
@@ -31,14 +28,14 @@ async def test_rate_limited_post_waits_for_retry_after_then_posts_once(running_b
         # The back-off is in Redis: any other notifier (a button click, another replica) honours it.
         assert (await Notifier(bot.ctx).flush(NET)).busy
         assert len(bot.fake.calls("chat.postMessage")) == attempts
-        flush_lock = bot.ctx.store.keys.flush_lock(NET)
-        assert 0 < await bot.ctx.redis.pttl(flush_lock) <= 5000
+        backoff = bot.ctx.store.keys.slack_backoff(NET)
+        assert 0 < await bot.ctx.redis.pttl(backoff) <= 5000
         # Redis expires it after Retry-After of real time (done here by hand, as for leases).
-        await bot.ctx.redis.delete(flush_lock)
+        await bot.ctx.redis.delete(backoff)
         await run(bot, [watcher], 2)
         [alert] = posts(bot)
         assert "More than one active sequencer" in alert.text
-        assert await AlertStore(bot.ctx.store).outbox_length(NET) == 0
+        assert await Outbox(bot.ctx.store).length(NET) == 0
 
 
 async def test_slack_outage_delays_alerts_and_replies_in_order_without_losing_any(
@@ -53,7 +50,7 @@ async def test_slack_outage_delays_alerts_and_replies_in_order_without_losing_an
         # Resolve it while Slack is still down: the post, its update and the resolution all wait.
         bot.sim.node(NET, "seq-2").seq_active = False
         await run(bot, [watcher], 40)
-        assert await AlertStore(bot.ctx.store).outbox_length(NET) >= 2
+        assert await Outbox(bot.ctx.store).length(NET) >= 2
         bot.fake.set_down(False)
         await run(bot, [watcher], 2)
         [alert] = posts(bot)
@@ -95,7 +92,7 @@ async def test_permanently_refused_update_is_dropped_and_does_not_block_later_me
         # The update was refused for good, but the resolution reply behind it still went out.
         assert "(firing)" in alert.text
         assert len(alert.replies) == 1 and "Resolved" in alert.replies[0].text
-        assert await AlertStore(bot.ctx.store).outbox_length(NET) == 0
+        assert await Outbox(bot.ctx.store).length(NET) == 0
 
 
 async def posted_alert_fingerprint(bot: BotHandle, watcher: Watcher) -> str:
@@ -103,7 +100,7 @@ async def posted_alert_fingerprint(bot: BotHandle, watcher: Watcher) -> str:
     await bot.sim.split_brain(NET, "seq-2")
     await run(bot, [watcher], 4)
     assert len(posts(bot)) == 1
-    assert await AlertStore(bot.ctx.store).outbox_length(NET) == 0
+    assert await Outbox(bot.ctx.store).length(NET) == 0
     return "sim-1/multiple_active"
 
 
@@ -112,16 +109,18 @@ async def test_two_notifiers_flushing_one_outbox_at_once_deliver_each_entry_once
 ) -> None:
     async with running_bot() as bot:
         fp = await posted_alert_fingerprint(bot, Watcher(bot.ctx, "replica-a"))
-        alerts = AlertStore(bot.ctx.store)
+        outbox = Outbox(bot.ctx.store)
         replies = [ThreadReply(fingerprint=fp, kind="reminder", text=f"note {i}") for i in range(5)]
-        await alerts.enqueue(NET, [*replies, UpdateAlert(fingerprint=fp)], bot.ctx.clock.now())
+        await outbox.enqueue(
+            NET, await Notifier(bot.ctx).render(NET, [*replies, UpdateAlert(fingerprint=fp)], {})
+        )
         # E.g. a button click's notifier and the watcher's flush the same list at the same moment.
         reports = await asyncio.gather(*(Notifier(bot.ctx).flush(NET) for _ in range(3)))
         assert sum(r.delivered for r in reports) == 6 and sum(r.busy for r in reports) == 2
         [alert] = posts(bot)
         assert [r.text for r in alert.replies] == [f"note {i}" for i in range(5)]
         assert len(bot.fake.calls("chat.update")) == 1
-        assert await alerts.outbox_length(NET) == 0
+        assert await outbox.length(NET) == 0
         assert await bot.ctx.redis.exists(bot.ctx.store.keys.flush_lock(NET)) == 0
 
 
@@ -138,36 +137,25 @@ async def test_a_busy_flush_lock_leaves_the_entries_to_its_holder(running_bot: S
         assert [r.text for r in posts(bot)[0].replies] == ["later"]
 
 
-async def test_a_post_in_flight_elsewhere_holds_back_only_its_own_alert(running_bot: StartBot) -> None:
-    async with running_bot() as bot:
-        posted = await posted_alert_fingerprint(bot, Watcher(bot.ctx, "replica-a"))
-        alerts = AlertStore(bot.ctx.store)
-        now = bot.ctx.clock.now()
-        # Another alert whose post another notifier has claimed and is still sending.
-        condition = Condition(network=NET, rule=CHAIN_STALLED, severity="critical", summary="stalled")
-        other, _ = transition(None, Seen(condition=condition), now, rule_spec(CHAIN_STALLED))
-        assert other.post_requested_at is not None and await alerts.save(other, 0, now)
-        claim = bot.ctx.store.keys.once(NET, f"post:{other.fingerprint}:{other.episode}")
-        assert await bot.ctx.store.claim_once(claim, 10_000)
-        note = ThreadReply(fingerprint=other.fingerprint, kind="reminder", text="for the stalled one")
-        reply = ThreadReply(fingerprint=posted, kind="reminder", text="for the posted one")
-        queued: list[Effect] = [PostAlert(fingerprint=other.fingerprint), note, reply]
-        report = await Notifier(bot.ctx).submit(NET, queued)
-        assert report.delivered == 1 and report.remaining == 2
-        [alert] = posts(bot)
-        assert [r.text for r in alert.replies] == ["for the posted one"]
-        # The waiting alert's entries stay, in order, for a later flush.
-        assert [e.effect for _, e in await alerts.pending(NET)] == queued[:2]
-
-
-async def test_a_reply_queued_for_an_earlier_episode_never_lands_in_a_later_thread(
+async def test_a_reply_queued_for_an_earlier_episode_lands_in_that_episodes_thread(
     running_bot: StartBot,
 ) -> None:
     async with running_bot() as bot:
         fp = await posted_alert_fingerprint(bot, Watcher(bot.ctx, "replica-a"))
-        episode = (await AlertStore(bot.ctx.store).get(NET, fp)).state.episode  # type: ignore[union-attr]
+        alerts = AlertStore(bot.ctx.store)
+        episode = (await alerts.get(NET, fp)).state.episode  # type: ignore[union-attr]
+        # The previous episode's message (as if posted then), and a reply still queued for it.
+        old = Outbox(bot.ctx.store)
+        first = await bot.ctx.slack.chat_postMessage(channel=bot.channel(NET), text="episode before")
+        await bot.ctx.redis.set(
+            bot.ctx.store.keys.slack_message(NET, f"alert:{fp}:{episode - 1}"),
+            f'{{"channel": "{bot.channel(NET)}", "ts": "{first["ts"]}"}}',
+        )
         stale = ThreadReply(fingerprint=fp, kind="resolved", text="from before", episode=episode - 1)
         current = ThreadReply(fingerprint=fp, kind="reminder", text="still firing", episode=episode)
         report = await Notifier(bot.ctx).submit(NET, [stale, current])
-        assert report.remaining == 0
-        assert [r.text for r in posts(bot)[0].replies] == ["still firing"]
+        assert report.remaining == 0 and await old.length(NET) == 0
+        [before] = titled(bot, "episode before")
+        [now] = titled(bot, "More than one active sequencer")
+        assert [r.text for r in before.replies] == ["from before"]
+        assert [r.text for r in now.replies] == ["still firing"]

@@ -7,7 +7,7 @@ the alert channel shows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 import pytest
@@ -15,6 +15,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from alerts.alert_store import AlertStore
 from alerts.effects import Effect, PostAlert
+from alerts.model import AlertState
 from alerts.notifier import FlushReport, Notifier
 from alerts.watcher import LOST_POST_GRACE_SECONDS, Watcher
 from tests.alerts.test_watcher_helpers import INTERVAL, NET, posts, run, titled, top_level_post_calls
@@ -135,9 +136,9 @@ async def test_two_replicas_ticking_together_post_every_alert_exactly_once(runni
         await run(bot, [b, a], 40)
         fingerprints = [m.text.split("(")[0] for m in posts(bot)]
         assert len(fingerprints) == len(set(fingerprints)) >= 3
-        state = await AlertStore(bot.ctx.store).load(NET)
-        posted = [s for s in state.values() if s.state.message is not None]
-        assert top_level_post_calls(bot) == len({s.state.message.ts for s in posted if s.state.message})
+        alerts = AlertStore(bot.ctx.store)
+        refs = [await alerts.message_of(NET, s.state) for s in (await alerts.load(NET)).values()]
+        assert top_level_post_calls(bot) == len({r.ts for r in refs if r is not None})
 
 
 async def test_same_owner_racing_itself_loses_the_tick_instead_of_acting_twice(running_bot: StartBot) -> None:
@@ -166,15 +167,16 @@ async def test_burst_of_alerts_is_summarised_not_posted_one_by_one(running_bot: 
         summaries = titled(bot, "alerts started together, 3 still firing")
         # The sim's nodes also turn unhealthy together: that is a burst (and a summary) of its own.
         assert len([m for m in summaries if "Too few peers" in str(m.blocks)]) == 1
-        stored = (await AlertStore(bot.ctx.store).load(NET)).values()
+        alerts = AlertStore(bot.ctx.store)
+        stored = (await alerts.load(NET)).values()
         low_peers = [s.state for s in stored if s.state.rule == "low_peers"]
         assert len(low_peers) == 3
-        assert len({s.message.ts for s in low_peers if s.message and s.message.shared}) == 1
+        [shared] = {r.ts for s in low_peers if (r := await alerts.message_of(NET, s)) is not None}
         assert all("Too few peers" not in m.text for m in posts(bot))
         for node in ("seq-0", "seq-1", "seq-2"):
             await bot.sim.set_peers(NET, node, 3)
         await run(bot, [watcher], 60)
-        [summary] = [m for m in posts(bot) if low_peers[0].message and m.ts == low_peers[0].message.ts]
+        [summary] = [m for m in posts(bot) if m.ts == shared]
         assert summary.text.endswith("3 alerts started together, 0 still firing")
         replies = sorted(r.text.split(":")[0] for r in summary.replies)
         assert replies == ["`sim-1/low_peers/seq-0`", "`sim-1/low_peers/seq-1`", "`sim-1/low_peers/seq-2`"]
@@ -185,11 +187,13 @@ class LosesTheFirstPost(Notifier):
 
     lost = False
 
-    async def submit(self, network: str, effects: Sequence[Effect]) -> FlushReport:
+    async def submit(
+        self, network: str, effects: Sequence[Effect], states: Mapping[str, AlertState] | None = None
+    ) -> FlushReport:
         if not self.lost and any(isinstance(e, PostAlert) for e in effects):
             self.lost = True
             raise RedisConnectionError("Connection reset by peer")
-        return await super().submit(network, effects)
+        return await super().submit(network, effects, states)
 
 
 async def split_brain_whose_post_is_lost(bot: BotHandle) -> Watcher:
@@ -208,8 +212,10 @@ async def test_a_requested_post_that_never_reached_the_outbox_is_posted_after_th
 ) -> None:
     async with running_bot() as bot:
         watcher = await split_brain_whose_post_is_lost(bot)
-        [stored] = (await AlertStore(bot.ctx.store).load(NET)).values()
-        assert stored.state.post_requested_at is not None and stored.state.message is None
+        alerts = AlertStore(bot.ctx.store)
+        [stored] = (await alerts.load(NET)).values()
+        assert stored.state.post_requested_at is not None
+        assert await alerts.message_of(NET, stored.state) is None
         await run(bot, [watcher], LOST_POST_GRACE_SECONDS - 2 * INTERVAL)
         assert posts(bot) == []
         await run(bot, [watcher], 3 * INTERVAL)
