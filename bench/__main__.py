@@ -18,6 +18,7 @@ BENCHMARKS = (
     "bench_watch",
     "bench_cli_start",
     "bench_timeline",
+    "bench_soak",
 )
 
 

@@ -65,7 +65,8 @@ class SlackWrite(BaseModel):
     @property
     def metadata(self) -> dict[str, Any]:
         """Slack message metadata tagging what this write creates, to find it again after a crash."""
-        return {"event_type": METADATA_EVENT, "event_payload": {"message": self.message, "entry": self.id}}
+        payload = {"message": self.message, "entry": self.id, "queued_at": self.queued_at}
+        return {"event_type": METADATA_EVENT, "event_payload": payload}
 
 
 class Pending(BaseModel):

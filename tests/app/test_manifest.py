@@ -24,4 +24,6 @@ def test_manifest_declares_the_command_interactivity_and_minimal_scopes() -> Non
         "users:read",
         "usergroups:read",
         "files:write",
+        "channels:history",
+        "groups:history",
     }
