@@ -244,9 +244,36 @@ class Deliverer:
         return Outcome.DELIVERED, None
 
     async def _find(self, write: SlackWrite, first_try: float, thread_ts: str | None) -> MessageRef | None:
-        """The message this write created on an earlier attempt, from the channel's recent history."""
-        oldest = f"{max(first_try - LOOKUP_MARGIN_SECONDS, 0):.6f}"
+        """The message this write created on an earlier attempt, from the channel's recent history.
+
+        A lookup Slack refuses for good (`missing_scope` on an install without the history scopes,
+        `not_in_channel`, ...) counts as not found: posting again risks a duplicate, not a loss.
+        """
+        try:
+            messages = await self._history(write, first_try, thread_ts)
+        except SlackApiError as e:
+            status = e.response.status_code if e.response is not None else 0
+            error = str(e.response.get("error", "unknown")) if e.response is not None else "unknown"
+            if status == 429 or status >= 500 or error in _TRANSIENT_ERRORS:
+                raise
+            logger.warning(
+                "cannot look up a post of unknown outcome message=%s error=%s; sending it again",
+                write.message,
+                error,
+            )
+            return None
+        for message in messages:
+            meta = message.get("metadata") or {}
+            payload = meta.get("event_payload") or {}
+            if meta.get("event_type") == METADATA_EVENT and payload.get("entry") == write.id:
+                return MessageRef(channel=write.channel, ts=str(message["ts"]))
+        return None
+
+    async def _history(
+        self, write: SlackWrite, first_try: float, thread_ts: str | None
+    ) -> list[dict[str, Any]]:
         if thread_ts is None:
+            oldest = f"{max(first_try - LOOKUP_MARGIN_SECONDS, 0):.6f}"
             response = await self.ctx.slack.conversations_history(
                 channel=write.channel, oldest=oldest, limit=LOOKUP_LIMIT, include_all_metadata=True
             )
@@ -254,13 +281,7 @@ class Deliverer:
             response = await self.ctx.slack.conversations_replies(
                 channel=write.channel, ts=thread_ts, limit=LOOKUP_LIMIT, include_all_metadata=True
             )
-        messages: list[dict[str, Any]] = list(response.get("messages") or [])
-        for message in messages:
-            meta = message.get("metadata") or {}
-            payload = meta.get("event_payload") or {}
-            if meta.get("event_type") == METADATA_EVENT and payload.get("entry") == write.id:
-                return MessageRef(channel=write.channel, ts=str(message["ts"]))
-        return None
+        return list(response.get("messages") or [])
 
     def _slack_failed(self, network: str, write: SlackWrite, e: SlackApiError, done: _Round) -> Outcome:
         status = e.response.status_code if e.response is not None else 0

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 from alerts.alert_store import AlertStore
-from alerts.effects import ThreadReply, UpdateAlert
+from alerts.effects import PostAlert, PostSummary, ThreadReply, UpdateAlert
+from alerts.model import AlertState, fingerprint
 from alerts.notifier import Notifier
 from alerts.watcher import Watcher
 from store.outbox import Outbox
@@ -159,3 +160,47 @@ async def test_a_reply_queued_for_an_earlier_episode_lands_in_that_episodes_thre
         [now] = titled(bot, "More than one active sequencer")
         assert [r.text for r in before.replies] == ["from before"]
         assert [r.text for r in now.replies] == ["still firing"]
+
+
+def _firing(subject: str, now: float, episode: int = 1) -> AlertState:
+    return AlertState(
+        fingerprint=fingerprint(NET, "low_peers", subject),
+        rule="low_peers",
+        network=NET,
+        subject=subject,
+        severity="warning",
+        phase="firing",
+        since=now,
+        fired_at=now,
+        episode=episode,
+        post_requested_at=now,
+        summary=f"{subject} has too few peers",
+    )
+
+
+async def test_a_burst_summary_keeps_a_member_that_later_got_a_message_of_its_own(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        now = bot.ctx.clock.now()
+        alerts = AlertStore(bot.ctx.store)
+        a, b, c = (_firing(s, now) for s in ("seq-0", "seq-1", "seq-2"))
+        for state in (a, b, c):
+            assert await alerts.save(state, 0, now)
+        notifier = Notifier(bot.ctx)
+        await notifier.submit(
+            NET, [PostSummary(network=NET, fingerprints=(a.fingerprint, b.fingerprint, c.fingerprint))]
+        )
+        [summary] = posts(bot)
+        assert summary.text.endswith("3 alerts started together, 3 still firing")
+        # `a` resolved and fired again: its new episode has a message of its own.
+        again = _firing("seq-0", now + 60, episode=2)
+        assert await alerts.save(again, 1, now + 60)
+        await notifier.submit(NET, [PostAlert(fingerprint=a.fingerprint)])
+        # Then `b` resolves: the summary is re-rendered, still about its three alerts.
+        resolved = b.model_copy(update={"phase": "resolved", "resolved_at": now + 90, "since": now + 90})
+        assert await alerts.save(resolved, 1, now + 90)
+        await notifier.submit(NET, [UpdateAlert(fingerprint=b.fingerprint)])
+        summary, own = posts(bot)
+        assert summary.text.endswith("3 alerts started together, 2 still firing")
+        assert "(firing)" in own.text and "seq-0" in own.text

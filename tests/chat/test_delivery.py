@@ -105,3 +105,40 @@ async def test_an_approval_outcome_reaches_its_message_after_slack_failed_at_tha
         await wait_message_state(bot, message, "Succeeded")
         outcomes = [t for t in thread_texts(message) if t.startswith(":large_green_circle:")]
         assert len(outcomes) == 1 and f"<@{REQUESTER}>" in outcomes[0]
+
+
+async def test_a_reply_sent_by_a_flusher_that_died_before_recording_it_is_not_sent_again(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        deliverer = Deliverer(bot.ctx)
+        parent = await bot.ctx.slack.chat_postMessage(channel=bot.channel(NET), text="parent")
+        write = SlackWrite(
+            message="test:1", op="reply", channel=bot.channel(NET), ts=parent["ts"], text="once"
+        )
+        await deliverer.outbox.enqueue(NET, [write])
+        # What the dead flusher did: recorded its attempt, and Slack took the reply.
+        await deliverer.outbox.mark_try(NET, write.id)
+        await bot.ctx.slack.chat_postMessage(
+            channel=write.channel, thread_ts=parent["ts"], text=write.text, metadata=write.metadata
+        )
+        report = await deliverer.flush(NET)
+        assert report.adopted == 1 and report.remaining == 0
+        [message] = posts(bot)
+        assert [r.text for r in message.replies] == ["once"]
+
+
+async def test_a_post_of_unknown_outcome_is_still_delivered_when_history_cannot_be_read(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        deliverer = Deliverer(bot.ctx)
+        write = SlackWrite(message="test:post", op="post", channel=bot.channel(NET), text="hello")
+        await deliverer.outbox.enqueue(NET, [write])
+        # A sender died after recording its attempt, before Slack got anything; the app was installed
+        # without the history scope, so the lookup is refused: sending again beats losing it.
+        await deliverer.outbox.mark_try(NET, write.id)
+        bot.fake.fail_next("conversations.history", status=200, retry_after=None, error="missing_scope")
+        report = await deliverer.flush(NET)
+        assert report.delivered == 1 and [m.text for m in posts(bot)] == ["hello"]
+        assert await deliverer.outbox.message(NET, "test:post") is not None
