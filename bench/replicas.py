@@ -21,6 +21,7 @@ showing it resolved with one resolution reply.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -28,6 +29,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import yaml
 from redis.asyncio import Redis
 
 from alerts.alert_store import AlertStore
@@ -40,18 +42,34 @@ from store.outbox import METADATA_EVENT
 
 SIGNING_SECRET = "replica-signing-secret"
 _BOT = "from bot.cli import main; main()"
+_STARTED = re.compile(r"bot started port=(\d+)")
 
 
 class Replicas:
     def __init__(
-        self, sim: Simulator, fake: FakeSlackApi, redis_url: str, workdir: Path, *, poll_interval: float
+        self,
+        sim: Simulator,
+        fake: FakeSlackApi,
+        redis_url: str,
+        workdir: Path,
+        *,
+        poll_interval: float,
+        access: dict[str, list[str]] | None = None,
     ) -> None:
         self.fake = fake
         self.redis_url = redis_url
         self.workdir = workdir
         self.poll_interval = poll_interval
         sim.write_config(workdir)
+        if access:
+            # e.g. {"requesters": [...], "approvers": [...]} for every network
+            clusters = workdir / "clusters.yml"
+            config = yaml.safe_load(clusters.read_text())
+            for network in config["networks"].values():
+                network.update(access)
+            clusters.write_text(yaml.safe_dump(config, sort_keys=False))
         self.procs: dict[int, subprocess.Popen[bytes]] = {}
+        self.logs: dict[int, Path] = {}
         self._started = 0
 
     def env(self) -> dict[str, str]:
@@ -73,7 +91,8 @@ class Replicas:
         pids = []
         for _ in range(count):
             self._started += 1
-            log = (self.workdir / f"replica-{self._started}.log").open("wb")
+            path = self.workdir / f"replica-{self._started}.log"
+            log = path.open("wb")
             proc = subprocess.Popen(
                 [sys.executable, "-c", _BOT, "run", "--http-port", "0"],
                 env=self.env(),
@@ -82,8 +101,20 @@ class Replicas:
             )
             log.close()
             self.procs[proc.pid] = proc
+            self.logs[proc.pid] = path
             pids.append(proc.pid)
         return pids
+
+    def port(self, pid: int) -> int | None:
+        """The replica's HTTP port (/slack/events, /healthz) once it serves (from its log line)."""
+        found = _STARTED.search(self.logs[pid].read_text(errors="replace"))
+        return int(found.group(1)) if found else None
+
+    def check(self) -> None:
+        """Raise if a replica we did not kill has exited (e.g. it could not bind its port)."""
+        dead = {pid: p.returncode for pid, p in self.procs.items() if p.poll() is not None}
+        if dead:
+            raise AssertionError(f"replicas exited on their own: {dead}; logs in {self.workdir}")
 
     def alive(self) -> list[int]:
         return [pid for pid, p in self.procs.items() if p.poll() is None]
@@ -101,6 +132,14 @@ class Replicas:
         for proc in self.procs.values():
             proc.wait(timeout=10)
         self.procs.clear()
+
+    async def flush_holder(self, redis: Redis, store: Store, network: str) -> int | None:
+        """The pid of the replica flushing `network`'s outbox now (its lock token is host:pid:random)."""
+        token = await redis.get(store.keys.flush_lock(network))
+        if token is None:
+            return None
+        pid = int(text(token).split(":")[1])
+        return pid if pid in self.procs else None
 
     async def lease_holder(self, redis: Redis, store: Store, network: str) -> int | None:
         """The pid of the replica watching `network` (owner ids are host:pid:suffix)."""

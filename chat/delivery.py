@@ -28,6 +28,8 @@ Used by the alert notifier and by approval messages alike; any replica may call 
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any
@@ -42,6 +44,9 @@ from store.gateway import LockLost
 from store.outbox import METADATA_EVENT, MessageRef, Outbox, Pending, SlackWrite
 
 logger = logging.getLogger(__name__)
+
+# Who holds a flush lock, in its token: host and pid.
+PROCESS = f"{socket.gethostname()}:{os.getpid()}"
 
 # The flush lock's TTL in poll intervals: a dead flusher is replaced within about this many.
 LOCK_INTERVALS = 3
@@ -135,9 +140,8 @@ class Deliverer:
 
     async def _locked(self, network: str, done: _Round) -> None:
         ttl = self.lock_ttl_ms
-        async with locks.hold(
-            self.ctx.store, self.ctx.store.keys.flush_lock(network), ttl, ttl / 3000
-        ) as held:
+        key = self.ctx.store.keys.flush_lock(network)
+        async with locks.hold(self.ctx.store, key, ttl, ttl / 3000, owner=PROCESS) as held:
             for _ in range(MAX_BATCHES):
                 batch = await self.outbox.pending(network, BATCH)
                 if not batch:

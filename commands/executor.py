@@ -55,8 +55,8 @@ Settle = Callable[[], Awaitable[None]]
 
 BOT_ACTOR = "conductor-bot"
 # The lock outlives one slow step's timeout only through renewal; a crashed executor frees it soon.
-LOCK_TTL_MS = 9_000
-RENEW_EVERY = 3.0
+LOCK_TTL_MS = 6_000
+RENEW_EVERY = 2.0
 # Re-polls before the outcome counts as not as expected (about this many poll intervals). Whether the
 # chain advances is watched longer when needed: until the network's `stall_seconds` have passed since
 # the first poll (a slow block time must not read as a halt), never beyond `MAX_VERIFY_POLLS`.

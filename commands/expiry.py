@@ -28,7 +28,7 @@ SWEEP_LIMIT = 100
 # until the outcome is recorded; a dead executor's lock expires within its short TTL
 # (`commands.executor.LOCK_TTL_MS`). So an approved/executing request with the lock free for longer
 # than this claim-to-lock gap is orphaned: detection takes seconds, not minutes.
-ORPHAN_GRACE_SECONDS = 10.0
+ORPHAN_GRACE_SECONDS = 5.0
 INTERRUPTED = (
     "interrupted: the bot stopped while this request was {state}. Steps that ran (if any) are in this "
     "thread and in `/conductor audit`; check `/conductor status` before requesting it again."

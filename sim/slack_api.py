@@ -34,16 +34,19 @@ Faults:
 - `set_down(True)` makes every API call answer 500 until `set_down(False)`;
 - `set_fault(kind, retry_after=..., delay=...)` until `set_fault(None)`: `"429"` (ratelimited with
   Retry-After), `"500"`/`"503"`, `"timeout"` (the write is applied, then the answer is held `delay`
-  seconds: the caller times out not knowing), `"refuse"` (the listening socket closes: connections are
-  refused; requests on connections already open are cut);
-- `hold_posts(True)`: top-level posts are applied but their answers are held until `hold_posts(False)`
-  (a bot killed meanwhile never learns the ts); `held` is set while a post waits there.
+  seconds: the caller times out not knowing), `"refuse"` (every connection is reset before an answer:
+  Slack unreachable);
+- `hold(predicate)`: calls matching `predicate(method, params)` are applied but their answers are held
+  until `hold(None)` (a bot killed meanwhile never learns the outcome); `held` is set once one waits.
+  `hold_posts(True)` holds top-level posts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import socket
+import struct
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -106,6 +109,7 @@ class FakeSlackApi:
         self._fault_delay = 5.0
         self._hold = asyncio.Event()
         self._hold.set()
+        self._hold_when: Callable[[str, Call], bool] | None = None
         # Set while a held post waits for `hold_posts(False)`.
         self.held = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -138,16 +142,6 @@ class FakeSlackApi:
         await fake._site.start()
         fake.port = int(fake._runner.addresses[0][1])
         return fake
-
-    async def _listen(self, on: bool) -> None:
-        if self._runner is None:
-            return
-        if not on and self._site is not None:
-            await self._site.stop()
-            self._site = None
-        elif on and self._site is None:
-            self._site = web.TCPSite(self._runner, "127.0.0.1", self.port, reuse_address=True)
-            await self._site.start()
 
     async def stop(self) -> None:
         if self._runner is not None:
@@ -182,14 +176,17 @@ class FakeSlackApi:
         if kind not in (None, "429", "500", "503", "timeout", "refuse"):
             raise ValueError(f"unknown fault {kind!r}")
         self._fault, self._fault_retry_after, self._fault_delay = kind, retry_after, delay
-        await self._listen(kind != "refuse")
 
-    def hold_posts(self, on: bool) -> None:
-        if on:
+    def hold(self, predicate: Callable[[str, Call], bool] | None) -> None:
+        self._hold_when = predicate
+        if predicate is not None:
             self._hold.clear()
         else:
             self._hold.set()
             self.held.clear()
+
+    def hold_posts(self, on: bool) -> None:
+        self.hold(_top_level_post if on else None)
 
     # --- what happened -----------------------------------------------------------------------
 
@@ -290,10 +287,9 @@ class FakeSlackApi:
                 await asyncio.sleep(self._fault_delay)
                 return web.json_response(answer)
             case "refuse":
-                if request.transport is not None:
-                    request.transport.close()
+                _reset(request)
                 return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
-        if method == "chat.postMessage" and not params.get("thread_ts") and not self._hold.is_set():
+        if self._hold_when is not None and self._hold_when(method, params):
             answer = self._answer(method, params)
             self.held.set()
             await self._hold.wait()
@@ -462,6 +458,21 @@ async def _params(request: web.Request) -> Call:
     else:
         params.update(dict(parse_qsl(body.decode())))
     return params
+
+
+def _reset(request: web.Request) -> None:
+    """Drop the connection with a TCP reset (SO_LINGER 0), so the client sees no answer at all."""
+    transport = request.transport
+    if transport is None:
+        return
+    sock = transport.get_extra_info("socket")
+    if sock is not None:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    transport.abort()
+
+
+def _top_level_post(method: str, params: Call) -> bool:
+    return method == "chat.postMessage" and not params.get("thread_ts")
 
 
 def _flag(value: object) -> bool:

@@ -51,10 +51,11 @@ def _check_ttl(ttl_ms: int) -> None:
         raise StoreError(f"ttl_ms must be at least 1, got {ttl_ms}")
 
 
-async def acquire(store: Store, key: str, ttl_ms: int) -> Lock | None:
-    """Take the lock if it is free; None if someone holds it."""
+async def acquire(store: Store, key: str, ttl_ms: int, owner: str = "") -> Lock | None:
+    """Take the lock if it is free; None if someone holds it. `owner` prefixes the token (for
+    operators and tests to see who holds it; the random part keeps every acquisition distinct)."""
     _check_ttl(ttl_ms)
-    token = uuid.uuid4().hex
+    token = f"{owner}:{uuid.uuid4().hex}" if owner else uuid.uuid4().hex
     epoch = int(await store.run_script("lock_acquire", [key, store.keys.fencing_epoch(key)], [token, ttl_ms]))
     if epoch == 0:
         return None
@@ -111,7 +112,9 @@ async def _keep_renewed(store: Store, held: HeldLock, renew_every: float) -> Non
 
 
 @contextlib.asynccontextmanager
-async def hold(store: Store, key: str, ttl_ms: int, renew_every: float) -> AsyncIterator[HeldLock]:
+async def hold(
+    store: Store, key: str, ttl_ms: int, renew_every: float, owner: str = ""
+) -> AsyncIterator[HeldLock]:
     """Hold `key` while the body runs, renewing every `renew_every` seconds in the background.
 
     Raises `LockBusy` if the lock is taken. `renew_every` should be well under the TTL (a third
@@ -119,7 +122,7 @@ async def hold(store: Store, key: str, ttl_ms: int, renew_every: float) -> Async
     """
     if renew_every <= 0 or renew_every * 1000 >= ttl_ms:
         raise StoreError("renew_every must be positive and shorter than the TTL")
-    lock = await acquire(store, key, ttl_ms)
+    lock = await acquire(store, key, ttl_ms, owner)
     if lock is None:
         raise LockBusy(f"{key} is held by another operation")
     held = HeldLock(lock=lock)

@@ -3,37 +3,52 @@
 Counted from the fake Web API's record: every alert episode posted exactly once, whatever replica
 died holding the flush lock with a post in flight (Slack has the message, the dead bot never learned
 its ts) or before its post went out (Slack refusing connections); a 429 with Retry-After and a
-stretch of 503s only delay delivery.
+stretch of 503s only delay delivery. An approval whose executing replica dies during its last step
+ends, within seconds, with its message showing the final outcome and the step reported once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
-from bench.replicas import Replicas, count_alert_delivery
+from bench.replicas import SIGNING_SECRET, Replicas, count_alert_delivery
+from commands import approval_store
+from commands.approval import FINAL_STATES
+from commands.ids import ApprovalAction
+from sim.config_files import channel_for
 from sim.harness import Simulator, simulate
 from sim.slack_api import FakeSlackApi
+from sim.slack_requests import SlackDriver
 from store.gateway import Store
 from store.keys import Keys
 from store.outbox import Outbox
+from tests.scenarios.approval_support import request_id_of
 
 POLL = 0.4
 NETWORKS = ["sim-1", "sim-2"]
+REQUESTER, APPROVER = "U_REQUESTER", "U_APPROVER"
 
 
 async def until(predicate: Callable[[], Awaitable[bool]], within: float) -> float:
     """Seconds until `predicate` held; the processes signal nothing to us, so their effects are polled."""
     started = time.monotonic()
     async with asyncio.timeout(within):
-        while not await predicate():  # noqa: ASYNC110 - separate processes: nothing to await but their effects
+        while not await predicate():
+            for bots in _RUNNING:
+                bots.check()
             await asyncio.sleep(0.05)
     return time.monotonic() - started
+
+
+_RUNNING: list[Replicas] = []
 
 
 @pytest.fixture
@@ -45,17 +60,20 @@ async def replicas(
     fake = await FakeSlackApi.start()
     try:
         async with simulate(networks=len(NETWORKS), nodes=3, realtime=True) as sim:
-            bots = Replicas(sim, fake, redis_url, tmp_path, poll_interval=POLL)
+            access = {"requesters": [REQUESTER], "approvers": [APPROVER]}
+            bots = Replicas(sim, fake, redis_url, tmp_path, poll_interval=POLL, access=access)
+            _RUNNING.append(bots)
             try:
                 bots.start(3)
                 yield bots, Store(redis, Keys()), sim
             finally:
+                _RUNNING.remove(bots)
                 bots.stop_all()
     finally:
         await fake.stop()
 
 
-async def test_sigkilled_replicas_never_lose_or_double_a_post(
+async def test_sigkilled_replicas_post_every_episode_once_and_finish_every_approval(
     replicas: tuple[Replicas, Store, Simulator],
 ) -> None:
     bots, store, sim = replicas
@@ -68,8 +86,8 @@ async def test_sigkilled_replicas_never_lose_or_double_a_post(
     await sim.split_brain("sim-1", "seq-2")
     async with asyncio.timeout(10):
         await fake.held.wait()
-    holder = await bots.lease_holder(redis, store, "sim-1")
-    assert holder is not None and await redis.exists(store.keys.flush_lock("sim-1"))
+    holder = await bots.flush_holder(redis, store, "sim-1")
+    assert holder is not None
     bots.kill(holder)
     killed_at = time.monotonic()
     fake.hold_posts(False)
@@ -83,6 +101,7 @@ async def test_sigkilled_replicas_never_lose_or_double_a_post(
     await fake.set_fault("refuse")
     await sim.split_brain("sim-2", "seq-2")
     await until(lambda: _queued(outbox, "sim-2"), within=10)
+    await until(lambda: _leased(bots, store, "sim-2"), within=10)
     holder = await bots.lease_holder(redis, store, "sim-2")
     assert holder is not None
     bots.kill(holder)
@@ -108,6 +127,11 @@ async def test_sigkilled_replicas_never_lose_or_double_a_post(
     assert count.problems == []
     assert count.duplicates == 0 and count.lost == 0 and count.episodes >= 2
     assert len(bots.alive()) == 2
+    await approval_killed_in_its_last_step(replicas)
+
+
+async def _leased(bots: Replicas, store: Store, network: str) -> bool:
+    return await bots.lease_holder(store.redis, store, network) is not None
 
 
 async def _all_leased(bots: Replicas, store: Store) -> bool:
@@ -121,3 +145,81 @@ async def _drained(outbox: Outbox, network: str) -> bool:
 
 async def _queued(outbox: Outbox, network: str) -> bool:
     return await outbox.length(network) > 0
+
+
+async def approval_killed_in_its_last_step(replicas: tuple[Replicas, Store, Simulator]) -> None:
+    bots, store, _sim = replicas
+    fake = bots.fake
+    channel = channel_for("sim-1")
+    await until(lambda: _serving(bots), within=30)
+    requester_side, approver_side, *_ = [(pid, bots.port(pid) or 0) for pid in bots.alive()]
+
+    sent = await _driver(bots, requester_side[1]).command(
+        "pause sim-1 seq-2", user=REQUESTER, channel=channel
+    )
+    assert sent.status == 200
+    await until(lambda: _has_request(fake, channel), within=15)
+    [message] = [m for m in fake.messages(channel) if m.metadata is None]  # not an alert
+    request_id = request_id_of(message)
+    await until(lambda: _attached(store, request_id), within=15)
+
+    # The step ran; the executor's report of it reaches Slack, and the executor dies right then.
+    fake.hold(lambda method, p: method == "chat.postMessage" and "step 1/1" in str(p.get("text")))
+    value = json.dumps({"request_id": request_id, "network": "sim-1"})
+    clicked = await _driver(bots, approver_side[1]).click(
+        ApprovalAction.APPROVE, value, user=APPROVER, channel=channel, message_ts=message.ts
+    )
+    assert clicked.status == 200
+    async with asyncio.timeout(15):
+        await fake.held.wait()
+    bots.kill(approver_side[0])
+    fake.hold(None)
+
+    # Its lock expires (seconds), another replica's sweep fails the request and says so, in order.
+    await until(lambda: _final(store, request_id), within=30)
+
+    async def shown() -> bool:
+        return "Failed" in json.dumps(message.blocks) and any(
+            "interrupted" in r.text for r in message.replies
+        )
+
+    await until(shown, within=15)
+    await until(lambda: _drained(Outbox(store), "sim-1"), within=15)
+    texts = [r.text for r in message.replies]
+    assert len([t for t in texts if "step 1/1" in t]) == 1
+    assert len([t for t in texts if "interrupted" in t]) == 1
+    assert texts.index(next(t for t in texts if "step 1/1" in t)) < texts.index(
+        next(t for t in texts if "interrupted" in t)
+    )
+
+
+def _driver(bots: Replicas, port: int) -> SlackDriver:
+    return SlackDriver(f"http://127.0.0.1:{port}/slack/events", SIGNING_SECRET, bots.fake.response_url_for)
+
+
+async def _serving(bots: Replicas) -> bool:
+    ports = [bots.port(pid) for pid in bots.alive()]
+    if None in ports:
+        return False
+    async with httpx.AsyncClient(timeout=1.0) as http:
+        for port in ports:
+            try:
+                if (await http.get(f"http://127.0.0.1:{port}/healthz")).status_code != 200:
+                    return False
+            except httpx.HTTPError:
+                return False
+    return True
+
+
+async def _has_request(fake: FakeSlackApi, channel: str) -> bool:
+    return any(m.metadata is None for m in fake.messages(channel))
+
+
+async def _attached(store: Store, request_id: str) -> bool:
+    loaded = await approval_store.load(store, "sim-1", request_id)
+    return loaded is not None and loaded[0].message is not None
+
+
+async def _final(store: Store, request_id: str) -> bool:
+    loaded = await approval_store.load(store, "sim-1", request_id)
+    return loaded is not None and loaded[0].state in FINAL_STATES
