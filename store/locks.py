@@ -132,8 +132,9 @@ async def hold(
     finally:
         renewer.cancel()
         try:
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewer
+            # `wait`, not `await renewer` under suppress(CancelledError): that would also swallow a
+            # cancellation of THIS task arriving meanwhile, and the body's caller would run on.
+            await asyncio.wait([renewer])
         finally:
             try:
                 await release(store, lock)
