@@ -221,6 +221,7 @@ async def run_plan(
     await report.rechecked(request, total)
     stored: dict[str, JsonValue] = {}
     for index, step in enumerate(approved.steps, start=1):
+        _raise_if_cancelled()
         if lock_lost.is_set():
             outcome.text = _stopped_text(
                 approved, outcome.results, index, "the network lock could not be renewed"
@@ -384,6 +385,15 @@ async def verify_outcome(
     if check.problems == ["not yet judged"]:
         check.problems = []
     return failures
+
+
+def _raise_if_cancelled() -> None:
+    """Re-raise a cancellation (shutdown) that a library swallowed: redis-py's asyncio client can
+    absorb a CancelledError delivered during a command (seen with redis 8.1), leaving the request
+    pending on the task; without this the plan would run its next step after being told to stop."""
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def _step_entry(ctx: BotContext, request: ApprovalRequest, result: StepResult) -> AuditEntry:

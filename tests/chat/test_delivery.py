@@ -97,6 +97,8 @@ async def test_an_approval_outcome_reaches_its_message_after_slack_failed_at_tha
         await bot.fake.set_fault("503")
         await click(bot, message, ApprovalAction.APPROVE, APPROVER)
         await wait_state(bot, request_id_of(message), "succeeded")
+        for task in [t for t in bot.ctx.tasks if t.get_name().startswith("execute-")]:
+            await task  # its last update and outcome reply are queued by then
         # Recorded, but Slack failed every update and reply: all of them wait in the outbox.
         assert thread_texts(message) == [] and await Outbox(bot.ctx.store).length(NET) > 0
         await bot.fake.set_fault(None)
