@@ -54,6 +54,8 @@ async def chaos(
             kind = rng.choice(FAULTS)
             length = rng.uniform(1.0, 8.0)
             await fake.set_fault(kind, retry_after=max(1, round(length / 2)), delay=length)
+            if rng.random() < 0.6:
+                await flap(sim, rng.choice(networks), rng)  # an episode that starts inside the outage
             await asyncio.sleep(length)
             await fake.set_fault(None)
             longest = max(longest, length)
