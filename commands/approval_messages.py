@@ -52,7 +52,7 @@ async def update_message(ctx: BotContext, request: ApprovalRequest) -> bool:
         label=f"approval_{request.state}",
         queued_at=ctx.clock.now(),
     )
-    return await _send(ctx, request, write)
+    return await send(ctx, request.network, write)
 
 
 async def thread_reply(ctx: BotContext, request: ApprovalRequest, text: str) -> bool:
@@ -68,35 +68,35 @@ async def thread_reply(ctx: BotContext, request: ApprovalRequest, text: str) -> 
         label="approval_reply",
         queued_at=ctx.clock.now(),
     )
-    return await _send(ctx, request, write)
+    return await send(ctx, request.network, write)
 
 
-async def _send(ctx: BotContext, request: ApprovalRequest, write: SlackWrite) -> bool:
+async def send(ctx: BotContext, network: str, write: SlackWrite) -> bool:
+    """Queue one write of a message posted outside the outbox (`write.ts` set) and flush the network.
+
+    Shared by approval and procedure messages; never raises for Slack or Redis trouble."""
     deliverer = Deliverer(ctx)
     try:
-        await deliverer.outbox.enqueue(request.network, [write])
+        await deliverer.outbox.enqueue(network, [write])
     except RedisError as e:
         logger.warning(
-            "approval message write not queued network=%s request=%s error=%s; trying Slack directly",
-            request.network,
-            request.id,
+            "message write not queued network=%s message=%s error=%s; trying Slack directly",
+            network,
+            write.message,
             type(e).__name__,
         )
-        return await _direct(ctx, request, write)
+        return await _direct(ctx, network, write)
     try:
-        await deliverer.flush(request.network)
+        await deliverer.flush(network)
     except RedisError as e:
         # Queued: whoever flushes the network next delivers it.
         logger.warning(
-            "approval outbox flush failed network=%s request=%s error=%s",
-            request.network,
-            request.id,
-            type(e).__name__,
+            "outbox flush failed network=%s message=%s error=%s", network, write.message, type(e).__name__
         )
     return True
 
 
-async def _direct(ctx: BotContext, request: ApprovalRequest, write: SlackWrite) -> bool:
+async def _direct(ctx: BotContext, network: str, write: SlackWrite) -> bool:
     assert write.ts is not None
     try:
         if write.op == "update":
@@ -107,10 +107,7 @@ async def _direct(ctx: BotContext, request: ApprovalRequest, write: SlackWrite) 
             await ctx.slack.chat_postMessage(channel=write.channel, thread_ts=write.ts, text=write.text)
     except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
         logger.warning(
-            "approval message write failed network=%s request=%s error=%s",
-            request.network,
-            request.id,
-            type(e).__name__,
+            "message write failed network=%s message=%s error=%s", network, write.message, type(e).__name__
         )
         return False
     return True

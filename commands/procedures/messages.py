@@ -1,64 +1,67 @@
 """What a procedure run says: its checklist message (posted once, re-rendered in place), thread
-replies, step audit entries, and the final texts. Slack failures are logged, never raised: the run's
-record in Redis is the truth and the next render shows it whole."""
+replies, step audit entries, and the final texts. Updates and replies go through the network's Slack
+outbox (`store.outbox`), so a Slack failure delays them, in order, but loses none; nothing here raises:
+the run's record in Redis is the truth."""
 
 from __future__ import annotations
 
 import logging
 from typing import TYPE_CHECKING
 
-import aiohttp
-from slack_sdk.errors import SlackApiError
 
 from chat.text import clip
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
 from commands import approval_store
 from commands.approval import Finish
+from commands.approval_messages import send, update_message
 from commands.approval_messages import thread_reply as approval_reply
-from commands.approval_messages import update_message
 from commands.executor import BOT_ACTOR
 from commands.plans import StepResult
 from commands.procedures.blocks import checklist_blocks, checklist_text, cluster_state
 from commands.procedures.definitions import steps_of
 from commands.procedures.state import ProcedureRun
 from store.audit import AuditEntry, AuditKind
+from store.outbox import SlackWrite
 
 if TYPE_CHECKING:
     from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
 
-_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
-
 
 async def post_or_update(ctx: BotContext, spec: NetworkSpec, run: ProcedureRun) -> None:
-    """Re-render the checklist in place (Slack failures are logged: the record is the truth)."""
+    """Re-render the checklist in place, through the network's Slack outbox (retried until delivered)."""
     if run.message is None:
         return
     steps = steps_of(run.procedure, spec)
-    try:
-        await ctx.slack.chat_update(
-            channel=run.message.channel,
-            ts=run.message.ts,
-            text=checklist_text(run),
-            blocks=checklist_blocks(run, steps),
-        )
-    except _SLACK_ERRORS as e:
-        logger.warning(
-            "checklist update failed network=%s run=%s error=%s", run.network, run.id, type(e).__name__
-        )
+    write = SlackWrite(
+        message=f"procedure:{run.id}",
+        op="update",
+        channel=run.message.channel,
+        ts=run.message.ts,
+        text=checklist_text(run),
+        blocks=checklist_blocks(run, steps),
+        label="checklist_update",
+        queued_at=ctx.clock.now(),
+    )
+    await send(ctx, run.network, write)
 
 
 async def reply(ctx: BotContext, run: ProcedureRun, text: str) -> None:
+    """One reply in the checklist's thread, through the outbox, in order with its updates."""
     if run.message is None:
         return
-    try:
-        await ctx.slack.chat_postMessage(channel=run.message.channel, thread_ts=run.message.ts, text=text)
-    except _SLACK_ERRORS as e:
-        logger.warning(
-            "checklist reply failed network=%s run=%s error=%s", run.network, run.id, type(e).__name__
-        )
+    write = SlackWrite(
+        message=f"procedure:{run.id}",
+        op="reply",
+        channel=run.message.channel,
+        ts=run.message.ts,
+        text=text,
+        label="checklist_reply",
+        queued_at=ctx.clock.now(),
+    )
+    await send(ctx, run.network, write)
 
 
 def stopped_text(run: ProcedureRun, spec: NetworkSpec, why: str, snap: NetworkSnapshot | None) -> str:
