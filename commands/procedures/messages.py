@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-
 from chat.text import clip
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
