@@ -199,3 +199,16 @@ async def _record(
         data={"command": proc.command, **who.audit_data(), **(data or {})},
     )
     await audit.append(ctx.store, spec.name, entry)
+
+
+async def audit_refusal(ctx: BotContext, spec: NetworkSpec, command: str, text: str, who: Operator) -> None:
+    """Record that a break-glass procedure could not start (as Slack records its refusals)."""
+    entry = AuditEntry(
+        at=ctx.clock.now(),
+        network=spec.name,
+        kind=AuditKind.REQUEST,
+        actor=who.actor,
+        message=text[:2000],
+        data={"outcome": "refused", "command": command, **who.audit_data()},
+    )
+    await audit.append(ctx.store, spec.name, entry)
