@@ -119,7 +119,9 @@ async def test_halt_runs_the_procedure_records_and_audits_it(terminal: OpenTermi
 
         trail = [e for e in await t.entries() if e.request_id == out["run_id"]]
         request, result_entry = trail[0], trail[-1]
-        assert request.kind == AuditKind.REQUEST and request.message == "break-glass procedure halt sim-1 seq-0"
+        assert (
+            request.kind == AuditKind.REQUEST and request.message == "break-glass procedure halt sim-1 seq-0"
+        )
         assert request.data["os_user"] == getpass.getuser() and request.data["host"] == socket.gethostname()
         assert request.data["reason"] == REASON and request.data["break_glass"] == "true"
         assert any("conductor_pause" in e.message for e in trail if e.kind == AuditKind.STEP)
@@ -178,3 +180,25 @@ async def test_a_bot_replica_never_drives_a_terminal_run(terminal: OpenTerminal)
         assert await records.create(ctx.store, orphan, None)
         assert await lifecycle.resume_unfinished(ctx) == 0
         assert t.bot.sim.network(NETWORK).active_sequencers() == ["seq-0"]
+
+
+async def test_a_checkpoint_asks_in_the_terminal_continue_goes_on_anything_else_aborts(
+    terminal: OpenTerminal,
+) -> None:
+    async with terminal() as t:
+        declined = await t.procedure(
+            "redeploy", NETWORK, "seq-2", *BREAK_GLASS, input=f"{NETWORK}\nnot yet\n"
+        )
+        assert declined.exit_code == 1, declined.output
+        assert "Type continue when done" in declined.output
+        assert "aborted: Declined at the checkpoint" in declined.output
+        # Stopped where it was asked: seq-2's conductor paused, the next manual step named.
+        assert t.bot.sim.node(NETWORK, "seq-2").paused is True
+        assert "Next manual step" in declined.output
+        assert await records.unfinished(t.bot.ctx.store, NETWORK) == []
+
+        went_on = await t.procedure(
+            "redeploy", NETWORK, "seq-2", *BREAK_GLASS, input=f"{NETWORK}\ncontinue\n"
+        )
+        assert went_on.exit_code == 0, went_on.output
+        assert t.bot.sim.node(NETWORK, "seq-2").paused is False
