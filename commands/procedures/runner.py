@@ -15,6 +15,9 @@ released, and `resume_unfinished` (scheduler and start-up) lets another replica 
 whose intent is recorded without its completion is checked against the cluster first
 (`commands.procedures.effects`) so it is never sent twice where the cluster can tell.
 
+What people see goes through a `report.RunReporter`: the Slack checklist and its thread (`drive`), or
+the terminal's live lines (`commands.terminal_procedure`, which holds the lock itself: `drive_held`).
+
 Known gap: a replica that dies between posting the checklist and recording its `ts` leaves that
 message stale; the next replica posts a new one (the outbox's lost-post lookup would close this).
 """
