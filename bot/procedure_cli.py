@@ -21,11 +21,14 @@ part-way (the output says where the cluster stands), 3 usage, 4 no `--break-glas
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import getpass
 import json
 import re
 import socket
 import sys
+import threading
+from collections.abc import Callable
 from typing import Annotated, Any
 
 import httpx
@@ -120,6 +123,21 @@ def ask_checkpoint(err: Console, run: ProcedureRun, step: Checkpoint) -> bool:
     return sys.stdin.readline().strip().lower() == "continue"
 
 
+async def _in_daemon_thread(ask: Callable[[], bool]) -> bool:
+    """Wait for a person off the event loop (the lock keeps renewing meanwhile); a daemon thread, so
+    Ctrl-C at the question ends the command instead of waiting for a line that never comes."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bool] = loop.create_future()
+
+    def work() -> None:
+        value = ask()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the command already ended
+            loop.call_soon_threadsafe(lambda: None if answer.done() else answer.set_result(value))
+
+    threading.Thread(target=work, name="checkpoint-question", daemon=True).start()
+    return await answer
+
+
 def show_steps(out: Console, command: str, reasons: tuple[str, ...], steps: tuple[str, ...]) -> None:
     out.print(f"[bold]{escape(command)}[/bold]: {len(steps)} steps, each act re-checked by preflight")
     for reason in reasons:
@@ -174,7 +192,7 @@ async def run_procedure(
             if continue_checkpoints:
                 out.print(f"step {run.index + 1}: {escape(step.prompt)}: continuing (--continue-checkpoints)")
                 return True
-            return await asyncio.to_thread(ask_checkpoint, err, run, step)
+            return await _in_daemon_thread(lambda: ask_checkpoint(err, run, step))
 
         reporter = TerminalChecklist(out)
         try:
