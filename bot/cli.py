@@ -58,6 +58,11 @@ VERBS: dict[str, Verb] = {
             ("stop-sequencer", "Stop sequencing on one op-node"),
         )
     },
+    "procedure": Verb(
+        "bot.procedure_cli",
+        "procedure_command",
+        "Run a runbook procedure step by step (break-glass: no Slack approver).",
+    ),
     "demo": Verb(
         "bot.demo", "demo_command", "Run the simulator, a console stand-in for Slack and the bot together."
     ),

@@ -31,6 +31,8 @@ import json
 import logging
 import socket
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 import httpx
@@ -191,13 +193,20 @@ async def run_operation(
 ) -> dict[str, Any]:
     """Preflight, confirm, execute; returns the JSON result or raises `Refused`."""
     spec = topology.networks[op.network]
+    async with terminal_context(settings, topology) as ctx:
+        return await _run(ctx, settings, spec, op, who, yes=yes, out=out, err=err, settle=settle)
+
+
+@asynccontextmanager
+async def terminal_context(settings: Settings, topology: Topology) -> AsyncIterator[BotContext]:
+    """What the executor and the procedure runner need, without Slack: Redis, HTTP, the clock."""
     url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
     handle = await open_redis(url, settings.state_dir)
     try:
         async with polling_client(topology) as http:
             clock = SystemClock()
-            slack = AsyncWebClient(token=None)  # the executor core never talks to Slack here
-            ctx = BotContext(
+            slack = AsyncWebClient(token=None)  # the cores never talk to Slack from the terminal
+            yield BotContext(
                 settings=settings,
                 topology=topology,
                 http=http,
@@ -207,7 +216,6 @@ async def run_operation(
                 redis=handle.client,
                 store=Store(handle.client, Keys(prefix=settings.key_prefix)),
             )
-            return await _run(ctx, settings, spec, op, who, yes=yes, out=out, err=err, settle=settle)
     finally:
         await handle.close()
 
@@ -258,7 +266,7 @@ async def _run(
     }
 
 
-def _fail(message: str, code: int) -> typer.Exit:
+def fail_exit(message: str, code: int) -> typer.Exit:
     Console(stderr=True).print(
         f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
     )
@@ -284,7 +292,7 @@ def operation_command(
     """Run a mutating verb without Slack: preflight, lock, audit and verification as in Slack."""
     verb = ctx.info_name or ""
     if not break_glass or not reason.strip():
-        raise _fail(
+        raise fail_exit(
             f'{verb} from the terminal has no second approver: pass --break-glass --reason "why" '
             "(recorded with your OS user and host). Nothing ran.",
             EXIT_NO_BREAK_GLASS,
@@ -294,10 +302,10 @@ def operation_command(
     try:
         op = parse_operation(verb, args or [], topology)
     except UsageError as exc:
-        raise _fail(str(exc), EXIT_USAGE) from None
+        raise fail_exit(str(exc), EXIT_USAGE) from None
     who = terminal.Operator(user=getpass.getuser(), host=socket.gethostname(), reason=reason.strip())
     if (problem := who.problem()) is not None:
-        raise _fail(f"{problem}. Nothing ran.", EXIT_USAGE)
+        raise fail_exit(f"{problem}. Nothing ran.", EXIT_USAGE)
     # With --json, stdout carries only the result; the plan and progress go to stderr.
     err = Console(stderr=True, highlight=False)
     out = err if json_out else stdout_console()
@@ -309,14 +317,14 @@ def operation_command(
         result, code, message = exc.result, exc.code, str(exc)
     except KeyboardInterrupt:
         # The executor recorded what ran before the interrupt reached it.
-        raise _fail(
+        raise fail_exit(
             f"interrupted; see `conductor-bot audit {op.network}` for what ran", EXIT_INTERRUPTED
         ) from None
     except RedisUnavailable as exc:
-        raise _fail(f"cannot take the network's lock or write the audit: {exc}", EXIT_REDIS) from None
+        raise fail_exit(f"cannot take the network's lock or write the audit: {exc}", EXIT_REDIS) from None
     except (RedisError, OSError, httpx.HTTPError) as exc:
         # Only the type: a Redis URL in the message may carry a password.
-        raise _fail(
+        raise fail_exit(
             f"the store or network failed ({type(exc).__name__}); see the audit trail", EXIT_REDIS
         ) from None
     if json_out:

@@ -62,7 +62,7 @@ async def resume_unfinished(ctx: BotContext) -> int:
             continue
         runs = {run.id: run for run in await records.unfinished(ctx.store, network)}
         for run in runs.values():
-            if run.phase == "running":
+            if run.phase == "running" and run.origin == "slack":
                 ctx.spawn(drive(ctx, network, run.id), name=task_name(network, run.id))
                 started += 1
         for request in await approval_store.open_requests(ctx.store, network):

@@ -12,7 +12,7 @@ from chat.text import clip
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
 from commands import approval_store
-from commands.approval import Finish
+from commands.approval import Finish, MessageRef
 from commands.approval_messages import send, update_message
 from commands.approval_messages import thread_reply as approval_reply
 from commands.executor import BOT_ACTOR
@@ -61,6 +61,34 @@ async def reply(ctx: BotContext, run: ProcedureRun, text: str) -> None:
         queued_at=ctx.clock.now(),
     )
     await send(ctx, run.network, write)
+
+
+class SlackChecklist:
+    """The Slack front end of a run: the checklist message, its thread, and the approval request."""
+
+    def __init__(self, ctx: BotContext, spec: NetworkSpec) -> None:
+        self._ctx, self._spec = ctx, spec
+
+    async def post(self, run: ProcedureRun) -> MessageRef | None:
+        steps = steps_of(run.procedure, self._spec)
+        response = await self._ctx.slack.chat_postMessage(
+            channel=run.channel, text=checklist_text(run), blocks=checklist_blocks(run, steps)
+        )
+        return MessageRef(channel=run.channel, ts=str(response["ts"]))
+
+    async def update(self, run: ProcedureRun) -> None:
+        await post_or_update(self._ctx, self._spec, run)
+
+    async def reply(self, run: ProcedureRun, text: str) -> None:
+        await reply(self._ctx, run, text)
+
+    async def ended(self, run: ProcedureRun) -> None:
+        await post_or_update(self._ctx, self._spec, run)
+        icon = {"succeeded": ":large_green_circle:", "failed": ":red_circle:"}.get(
+            run.phase, ":octagonal_sign:"
+        )
+        await reply(self._ctx, run, f"{icon} <@{run.requester}> {run.outcome}")
+        await finish_request(self._ctx, run)
 
 
 def stopped_text(run: ProcedureRun, spec: NetworkSpec, why: str, snap: NetworkSnapshot | None) -> str:

@@ -15,6 +15,9 @@ released, and `resume_unfinished` (scheduler and start-up) lets another replica 
 whose intent is recorded without its completion is checked against the cluster first
 (`commands.procedures.effects`) so it is never sent twice where the cluster can tell.
 
+What people see goes through a `report.RunReporter`: the Slack checklist and its thread (`drive`), or
+the terminal's live lines (`commands.terminal_procedure`, which holds the lock itself: `drive_held`).
+
 Known gap: a replica that dies between posting the checklist and recording its `ts` leaves that
 message stale; the next replica posts a new one (the outbox's lost-post lookup would close this).
 """
@@ -24,31 +27,22 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Literal
 
-import aiohttp
 from redis.exceptions import RedisError
-from slack_sdk.errors import SlackApiError
 
 from cluster.poller import poll_network
 from cluster.rpc import RpcError, call_step
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
 from commands import executor
-from commands.approval import MessageRef
 from commands.operations import StopSequencer
 from commands.plans import QUICK_TIMEOUT, Plan, StepResult
 from commands.preflight import prepare
 from commands.procedures import effects, records
-from commands.procedures.blocks import checklist_blocks, checklist_text, cluster_state
+from commands.procedures.blocks import cluster_state
 from commands.procedures.conditions import BlocksFlow, live
 from commands.procedures.definitions import closing_note, steps_of
-from commands.procedures.messages import (
-    call_entry,
-    call_text,
-    finish_request,
-    post_or_update,
-    reply,
-    stopped_text,
-)
+from commands.procedures.messages import SlackChecklist, call_entry, call_text, stopped_text
+from commands.procedures.report import RunReporter
 from commands.procedures.state import (
     FINAL_PHASES,
     ActStarted,
@@ -74,7 +68,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 BOT_ACTOR = executor.BOT_ACTOR
-_SLACK_ERRORS = (SlackApiError, aiohttp.ClientError, TimeoutError)
 
 
 def task_name(network: str, run_id: str) -> str:
@@ -90,7 +83,7 @@ async def drive(ctx: BotContext, network: str, run_id: str) -> None:
         async with locks.hold(
             ctx.store, ctx.store.keys.lock(network), executor.LOCK_TTL_MS, executor.RENEW_EVERY
         ) as held:
-            await _Driver(ctx, spec, run_id, held).run()
+            await drive_held(ctx, spec, run_id, held, SlackChecklist(ctx, spec))
     except locks.LockBusy:
         logger.info("procedure not driven: network lock held network=%s run=%s", network, run_id)
     except (RedisError, LockLost) as e:
@@ -98,9 +91,18 @@ async def drive(ctx: BotContext, network: str, run_id: str) -> None:
         logger.error("procedure lost its store network=%s run=%s error=%s", network, run_id, type(e).__name__)
 
 
+async def drive_held(
+    ctx: BotContext, spec: NetworkSpec, run_id: str, held: HeldLock, out: RunReporter
+) -> None:
+    """Drive the run under a lock the caller holds (the terminal keeps it across its prompts)."""
+    await _Driver(ctx, spec, run_id, held, out).run()
+
+
 class _Driver:
-    def __init__(self, ctx: BotContext, spec: NetworkSpec, run_id: str, held: HeldLock) -> None:
-        self.ctx, self.spec, self.run_id, self.held = ctx, spec, run_id, held
+    def __init__(
+        self, ctx: BotContext, spec: NetworkSpec, run_id: str, held: HeldLock, out: RunReporter
+    ) -> None:
+        self.ctx, self.spec, self.run_id, self.held, self.out = ctx, spec, run_id, held, out
         self.settle = executor.settle_of(ctx)
 
     async def snapshot(self) -> NetworkSnapshot:
@@ -139,8 +141,7 @@ class _Driver:
                 match step:
                     case Checkpoint():
                         run = await self.apply(CheckpointReached())
-                        await reply(
-                            self.ctx,
+                        await self.out.reply(
                             run,
                             f":raising_hand: step {run.index + 1}: {step.prompt}, then press *Continue*",
                         )
@@ -150,23 +151,19 @@ class _Driver:
                         run = await self.act(run, step, steps)
                     case SetExecutionMode():
                         run = await self.set_mode(run, step, steps)
-                await post_or_update(self.ctx, self.spec, run)
+                await self.out.update(run)
         except _Ended:
             run = await self.load()
-        await post_or_update(self.ctx, self.spec, run)
+        await self.out.update(run)
 
     async def post_checklist(self, run: ProcedureRun) -> ProcedureRun:
-        steps = steps_of(run.procedure, self.spec)
-        response = await self.ctx.slack.chat_postMessage(
-            channel=run.channel, text=checklist_text(run), blocks=checklist_blocks(run, steps)
-        )
-        return await self.apply(MessagePosted(ref=MessageRef(channel=run.channel, ts=str(response["ts"]))))
+        ref = await self.out.post(run)
+        return run if ref is None else await self.apply(MessagePosted(ref=ref))
 
     async def park(self, run: ProcedureRun) -> ProcedureRun:
         if run.abort_requested_by is None:
             run = await self.apply(Park())
-            await reply(
-                self.ctx,
+            await self.out.reply(
                 run,
                 f":double_vertical_bar: paused before step {run.index + 1}; press *Resume* to go on",
             )
@@ -178,12 +175,7 @@ class _Driver:
         return run
 
     async def ended(self, run: ProcedureRun) -> None:
-        await post_or_update(self.ctx, self.spec, run)
-        icon = {"succeeded": ":large_green_circle:", "failed": ":red_circle:"}.get(
-            run.phase, ":octagonal_sign:"
-        )
-        await reply(self.ctx, run, f"{icon} <@{run.requester}> {run.outcome}")
-        await finish_request(self.ctx, run)
+        await self.out.ended(run)
 
     async def fail(self, run: ProcedureRun, detail: str, snap: NetworkSnapshot | None = None) -> ProcedureRun:
         if snap is None:
@@ -205,7 +197,7 @@ class _Driver:
             outcome = f"All {len(steps)} steps done. *Cluster now:* {cluster_state(snap)}.{note}"
         run_after = await self.apply(StepFinished(status=status, detail=detail, last=last, outcome=outcome))
         icon = ":fast_forward:" if skipped else ":white_check_mark:"
-        await reply(self.ctx, run_after, f"{icon} step {run.index + 1}/{len(steps)} {status}: {detail}")
+        await self.out.reply(run_after, f"{icon} step {run.index + 1}/{len(steps)} {status}: {detail}")
         if last:
             await self.ended(run_after)
         return run_after
@@ -233,7 +225,7 @@ class _Driver:
                 return await self.park(fresh)
             if run.live != shown:
                 shown = run.live
-                await post_or_update(self.ctx, self.spec, run)
+                await self.out.update(run)
             await self.settle()
 
     async def act(self, run: ProcedureRun, step: Act, steps: tuple[Step, ...]) -> ProcedureRun:
@@ -254,8 +246,7 @@ class _Driver:
                 )
             warnings = [f.message for f in prepared.findings if f.level == "warn"]
             note = (" Warnings: " + "; ".join(warnings)) if warnings else ""
-            await reply(
-                self.ctx,
+            await self.out.reply(
                 run,
                 f":mag: step {run.index + 1}: preflight passed on a fresh snapshot; running "
                 f"`{step.operation.command}` ({len(prepared.plan.steps)} call(s)).{note}",
@@ -275,8 +266,7 @@ class _Driver:
                         if seen
                         else "the cluster cannot show whether it did"
                     )
-                    await reply(
-                        self.ctx,
+                    await self.out.reply(
                         run,
                         f":recycle: `{call.method}` on *{call.target}* may have been sent before the bot "
                         f"restarted; {why}, so it is not sent again",
@@ -286,7 +276,7 @@ class _Driver:
             run = await self.apply(RpcIntent(call=j))
             result = await executor.run_step(self.ctx, self.spec, call, j + 1, stored)
             await audit.append(self.ctx.store, self.spec.name, call_entry(self.ctx, run, result))
-            await reply(self.ctx, run, f"step {run.index + 1}: " + call_text(result))
+            await self.out.reply(run, f"step {run.index + 1}: " + call_text(result))
             if not result.ok:
                 return await self.fail(run, f"`{call.method}` on {call.target} failed: {result.detail}")
             if call.method == "admin_overrideLeader":
@@ -342,8 +332,7 @@ class _Driver:
         before = await self.read_mode(url)
         if before == step.mode:
             if run.rpc_sent == 0:
-                await reply(
-                    self.ctx,
+                await self.out.reply(
                     run,
                     f":recycle: `debug_setExecutionMode` on *{step.sequencer}* may have been sent before the "
                     "bot restarted; rollup-boost reports the mode, so it is not sent again",
@@ -365,7 +354,7 @@ class _Driver:
                 index=1, target=step.sequencer, method="debug_setExecutionMode", ok=False, detail=detail
             )
         await audit.append(self.ctx.store, self.spec.name, call_entry(self.ctx, run, result))
-        await reply(self.ctx, run, f"step {run.index + 1}: " + call_text(result))
+        await self.out.reply(run, f"step {run.index + 1}: " + call_text(result))
         if not result.ok:
             return await self.fail(
                 run, f"`debug_setExecutionMode` on {step.sequencer} failed: {result.detail}"

@@ -46,8 +46,11 @@ class ProcedureRun(_Frozen):
     procedure: Procedure
     requester: str
     approvers: tuple[str, ...] = ()
-    # Where the checklist message is posted (the approval message's channel).
+    # Where the checklist message is posted (the approval message's channel; empty from the terminal).
     channel: str
+    # A terminal (break-glass) run is driven only by the terminal that started it: it has no
+    # checklist or approval request, so a bot replica never picks it up (`lifecycle.resume_unfinished`).
+    origin: Literal["slack", "terminal"] = "slack"
     created_at: float
     phase: Phase = "running"
     index: int = 0

@@ -1,0 +1,300 @@
+"""`conductor-bot procedure NAME NETWORK [SEQ] --break-glass --reason "…"`: runbook procedures when
+Slack is down.
+
+The procedure is resolved on a fresh snapshot and run by the Slack procedures' own runner
+(`commands.terminal_procedure`): the same per-network lock, per-step preflight and invariants,
+recorded intents (resumable records), outcome checks and audit trail, with the OS user, host and
+reason recorded. The steps are shown and the network's name is typed back (or `--yes`).
+
+Human checkpoints (redeploy's "redeploy the node, then press Continue"): the terminal asks, holding
+the network's lock meanwhile; typing `continue` goes on, anything else (or end of input) aborts the
+run there with the cluster's state and the next manual step. Under `--yes` nobody is there to ask, so
+a procedure with a checkpoint is refused before anything runs unless `--continue-checkpoints` says
+to go through them unasked.
+
+Exit codes are those of the terminal verbs (`bot.terminal_cli`): 0 succeeded, 1 failed or aborted
+part-way (the output says where the cluster stands), 3 usage, 4 no `--break-glass`/`--reason`,
+5 the procedure cannot start on this cluster, 6 the network's lock is held, 7 not confirmed,
+8 Redis unavailable or lost, 130 interrupted (the run is recorded as failed where it stopped).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import json
+import re
+import socket
+import sys
+import threading
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import httpx
+import typer
+from redis.exceptions import RedisError
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+from bot.settings import Settings
+from bot.status_cli import ClustersOption, settings_or_exit, stdout_console, topology_or_exit
+from bot.terminal_cli import (
+    EXIT_BLOCKED,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_NO_BREAK_GLASS,
+    EXIT_NOT_CONFIRMED,
+    EXIT_OK,
+    EXIT_REDIS,
+    EXIT_USAGE,
+    Refused,
+    confirm,
+    fail_exit,
+    post_notice,
+    terminal_context,
+)
+from chat.text import escape as slack_escape
+from cluster.topology import NetworkSpec, Topology
+from commands import terminal, terminal_procedure
+from commands.approval import MessageRef
+from commands.procedure import procedures_help
+from commands.procedures.definitions import outline, steps_of
+from commands.procedures.state import ProcedureRun
+from commands.procedures.steps import Checkpoint
+from store.connection import RedisUnavailable
+
+EXIT_BY_VERDICT = {
+    "succeeded": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "aborted": EXIT_FAILED,
+    "busy": EXIT_BUSY,
+    "store_lost": EXIT_REDIS,
+}
+_EMOJI = re.compile(r":[a-z0-9_+-]+:\s*")
+_BOLD = re.compile(r"\*([^*\n]+)\*")
+
+
+def plain(text: str) -> str:
+    """Slack mrkdwn as a terminal line: no emoji codes, bold kept as rich markup."""
+    return _BOLD.sub(r"[bold]\1[/bold]", escape(_EMOJI.sub("", text)))
+
+
+class TerminalChecklist:
+    """The `RunReporter` for a terminal: one line per event, a spinner with a wait's live number."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._status: Status | None = None
+
+    def stop(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    async def post(self, run: ProcedureRun) -> MessageRef | None:
+        return None  # the steps were shown before confirming; nothing to record on the run
+
+    async def update(self, run: ProcedureRun) -> None:
+        if run.phase == "running" and run.live:
+            text = f"step {run.index + 1}: {plain(run.live)}"
+            if self._status is None:
+                self._status = self._console.status(text)
+                self._status.start()
+            else:
+                self._status.update(text)
+
+    async def reply(self, run: ProcedureRun, text: str) -> None:
+        self.stop()
+        self._console.print(plain(text))
+
+    async def ended(self, run: ProcedureRun) -> None:
+        self.stop()
+
+
+def ask_checkpoint(err: Console, run: ProcedureRun, step: Checkpoint) -> bool:
+    err.print(
+        f"[bold]step {run.index + 1}[/bold]: {escape(step.prompt)}. "
+        "Type [bold]continue[/bold] when done (anything else aborts here): ",
+        end="",
+    )
+    return sys.stdin.readline().strip().lower() == "continue"
+
+
+async def _in_daemon_thread(ask: Callable[[], bool]) -> bool:
+    """Wait for a person off the event loop (the lock keeps renewing meanwhile); a daemon thread, so
+    Ctrl-C at the question ends the command instead of waiting for a line that never comes."""
+    loop = asyncio.get_running_loop()
+    answer: asyncio.Future[bool] = loop.create_future()
+
+    def work() -> None:
+        value = ask()
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the command already ended
+            loop.call_soon_threadsafe(lambda: None if answer.done() else answer.set_result(value))
+
+    threading.Thread(target=work, name="checkpoint-question", daemon=True).start()
+    return await answer
+
+
+def show_steps(out: Console, command: str, reasons: tuple[str, ...], steps: tuple[str, ...]) -> None:
+    out.print(f"[bold]{escape(command)}[/bold]: {len(steps)} steps, each act re-checked by preflight")
+    for reason in reasons:
+        style = "red" if "HALTS" in reason else "cyan"
+        out.print(f"  [{style}]{escape(reason)}[/{style}]")
+    for i, line in enumerate(steps, start=1):
+        out.print(f"  {i}. {escape(line)}")
+
+
+async def run_procedure(
+    settings: Settings,
+    topology: Topology,
+    spec: NetworkSpec,
+    name: str,
+    args: tuple[str, ...],
+    who: terminal.Operator,
+    *,
+    yes: bool,
+    continue_checkpoints: bool,
+    out: Console,
+    err: Console,
+) -> dict[str, Any]:
+    """Resolve, confirm, run; returns the JSON result or raises `Refused`."""
+    base: dict[str, Any] = {"network": spec.name, "procedure": name, "actor": who.actor}
+    async with terminal_context(settings, topology) as ctx:
+        if await terminal.lock_holder(ctx, spec):
+            text = f"an operation is running on {spec.name} right now (its lock is held); nothing ran"
+            raise Refused(EXIT_BUSY, text, {**base, "verdict": "busy"})
+        resolution = await terminal_procedure.resolve_procedure(ctx, spec, name, args)
+        proc = resolution.procedure
+        if proc is None:
+            text = f"procedure {name} cannot start: {resolution.refusal}"
+            await terminal_procedure.audit_refusal(ctx, spec, f"procedure {name}", text, who)
+            raise Refused(EXIT_BLOCKED, text, {**base, "verdict": "blocked"})
+        base["command"] = proc.command
+        base["steps_planned"] = list(outline(proc, spec))
+        show_steps(out, proc.command, resolution.reasons, outline(proc, spec))
+        checkpoints = [s for s in steps_of(proc, spec) if isinstance(s, Checkpoint)]
+        if checkpoints and yes and not continue_checkpoints:
+            text = (
+                f"{proc.command} stops for a person ({checkpoints[0].prompt}); run it without --yes to be "
+                "asked there, or add --continue-checkpoints to go through it unasked. Nothing ran."
+            )
+            raise Refused(EXIT_USAGE, text, {**base, "verdict": "refused"})
+        if not yes and not confirm(err, spec.name):
+            raise Refused(
+                EXIT_NOT_CONFIRMED, "not confirmed; nothing ran", {**base, "verdict": "not_confirmed"}
+            )
+
+        async def checkpoint(run: ProcedureRun, step: Checkpoint) -> bool:
+            reporter.stop()
+            if continue_checkpoints:
+                out.print(f"step {run.index + 1}: {escape(step.prompt)}: continuing (--continue-checkpoints)")
+                return True
+            return await _in_daemon_thread(lambda: ask_checkpoint(err, run, step))
+
+        reporter = TerminalChecklist(out)
+        try:
+            result = await terminal_procedure.execute(ctx, spec, proc, who, reporter, checkpoint)
+        finally:
+            reporter.stop()
+    notice = (
+        f":rotating_light: break-glass procedure from the terminal: `{proc.command}` by "
+        f"{slack_escape(who.user)} on {slack_escape(who.host)} (reason: {slack_escape(who.reason)}).\n"
+        f"{result.verdict}: {slack_escape(result.text)}"
+    )
+    notified = await post_notice(settings, spec, notice)
+    run = result.run
+    return {
+        **base,
+        "verdict": result.verdict,
+        "run_id": run.id if run else None,
+        "text": result.text,
+        "steps": [o.model_dump(mode="json") for o in run.outcomes] if run else [],
+        "notice_posted": notified,
+    }
+
+
+def procedure_command(
+    args: Annotated[
+        list[str] | None,
+        typer.Argument(help="NAME NETWORK and the procedure's arguments, as in Slack.", show_default=False),
+    ] = None,
+    break_glass: Annotated[
+        bool, typer.Option("--break-glass", help="Act without a second approver (required).")
+    ] = False,
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why; recorded in the audit trail (required).")
+    ] = "",
+    yes: Annotated[bool, typer.Option("--yes", help="Skip typing the network name to confirm.")] = False,
+    continue_checkpoints: Annotated[
+        bool,
+        typer.Option("--continue-checkpoints", help="With --yes: go through human checkpoints unasked."),
+    ] = False,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+    clusters: ClustersOption = None,
+) -> None:
+    """Run a runbook procedure without Slack: the Slack runner's checks, lock, records and audit."""
+    if not break_glass or not reason.strip():
+        raise fail_exit(
+            'a procedure from the terminal has no second approver: pass --break-glass --reason "why" '
+            "(recorded with your OS user and host). Nothing ran.",
+            EXIT_NO_BREAK_GLASS,
+        )
+    words = args or []
+    if len(words) < 2:
+        raise fail_exit(
+            f"usage: conductor-bot procedure NAME NETWORK [ARGS]. Procedures:\n{procedures_help()}",
+            EXIT_USAGE,
+        )
+    name, network, *rest = words
+    settings = settings_or_exit(clusters)
+    topology = topology_or_exit(settings)
+    spec = topology.network(network)
+    if spec is None:
+        raise fail_exit(f"unknown network {network}; see `conductor-bot networks`", EXIT_USAGE)
+    who = terminal.Operator(user=getpass.getuser(), host=socket.gethostname(), reason=reason.strip())
+    if (problem := who.problem()) is not None:
+        raise fail_exit(f"{problem}. Nothing ran.", EXIT_USAGE)
+    err = Console(stderr=True, highlight=False)
+    out = err if json_out else stdout_console()
+    try:
+        result = asyncio.run(
+            run_procedure(
+                settings,
+                topology,
+                spec,
+                name,
+                tuple(rest),
+                who,
+                yes=yes,
+                continue_checkpoints=continue_checkpoints,
+                out=out,
+                err=err,
+            )
+        )
+        code = EXIT_BY_VERDICT[result["verdict"]]
+        message = result["text"]
+    except Refused as exc:
+        result, code, message = exc.result, exc.code, str(exc)
+    except KeyboardInterrupt:
+        raise fail_exit(
+            f"interrupted; the run is recorded as failed where it stopped: `conductor-bot audit {network}`",
+            EXIT_INTERRUPTED,
+        ) from None
+    except RedisUnavailable as exc:
+        raise fail_exit(f"cannot take the network's lock or write the audit: {exc}", EXIT_REDIS) from None
+    except (RedisError, OSError, httpx.HTTPError) as exc:
+        raise fail_exit(
+            f"the store or network failed ({type(exc).__name__}); see the audit trail", EXIT_REDIS
+        ) from None
+    if json_out:
+        stdout_console().print(json.dumps(result), markup=False, highlight=False, soft_wrap=True)
+    else:
+        style = "green" if code == EXIT_OK else "red"
+        out.print(f"[{style}]{escape(result.get('verdict', 'refused'))}[/{style}]: {plain(message)}")
+    raise typer.Exit(code)
+
+
+procedure_command.context_settings = {"ignore_unknown_options": True}  # type: ignore[attr-defined]
