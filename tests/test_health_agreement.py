@@ -18,11 +18,11 @@ import pytest
 from alerts.model import fingerprint
 from alerts.rules import WatchMemory, evaluate
 from bot.status_cli import exit_code, snapshot_json
+from chat.text import escape
 from cluster.conditions import assess
 from cluster.health import Verdict
 from cluster.snapshot import ErrorKind, NetworkSnapshot, NodeStatus
 from cluster.topology import NetworkSpec
-from chat.text import escape
 from commands.status_blocks import status_blocks
 from tests.alerts.factories import IDS, T0, healthy_nodes, membership, node, put, replace, silent, snap, spec
 
