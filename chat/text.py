@@ -27,6 +27,11 @@ def escape(text: str, *, keep_user_mentions: bool = False) -> str:
     return _ESCAPED_MENTION.sub(r"<@\1>", escaped) if keep_user_mentions else escaped
 
 
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 step`, `3 steps`: a count with its noun, never `step(s)`."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
+
+
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters, with an ellipsis when cut (Block Kit rejects longer fields)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
