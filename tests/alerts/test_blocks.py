@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from alerts.blocks import AlertButtonValue, alert_blocks, alert_text, burst_summary_blocks, burst_summary_text
-from alerts.texts import reminder_text, resolved_text
 from alerts.ids import AlertAction
 from alerts.model import AlertState, MessageRef
+from alerts.texts import reminder_text, resolved_text
 from tests.alerts.factories import NET, T0
 from tests.fixtures.blocks_valid import assert_valid_message
 from tests.fixtures.golden import assert_golden
