@@ -232,8 +232,11 @@ async def handle_silence(ctx: BotContext, cmd: CommandInvocation, reply: Reply) 
         )
         return
     until: SilenceEnd = "resolved" if length == "resolved" else now + float(length)
-    await apply(ctx, spec.name, fp, Silence(user=cmd.user_id, until=until))
-    await reply.ephemeral(f"Silenced `{fp}` {silence_text(until, now)}.")
+    silence = Silence(user=cmd.user_id, until=until)
+    state = await apply(ctx, spec.name, fp, silence)
+    await reply.ephemeral(
+        not_firing_text(state, silence, now) or f"Silenced `{fp}` {silence_text(until, now)}."
+    )
 
 
 async def silence_network(ctx: BotContext, network: str, user: str, until: float) -> None:
@@ -285,6 +288,25 @@ async def handle_unsilence(ctx: BotContext, cmd: CommandInvocation, reply: Reply
     await reply.ephemeral(f"Lifted any silence on `{fp}`.")
 
 
+def not_firing_text(state: AlertState, observation: Observation, now: float) -> str | None:
+    """What a user's response did to an alert that is not firing; None when it is (the thread says)."""
+    if state.phase == "firing":
+        return None
+    fp = f"`{state.fingerprint}`"
+    was = "resolved" if state.phase == "resolved" else f"{state.phase}, not firing"
+    match observation:
+        case Acknowledge():
+            return f"{fp} is {was}: nothing to acknowledge."
+        case Silence() if observation.until == "resolved":
+            return f"{fp} is {was}: nothing to silence until resolved."
+        case Silence():
+            return (
+                f"{fp} is {was}. Silenced anyway {silence_text(observation.until, now)}: "
+                "if it fires before then, it will not be posted."
+            )
+    return None
+
+
 def register(registry: VerbRegistry) -> None:
     registry.add("alerts", handle_alerts)
     registry.add("silence", handle_silence)
@@ -300,15 +322,18 @@ def register_actions(app: AsyncApp, ctx: BotContext) -> None:
 
 
 async def _clicked_button(
-    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], respond: Respond
 ) -> None:
-    await clicked(ctx, action, body)
+    await clicked(ctx, action, body, respond)
 
 
 async def clicked(
-    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond | None = None
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], respond: Respond | None = None
 ) -> None:
-    """One alert button: check the user, then move the alert (which updates the message and its thread)."""
+    """One alert button: check the user, then move the alert (which updates the message and its thread).
+
+    A click on an alert that is no longer firing changes nothing anyone would see, so the clicker is
+    told (ephemerally) what it did instead."""
     value = button_value(AlertButtonValue, body, STALE_BUTTON_TEXT)
     spec = find_network(ctx, value.network)
     user = str((body.get("user") or {}).get("id", ""))
@@ -334,4 +359,7 @@ async def clicked(
         observation = Silence(user=user, until="resolved")
     else:
         observation = Silence(user=user, until=now + SILENCE_SECONDS[action])
-    await apply(ctx, spec.name, value.fingerprint, observation)
+    state = await apply(ctx, spec.name, value.fingerprint, observation)
+    note = not_firing_text(state, observation, now)
+    if note is not None and respond is not None:
+        await respond(text=note, response_type="ephemeral", replace_original=False)
