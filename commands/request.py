@@ -2,6 +2,7 @@
 
     authz (channel, requester) → parse → fresh snapshot → preflight
         blocked  → ephemeral list of the blocking findings, refusal audited, nothing stored
+        no-op    → (one named sequencer already as asked) answered at once, audited, nothing stored
         ok       → one open operation per network: refuse while another request is open or the
                    network's lock is held → store the request (record + open index + audit, one script)
                    → post the approval message → remember its (channel, ts)
@@ -40,6 +41,9 @@ logger = logging.getLogger(__name__)
 # Longer than Slack's retry window, so a retried slash command never opens a second request.
 SEEN_TTL_MS = 10 * 60 * 1000
 _SAFE_ID = re.compile(r"^[^\s{}]{1,200}$")
+# Preflight findings saying the named sequencer is already as the operation would leave it. A request
+# for nothing would still hold the network's one open operation until it expires.
+NO_OP_CODES = frozenset({"not_overridden", "already_paused", "not_paused", "not_active"})
 
 
 class RequestRefused(BotError):
@@ -61,11 +65,43 @@ def refusal_text(prepared: PreparedOperation) -> str:
     return "\n".join(lines)
 
 
+def no_op_text(prepared: PreparedOperation) -> str | None:
+    """What the requester is told when the operation would change nothing; None when it would."""
+    if getattr(prepared.operation, "sequencer", None) is None:
+        return None  # several targets: some may still need it
+    same = [f.message for f in prepared.findings if f.level == "ok" and f.code in NO_OP_CODES]
+    if not same:
+        return None
+    return (
+        f":information_source: `{prepared.operation.command}` would change nothing: {'; '.join(same)}."
+        " No request was opened."
+    )
+
+
 async def first_delivery(ctx: BotContext, cmd: CommandInvocation) -> bool:
     """False when Slack delivers the same slash command again (same trigger id)."""
     if cmd.trigger_id is None or not _SAFE_ID.match(cmd.trigger_id):
         return True
     return await ctx.store.claim_once(ctx.store.keys.seen(f"command.{cmd.trigger_id}"), SEEN_TTL_MS)
+
+
+async def _audit_unopened(
+    ctx: BotContext,
+    spec: NetworkSpec,
+    cmd: CommandInvocation,
+    prepared: PreparedOperation,
+    text: str,
+    outcome: str,
+) -> None:
+    entry = AuditEntry(
+        at=ctx.clock.now(),
+        network=spec.name,
+        kind=AuditKind.REQUEST,
+        actor=cmd.user_id,
+        message=text[:2000],
+        data={"outcome": outcome, "command": prepared.operation.command},
+    )
+    await audit.append(ctx.store, spec.name, entry)
 
 
 async def _refuse_if_busy(ctx: BotContext, spec: NetworkSpec) -> None:
@@ -100,6 +136,10 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
         )
     snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
     prepared = prepare(operation, snapshot, spec, await marks.node_overrides(ctx.store, spec.name))
+    if not prepared.blocked and (text := no_op_text(prepared)) is not None:
+        await _audit_unopened(ctx, spec, cmd, prepared, text, "nothing_to_do")
+        await reply.ephemeral(text)
+        return
     await submit(ctx, cmd, spec, prepared, reply)
 
 

@@ -148,6 +148,26 @@ async def test_preflight_refusal_creates_no_request_and_is_audited(running_bot: 
         assert entry.kind == AuditKind.REQUEST and entry.data["outcome"] == "refused_by_preflight"
 
 
+async def test_a_request_that_would_change_nothing_is_answered_at_once_and_opens_nothing(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        sent = await bot.driver.command(
+            f"override-leader {NETWORK} seq-1 --clear", user=REQUESTER, channel=bot.channel()
+        )
+        text = await ephemeral(bot, sent.response_name)
+        assert text == (
+            f":information_source: `override-leader {NETWORK} seq-1 --clear` would change nothing: "
+            "seq-1 is not overridden; clearing is a no-op. No request was opened."
+        )
+        assert bot.fake.messages(bot.channel()) == []
+        assert await approval_store.open_requests(bot.ctx.store, NETWORK) == []
+        [entry] = await audit_entries(bot)
+        assert entry.kind == AuditKind.REQUEST and entry.data["outcome"] == "nothing_to_do"
+        # The network stays free: a real operation can be requested straight away.
+        await open_request(bot, f"pause {NETWORK} seq-2")
+
+
 async def test_unlisted_requester_is_refused(running_bot: StartBot) -> None:
     async with running_bot(network_overrides=OVERRIDES) as bot:
         sent = await bot.driver.command(f"pause {NETWORK} seq-2", user=STRANGER, channel=bot.channel())
