@@ -48,6 +48,12 @@ def slack_date(when: float) -> str:
     return f"<!date^{int(when)}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
+def slack_relative(when: float, fallback: str) -> str:
+    """A Slack date token shown as time from now in the reader's client ("in 15 minutes", "3 minutes
+    ago"), so it never goes stale in a message nobody re-renders; `fallback` where it cannot be shown."""
+    return f"<!date^{int(when)}^{{ago}}|{fallback}>"
+
+
 def duration(seconds: float) -> str:
     """A short human duration: 45s, 12m, 1h 5m, 2d 3h."""
     s = max(0, int(seconds))

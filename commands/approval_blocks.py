@@ -9,11 +9,12 @@ handler loads everything else from the store. Endpoint URLs are shown with crede
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, slack_date
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape, plural, slack_date, slack_relative
 from cluster.redact import redact_url
 from cluster.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
@@ -125,17 +126,64 @@ def _force_banner(request: ApprovalRequest) -> str:
     return text
 
 
-def _summary_fields(request: ApprovalRequest) -> Block:
+def mention(principal: str, group_ids: Mapping[str, str] | None = None) -> str:
+    """An approver as Slack shows (and notifies) them: `<@U…>` for a user, `<!subteam^S…>` for a user
+    group whose id is known (configured as `S…`, or its `@handle` resolved into `group_ids`), else
+    the handle as plain text."""
+    if principal.startswith(("U", "W")):
+        return f"<@{principal}>"
+    group_id = principal if principal.startswith("S") else (group_ids or {}).get(principal)
+    return f"<!subteam^{group_id}>" if group_id else escape(principal)
+
+
+def approvers_text(
+    request: ApprovalRequest, spec: NetworkSpec, group_ids: Mapping[str, str] | None = None
+) -> str:
+    """Who can still approve: "needs 1 approval from @sequencer-leads" (never naming the requester)."""
+    missing = request.approvals_required - len(request.approvals)
+    who = [mention(p, group_ids) for p in spec.approvers if p != request.requester]
+    if not who:
+        return "nobody is listed as an approver of this network"
+    return f"needs {plural(missing, 'approval')} from {' or '.join(who)}"
+
+
+def expires_text(request: ApprovalRequest) -> str:
+    """Time left as the reader's client counts it, then the moment itself."""
+    left = f"in {duration(request.expires_at - request.created_at)}"
+    return f"{slack_relative(request.expires_at, left)} ({slack_date(request.expires_at)})"
+
+
+def approvers_ping_text(
+    request: ApprovalRequest, spec: NetworkSpec, group_ids: Mapping[str, str]
+) -> str | None:
+    """The thread reply that notifies approvers the message could only name: user groups configured
+    by `@handle`, now resolved. Users and `S…` groups are mentioned by the message itself (its post
+    notifies them), so None when there is nobody else: one notification per approver, not two."""
+    resolved = [p for p in spec.approvers if p in group_ids]
+    if not resolved:
+        return None
+    who = " ".join(mention(p, group_ids) for p in resolved)
+    needs = approvers_text(request, spec, group_ids)
+    return clip(
+        f":bell: {who}: `{request.operation.command}` by <@{request.requester}> {needs};"
+        f" expires {expires_text(request)}.",
+        SECTION_LIMIT,
+    )
+
+
+def _summary_fields(request: ApprovalRequest, spec: NetworkSpec) -> Block:
     approvals = f"{len(request.approvals)} of {request.approvals_required}"
     if request.approvals:
         approvals += ": " + ", ".join(f"<@{u}>" for u in request.approvals)
+    if request.state == "pending":
+        approvals += f"\n{approvers_text(request, spec)}"
     fields = [
         f"*Requester*\n<@{request.requester}>",
         f"*Network*\n{request.network}",
         f"*Approvals*\n{approvals}",
     ]
     if request.state == "pending" or request.decided_at is None:
-        fields.append(f"*Expires*\n{slack_date(request.expires_at)}")
+        fields.append(f"*Expires*\n{expires_text(request)}")
     else:
         fields.append(f"*Decided*\n{slack_date(request.decided_at)}")
     return {
@@ -155,6 +203,12 @@ def _outcome_text(request: ApprovalRequest) -> str:
             return "*Outcome*: executing; step results follow in the thread"
         case "approved":
             return f"*Outcome*: approved by {', '.join(f'<@{u}>' for u in request.approvals)}; about to run"
+        case "rejected":
+            return f"*Outcome*: rejected by {', '.join(f'<@{u}>' for u in request.rejections)}; nothing ran"
+        case "expired":
+            return (
+                f"*Outcome*: expired {slack_date(request.expires_at)} without enough approvals; nothing ran"
+            )
         case _:
             return f"*Outcome*: {already_decided_message(request)}"
 
@@ -206,7 +260,7 @@ def approval_blocks(request: ApprovalRequest, spec: NetworkSpec) -> list[Block]:
     ]
     if request.operation.force:
         blocks.append(_section(ApprovalBlock.FORCE_BANNER, _force_banner(request)))
-    blocks.append(_summary_fields(request))
+    blocks.append(_summary_fields(request, spec))
     if request.state != "pending":
         blocks.append(_section(ApprovalBlock.OUTCOME, _outcome_text(request)))
     blocks.append(_section(ApprovalBlock.PLAN, _plan_text(request, spec)))

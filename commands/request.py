@@ -23,7 +23,8 @@ from chat.errors import BotError
 from cluster.poller import poll_network
 from commands import approval_actions, approval_store
 from commands.approval import ApprovalRequest, Cancel, MessageRef, open_request
-from commands.approval_blocks import approval_blocks, approval_text
+from commands.approval_blocks import approval_blocks, approval_text, approvers_ping_text
+from commands.approval_messages import thread_reply
 from commands.args import OPERATION_VERBS, parse_operation
 from commands.preflight import PreparedOperation, prepare
 from store import audit, locks, marks
@@ -211,11 +212,14 @@ async def _post(ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest, cm
             f"Could not post the approval message ({type(e).__name__}); "
             "the request was withdrawn and nothing ran."
         ) from e
-    await approval_store.attach_message(
-        ctx.store, spec.name, request.id, MessageRef(channel=cmd.channel_id, ts=ts)
-    )
+    message = MessageRef(channel=cmd.channel_id, ts=ts)
+    await approval_store.attach_message(ctx.store, spec.name, request.id, message)
     metrics.REQUESTS.labels(request.state).inc()
     logger.info("request opened network=%s request=%s verb=%s", spec.name, request.id, cmd.verb)
+    # The message mentions the approvers it can; groups named by handle are mentioned in its thread.
+    ping = approvers_ping_text(request, spec, await ctx.directory.group_ids(spec.approvers))
+    if ping is not None:
+        await thread_reply(ctx, request.model_copy(update={"message": message}), ping)
 
 
 def register(registry: VerbRegistry) -> None:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from commands import approval_store
 from commands.expiry import sweep_expired
 from commands.ids import ApprovalAction, ApprovalBlock
 from store.audit import AuditKind
+from tests.fixtures.blocks_valid import assert_valid_message
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import StartBot
 from tests.scenarios.approval_support import (
@@ -190,6 +192,32 @@ async def test_simultaneous_requests_leave_at_most_one_open(running_bot: StartBo
         refusals = [r for s in sent for r in bot.fake.responses(s.response_name)]
         assert len(refusals) == len(sent) - len(posted)
         assert all("open request" in r["text"] or "same moment" in r["text"] for r in refusals)
+
+
+async def test_the_request_names_its_approvers_and_mentions_a_group_named_by_handle_in_its_thread(
+    running_bot: StartBot,
+) -> None:
+    overrides = {**OVERRIDES, "approvers": (APPROVER, "@oncall", "@nosuchgroup")}
+    async with running_bot(network_overrides=overrides) as bot:
+        bot.fake.add_usergroup("oncall", "S0ONCALL", ["U_ONCALL"])
+        message = await open_request(bot, f"pause {NETWORK} seq-2")
+        assert_valid_message(message.text, message.blocks)
+        summary = "\n".join(
+            f["text"] for f in json.loads(block_text(message, ApprovalBlock.SUMMARY))["fields"]
+        )
+        # The message mentions whom it can (its post notifies them); a handle stays a name there.
+        assert f"0 of 1\nneeds 1 approval from <@{APPROVER}> or @oncall or @nosuchgroup" in summary
+        assert "*Expires*\n<!date^" in summary and "^{ago}|in 15m> (<!date^" in summary
+
+        async def pinged() -> bool:
+            return bool(message.replies)
+
+        await eventually(pinged, within=5.0)
+        [ping] = thread_texts(message)
+        assert ping.startswith(
+            f":bell: <!subteam^S0ONCALL>: `pause {NETWORK} seq-2` by <@{REQUESTER}> needs 1 approval from "
+            f"<@{APPROVER}> or <!subteam^S0ONCALL> or @nosuchgroup; expires <!date^"
+        )
 
 
 async def test_two_approvals_required_and_a_user_group_approver(running_bot: StartBot) -> None:
