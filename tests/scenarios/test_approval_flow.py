@@ -82,7 +82,7 @@ async def test_rejection_ends_the_request_and_nothing_runs(running_bot: StartBot
         message = await open_request(bot, f"pause {NETWORK} seq-2")
         await click(bot, message, ApprovalAction.REJECT, APPROVER)
         await wait_message_state(bot, message, "Rejected")
-        assert f"already rejected by <@{APPROVER}>" in block_text(message, ApprovalBlock.OUTCOME)
+        assert f"rejected by <@{APPROVER}>; nothing ran" in block_text(message, ApprovalBlock.OUTCOME)
         request = await stored(bot, request_id_of(message))
         assert request.state == "rejected"
         assert [e.kind for e in await audit_entries(bot, request.id)] == [AuditKind.REQUEST, AuditKind.REJECT]
