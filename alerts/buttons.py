@@ -34,7 +34,7 @@ from alerts.texts import SEVERITY_EMOJI, silence_text
 from chat import authz
 from chat.errors import NotAuthorized, StaleAction, UsageError
 from chat.suggest import closest_duration, unknown
-from chat.text import duration, parse_span
+from chat.text import duration, escape, parse_span
 from cluster.topology import NetworkSpec
 from commands.router import Respond, add_button, button_value
 from commands.status import find_network
@@ -204,7 +204,7 @@ def alert_line(state: AlertState, now: float) -> str:
     started = state.fired_at if state.phase == "firing" else state.pending_since
     line = (
         f"{SEVERITY_EMOJI[state.severity]} *{state.phase}* {duration(now - (started or state.since))} "
-        f"`{state.fingerprint}`: {state.summary}"
+        f"`{state.fingerprint}`: {escape(state.summary)}"
     )
     if state.acked_by:
         line += f" · acknowledged by <@{state.acked_by}>"

@@ -110,7 +110,7 @@ def _findings_text(request: ApprovalRequest) -> str:
     lines = ["*Preflight*"]
     for f in request.findings:
         note = " *(overridden by --force)*" if forced and f.level == "block" and f.forceable else ""
-        lines.append(f"{finding_icon(f, forced)} {f.message}{note}")
+        lines.append(f"{finding_icon(f, forced)} {escape(f.message)}{note}")
     if len(lines) == 1:
         lines.append(":white_check_mark: no findings")
     return "\n".join(lines)
@@ -120,7 +120,9 @@ def _force_banner(request: ApprovalRequest) -> str:
     overridden = request.forced
     text = ":rotating_light: *REQUESTED WITH --force* :rotating_light:"
     if overridden:
-        text += "\nThese blocking checks are overridden:\n" + "\n".join(f"• {f.message}" for f in overridden)
+        text += "\nThese blocking checks are overridden:\n" + "\n".join(
+            f"• {escape(f.message)}" for f in overridden
+        )
     else:
         text += "\nNo blocking check needed overriding."
     return text
@@ -296,7 +298,7 @@ def step_result_text(request: ApprovalRequest, result: StepResult) -> str:
     total = len(request.plan.steps) if request.plan else result.index
     took = f" in {result.seconds:.1f}s" if result.seconds is not None else ""
     head = f"step {result.index}/{total} `{result.method}` on *{result.target}*{took}"
-    detail = clip(result.detail, 2500)
+    detail = escape(clip(result.detail, 2500))
     if result.ok and result.tolerated:
         return f":ballot_box_with_check: {head}: already in the wanted state (`{detail}`)"
     if result.ok:
@@ -308,4 +310,4 @@ def verification_text(failures: list[str]) -> str:
     """The thread reply that reports the outcome checks run after the steps."""
     if not failures:
         return ":white_check_mark: outcome verified on a fresh snapshot"
-    return ":warning: outcome not as expected:\n" + "\n".join(f"• {f}" for f in failures)
+    return ":warning: outcome not as expected:\n" + "\n".join(f"• {escape(f)}" for f in failures)

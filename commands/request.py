@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from chat import authz, metrics
 from chat.errors import BotError
+from chat.text import escape
 from cluster.poller import poll_network
 from commands import approval_actions, approval_store
 from commands.approval import ApprovalRequest, Cancel, MessageRef, open_request
@@ -59,7 +60,8 @@ def refusal_text(prepared: PreparedOperation) -> str:
     """What the requester is told when preflight blocks the operation."""
     lines = [f":no_entry: `{prepared.operation.command}` was not submitted: preflight blocks it."]
     lines += [
-        f"• {f.message}" + (" (overridable with `--force`)" if f.forceable else "") for f in prepared.blocking
+        f"• {escape(f.message)}" + (" (overridable with `--force`)" if f.forceable else "")
+        for f in prepared.blocking
     ]
     if prepared.plan is None and not prepared.blocking:
         lines.append("• no plan is possible on the current cluster state")
@@ -70,7 +72,7 @@ def no_op_text(prepared: PreparedOperation) -> str | None:
     """What the requester is told when the operation would change nothing; None when it would."""
     if getattr(prepared.operation, "sequencer", None) is None:
         return None  # several targets: some may still need it
-    same = [f.message for f in prepared.findings if f.level == "ok" and f.code in NO_OP_CODES]
+    same = [escape(f.message) for f in prepared.findings if f.level == "ok" and f.code in NO_OP_CODES]
     if not same:
         return None
     return (

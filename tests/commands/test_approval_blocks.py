@@ -28,6 +28,7 @@ from commands.approval_blocks import (
     step_result_text,
     verification_text,
 )
+from commands.checks import PreflightFinding
 from commands.ids import ApprovalAction
 from commands.operations import Operation, Pause, Resume, StartSequencer
 from commands.plans import StepResult
@@ -190,3 +191,14 @@ def test_an_expired_request_says_when_in_the_readers_time_not_raw_utc() -> None:
     [outcome] = [b for b in approval_blocks(req, SPEC) if b.get("block_id") == "approval_outcome"]
     assert outcome["text"]["text"].startswith("*Outcome*: expired <!date^")
     assert outcome["text"]["text"].endswith(" without enough approvals; nothing ran")
+
+
+def test_what_a_node_said_is_escaped_in_preflight_step_results_and_verification() -> None:
+    evil = "seq-2 conductor unreachable: <!channel> <http://x|y> & co"
+    req = handover_request()
+    req = req.model_copy(update={"findings": (*req.findings, PreflightFinding(level="warn", message=evil))})
+    shown = json.dumps(approval_blocks(req, SPEC))
+    result = StepResult(index=1, target="seq-1", method="admin_stopSequencer", ok=False, detail=evil)
+    shown += step_result_text(req, result) + verification_text([evil])
+    assert "<!channel>" not in shown and "<http" not in shown
+    assert shown.count("&lt;!channel&gt; &lt;http://x|y&gt; &amp; co") == 3
