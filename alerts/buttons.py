@@ -284,8 +284,12 @@ async def handle_unsilence(ctx: BotContext, cmd: CommandInvocation, reply: Reply
             return
         await reply.in_channel(f":bell: <@{cmd.user_id}> lifted the silence on `{spec.name}`.")
         return
+    stored = await AlertStore(ctx.store).get(spec.name, fp)
+    if stored is not None and stored.state.silenced_until is None:
+        await reply.ephemeral(f"`{fp}` is not silenced; nothing to lift.")
+        return
     await apply(ctx, spec.name, fp, Unsilence(user=cmd.user_id))
-    await reply.ephemeral(f"Lifted any silence on `{fp}`.")
+    await reply.ephemeral(f"Lifted the silence on `{fp}`.")
 
 
 def not_firing_text(state: AlertState, observation: Observation, now: float) -> str | None:
