@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 
-_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9_]{2,20})&gt;")
 _SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 

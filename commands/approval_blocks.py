@@ -110,7 +110,7 @@ def _findings_text(request: ApprovalRequest) -> str:
     lines = ["*Preflight*"]
     for f in request.findings:
         note = " *(overridden by --force)*" if forced and f.level == "block" and f.forceable else ""
-        lines.append(f"{finding_icon(f, forced)} {escape(f.message)}{note}")
+        lines.append(f"{finding_icon(f, forced)} {escape(f.message, keep_user_mentions=True)}{note}")
     if len(lines) == 1:
         lines.append(":white_check_mark: no findings")
     return "\n".join(lines)
@@ -121,7 +121,7 @@ def _force_banner(request: ApprovalRequest) -> str:
     text = ":rotating_light: *REQUESTED WITH --force* :rotating_light:"
     if overridden:
         text += "\nThese blocking checks are overridden:\n" + "\n".join(
-            f"• {escape(f.message)}" for f in overridden
+            f"• {escape(f.message, keep_user_mentions=True)}" for f in overridden
         )
     else:
         text += "\nNo blocking check needed overriding."

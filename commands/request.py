@@ -27,6 +27,7 @@ from commands.approval import ApprovalRequest, Cancel, MessageRef, open_request
 from commands.approval_blocks import approval_blocks, approval_text, approvers_ping_text
 from commands.approval_messages import thread_reply
 from commands.args import OPERATION_VERBS, parse_operation
+from commands.checks import PreflightFinding
 from commands.preflight import PreparedOperation, prepare
 from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
@@ -56,11 +57,17 @@ def new_request_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def _shown(finding: PreflightFinding) -> str:
+    # A finding may quote a node (an error string) and name users (`<@U…>`): only the users stay live.
+    return escape(finding.message, keep_user_mentions=True)
+
+
 def refusal_text(prepared: PreparedOperation) -> str:
     """What the requester is told when preflight blocks the operation."""
     lines = [f":no_entry: `{prepared.operation.command}` was not submitted: preflight blocks it."]
     lines += [
-        f"• {escape(f.message)}" + (" (overridable with `--force`)" if f.forceable else "")
+        f"• {escape(f.message, keep_user_mentions=True)}"
+        + (" (overridable with `--force`)" if f.forceable else "")
         for f in prepared.blocking
     ]
     if prepared.plan is None and not prepared.blocking:
@@ -72,7 +79,11 @@ def no_op_text(prepared: PreparedOperation) -> str | None:
     """What the requester is told when the operation would change nothing; None when it would."""
     if getattr(prepared.operation, "sequencer", None) is None:
         return None  # several targets: some may still need it
-    same = [escape(f.message) for f in prepared.findings if f.level == "ok" and f.code in NO_OP_CODES]
+    same = [
+        escape(f.message, keep_user_mentions=True)
+        for f in prepared.findings
+        if f.level == "ok" and f.code in NO_OP_CODES
+    ]
     if not same:
         return None
     return (

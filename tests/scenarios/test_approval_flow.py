@@ -52,7 +52,7 @@ async def test_pause_is_requested_approved_executed_and_verified(running_bot: St
         assert any(f"<@{APPROVER}>" in r and "approved" in r for r in replies)
         assert any("step 1/1 `conductor_pause` on *seq-2*" in r for r in replies)
         assert any("outcome verified" in r for r in replies)
-        assert replies[-1].startswith(f":large_green_circle: <@{REQUESTER}> all 1 step(s) ran")
+        assert replies[-1].startswith(f":large_green_circle: <@{REQUESTER}> the one step ran")
         kinds = [e.kind for e in await audit_entries(bot, final.id)]
         assert kinds == [
             AuditKind.REQUEST,
