@@ -266,3 +266,10 @@ def test_long_lists_are_cut_at_whole_lines_and_say_how_many_are_left() -> None:
     assert kept[:-1] == lines[: len(kept) - 1]
     assert kept[-1] == f"…and {200 - len(kept) + 1} more"
     assert cap_lines(lines[:3]) == lines[:3]
+
+
+def test_what_the_bot_remembers_about_a_node_is_shown_under_it() -> None:
+    snapshot, s = healthy_snapshot()
+    note = "op-node override on seq-1 was set by request `r1` (<@U1>)"
+    text = texts(status_blocks(snapshot, s, {"seq-1": note}))
+    assert f":large_green_circle: *seq-1* · follower · #1000 · 4 peers\n      ↳ :pushpin: {note}" in text
