@@ -333,6 +333,7 @@ def _network_findings(health: Health, node_ids: set[str]) -> str:
         if f.state == "unknown":
             unknown.setdefault(f.reason, []).append(f)
     lines.extend(
-        f"{NODE_UNKNOWN} Can't tell {_titles(found)}: {escape(why)}" for why, found in unknown.items()
+        f"{NODE_UNKNOWN} {_titles(found).capitalize()}: can't tell ({escape(why)})"
+        for why, found in unknown.items()
     )
     return "\n".join(lines)
