@@ -15,8 +15,8 @@ from pydantic import BaseModel, ConfigDict
 from alerts.catalog import rule_spec
 from alerts.ids import AlertAction, AlertBlock
 from alerts.model import AlertState
-from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, silence_text
-from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, slack_date
+from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, detail_label, detail_value, silence_text
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape, plural, slack_date
 
 Block = dict[str, Any]
 
@@ -49,7 +49,8 @@ def _title(state: AlertState) -> str:
 
 def alert_text(state: AlertState) -> str:
     """The notification fallback text (what a phone push shows)."""
-    return clip(f"{_emoji(state)} [{state.network}] {_title(state)} ({state.phase}): {state.summary}", 3000)
+    summary = escape(state.summary)
+    return clip(f"{_emoji(state)} [{state.network}] {_title(state)} ({state.phase}): {summary}", 3000)
 
 
 def _status_line(state: AlertState, now: float) -> str:
@@ -111,13 +112,16 @@ def alert_blocks(state: AlertState, now: float) -> list[Block]:
             "block_id": AlertBlock.STATUS.value,
             "text": {
                 "type": "mrkdwn",
-                "text": clip(f"{state.summary}\n{_status_line(state, now)}", SECTION_LIMIT),
+                "text": clip(f"{escape(state.summary)}\n{_status_line(state, now)}", SECTION_LIMIT),
             },
         },
     ]
     if state.details:
         fields = [
-            {"type": "mrkdwn", "text": clip(f"*{key}*\n{value}", DETAIL_FIELD_MAX)}
+            {
+                "type": "mrkdwn",
+                "text": clip(f"*{detail_label(key)}*\n{detail_value(key, value)}", DETAIL_FIELD_MAX),
+            }
             for key, value in list(state.details.items())[:MAX_FIELDS]
         ]
         blocks.append({"type": "section", "block_id": AlertBlock.DETAILS.value, "fields": fields})
@@ -128,12 +132,17 @@ def alert_blocks(state: AlertState, now: float) -> list[Block]:
 
 
 def _summary_line(state: AlertState) -> str:
-    return clip(f"{_emoji(state)} *{_title(state)}* ({state.phase}) — {state.summary}", SUMMARY_LINE_MAX)
+    return clip(
+        f"{_emoji(state)} *{_title(state)}* ({state.phase}) — {escape(state.summary)}", SUMMARY_LINE_MAX
+    )
 
 
 def burst_summary_text(network: str, states: Sequence[AlertState]) -> str:
     firing = sum(1 for s in states if s.phase == "firing")
-    return f":rotating_light: [{network}] {len(states)} alerts started together, {firing} still firing"
+    started = f"[{network}] {plural(len(states), 'alert')} started together"
+    if firing == 0:
+        return f"{RESOLVED_EMOJI} {started}, all resolved"
+    return f":rotating_light: {started}, {firing} still firing"
 
 
 def burst_summary_blocks(network: str, states: Sequence[AlertState], now: float) -> list[Block]:

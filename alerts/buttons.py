@@ -34,7 +34,7 @@ from alerts.texts import SEVERITY_EMOJI, silence_text
 from chat import authz
 from chat.errors import NotAuthorized, StaleAction, UsageError
 from chat.suggest import closest_duration, unknown
-from chat.text import duration, parse_span
+from chat.text import duration, escape, parse_span
 from cluster.topology import NetworkSpec
 from commands.router import Respond, add_button, button_value
 from commands.status import find_network
@@ -204,7 +204,7 @@ def alert_line(state: AlertState, now: float) -> str:
     started = state.fired_at if state.phase == "firing" else state.pending_since
     line = (
         f"{SEVERITY_EMOJI[state.severity]} *{state.phase}* {duration(now - (started or state.since))} "
-        f"`{state.fingerprint}`: {state.summary}"
+        f"`{state.fingerprint}`: {escape(state.summary)}"
     )
     if state.acked_by:
         line += f" · acknowledged by <@{state.acked_by}>"
@@ -232,8 +232,11 @@ async def handle_silence(ctx: BotContext, cmd: CommandInvocation, reply: Reply) 
         )
         return
     until: SilenceEnd = "resolved" if length == "resolved" else now + float(length)
-    await apply(ctx, spec.name, fp, Silence(user=cmd.user_id, until=until))
-    await reply.ephemeral(f"Silenced `{fp}` {silence_text(until, now)}.")
+    silence = Silence(user=cmd.user_id, until=until)
+    state = await apply(ctx, spec.name, fp, silence)
+    await reply.ephemeral(
+        not_firing_text(state, silence, now) or f"Silenced `{fp}` {silence_text(until, now)}."
+    )
 
 
 async def silence_network(ctx: BotContext, network: str, user: str, until: float) -> None:
@@ -281,8 +284,31 @@ async def handle_unsilence(ctx: BotContext, cmd: CommandInvocation, reply: Reply
             return
         await reply.in_channel(f":bell: <@{cmd.user_id}> lifted the silence on `{spec.name}`.")
         return
+    stored = await AlertStore(ctx.store).get(spec.name, fp)
+    if stored is not None and stored.state.silenced_until is None:
+        await reply.ephemeral(f"`{fp}` is not silenced; nothing to lift.")
+        return
     await apply(ctx, spec.name, fp, Unsilence(user=cmd.user_id))
-    await reply.ephemeral(f"Lifted any silence on `{fp}`.")
+    await reply.ephemeral(f"Lifted the silence on `{fp}`.")
+
+
+def not_firing_text(state: AlertState, observation: Observation, now: float) -> str | None:
+    """What a user's response did to an alert that is not firing; None when it is (the thread says)."""
+    if state.phase == "firing":
+        return None
+    fp = f"`{state.fingerprint}`"
+    was = "resolved" if state.phase == "resolved" else f"{state.phase}, not firing"
+    match observation:
+        case Acknowledge():
+            return f"{fp} is {was}: nothing to acknowledge."
+        case Silence() if observation.until == "resolved":
+            return f"{fp} is {was}: nothing to silence until resolved."
+        case Silence():
+            return (
+                f"{fp} is {was}. Silenced anyway {silence_text(observation.until, now)}: "
+                "if it fires before then, it will not be posted."
+            )
+    return None
 
 
 def register(registry: VerbRegistry) -> None:
@@ -300,15 +326,18 @@ def register_actions(app: AsyncApp, ctx: BotContext) -> None:
 
 
 async def _clicked_button(
-    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], respond: Respond
 ) -> None:
-    await clicked(ctx, action, body)
+    await clicked(ctx, action, body, respond)
 
 
 async def clicked(
-    ctx: BotContext, action: AlertAction, body: dict[str, Any], _respond: Respond | None = None
+    ctx: BotContext, action: AlertAction, body: dict[str, Any], respond: Respond | None = None
 ) -> None:
-    """One alert button: check the user, then move the alert (which updates the message and its thread)."""
+    """One alert button: check the user, then move the alert (which updates the message and its thread).
+
+    A click on an alert that is no longer firing changes nothing anyone would see, so the clicker is
+    told (ephemerally) what it did instead."""
     value = button_value(AlertButtonValue, body, STALE_BUTTON_TEXT)
     spec = find_network(ctx, value.network)
     user = str((body.get("user") or {}).get("id", ""))
@@ -334,4 +363,7 @@ async def clicked(
         observation = Silence(user=user, until="resolved")
     else:
         observation = Silence(user=user, until=now + SILENCE_SECONDS[action])
-    await apply(ctx, spec.name, value.fingerprint, observation)
+    state = await apply(ctx, spec.name, value.fingerprint, observation)
+    note = not_firing_text(state, observation, now)
+    if note is not None and respond is not None:
+        await respond(text=note, response_type="ephemeral", replace_original=False)

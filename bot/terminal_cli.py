@@ -49,6 +49,7 @@ from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from chat.errors import UsageError
 from chat.text import escape as slack_escape
+from chat.text import plural
 from cluster.clock import SystemClock
 from cluster.poller import polling_client
 from cluster.topology import NetworkSpec, Topology
@@ -102,7 +103,7 @@ class LiveProgress:
             self._status = None
 
     async def rechecked(self, request: ApprovalRequest, total: int) -> None:
-        self._console.print(f"preflight passed again on a fresh snapshot; running {total} step(s)")
+        self._console.print(f"preflight passed again on a fresh snapshot; running {plural(total, 'step')}")
 
     async def step_started(self, request: ApprovalRequest, index: int, step: RpcStep) -> None:
         total = len(request.plan.steps) if request.plan else index

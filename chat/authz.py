@@ -97,6 +97,21 @@ class UserGroupDirectory:
                 return True
         return False
 
+    async def group_ids(self, principals: Sequence[str]) -> dict[str, str]:
+        """The `@handle` principals whose user-group id can be found now; a failed lookup leaves them
+        out (the caller names them by handle instead of mentioning them)."""
+        found: dict[str, str] = {}
+        for principal in principals:
+            if not principal.startswith("@"):
+                continue
+            try:
+                group_id = await self._group_id(principal)
+            except (DirectoryUnavailable, NotAuthorized):
+                return found
+            if group_id is not None:
+                found[principal] = group_id
+        return found
+
     async def members(self, group_id: str) -> frozenset[str]:
         """The user IDs of a user group (`S…`)."""
         now = self._clock.now()

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 
-_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9]{2,20})&gt;")
+_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9_]{2,20})&gt;")
 _SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -25,6 +25,11 @@ def escape(text: str, *, keep_user_mentions: bool = False) -> str:
     that way, and a mention of one user by id can neither ping a channel nor hide a link."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     return _ESCAPED_MENTION.sub(r"<@\1>", escaped) if keep_user_mentions else escaped
+
+
+def plural(count: int, word: str, words: str | None = None) -> str:
+    """`1 step`, `3 steps`: a count with its noun, never `step(s)`."""
+    return f"{count} {word if count == 1 else (words or word + 's')}"
 
 
 def clip(text: str, limit: int) -> str:
@@ -41,6 +46,12 @@ def slack_date(when: float) -> str:
     """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
     fallback = datetime.fromtimestamp(when, UTC).strftime("%Y-%m-%d %H:%M UTC")
     return f"<!date^{int(when)}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def slack_relative(when: float, fallback: str) -> str:
+    """A Slack date token shown as time from now in the reader's client ("in 15 minutes", "3 minutes
+    ago"), so it never goes stale in a message nobody re-renders; `fallback` where it cannot be shown."""
+    return f"<!date^{int(when)}^{{ago}}|{fallback}>"
 
 
 def duration(seconds: float) -> str:

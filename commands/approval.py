@@ -196,7 +196,8 @@ def already_decided_message(request: ApprovalRequest) -> str:
         case "cancelled":
             return f"already cancelled by <@{request.cancelled_by}>"
         case "expired":
-            return f"this request expired at {utc_time(request.expires_at)}; nothing ran"
+            # No time here: Slack stamps the reply and the audit its entry; the message shows the date.
+            return "this request has expired; nothing ran"
         case _:
             return "this request is still pending"
 
@@ -209,7 +210,7 @@ def transition(request: ApprovalRequest, event: Event, now: float, authz: bool) 
         return _move(
             request,
             Rule.EXPIRED_ON_VOTE,
-            f"this request expired at {utc_time(request.expires_at)}; nothing ran",
+            "this request has expired; nothing ran",
             state="expired",
             decided_at=now,
         )
@@ -323,7 +324,7 @@ def _expire(request: ApprovalRequest, now: float) -> Decision:
     return _move(
         request,
         Rule.EXPIRED,
-        f"expired at {utc_time(request.expires_at)} without enough approvals; nothing ran",
+        "expired without enough approvals; nothing ran",
         state="expired",
         decided_at=now,
     )

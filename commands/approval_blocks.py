@@ -9,11 +9,12 @@ handler loads everything else from the store. Endpoint URLs are shown with crede
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
 
-from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, slack_date
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape, plural, slack_date, slack_relative
 from cluster.redact import redact_url
 from cluster.topology import NetworkSpec
 from commands.approval import ApprovalRequest, already_decided_message
@@ -109,7 +110,7 @@ def _findings_text(request: ApprovalRequest) -> str:
     lines = ["*Preflight*"]
     for f in request.findings:
         note = " *(overridden by --force)*" if forced and f.level == "block" and f.forceable else ""
-        lines.append(f"{finding_icon(f, forced)} {f.message}{note}")
+        lines.append(f"{finding_icon(f, forced)} {escape(f.message, keep_user_mentions=True)}{note}")
     if len(lines) == 1:
         lines.append(":white_check_mark: no findings")
     return "\n".join(lines)
@@ -119,23 +120,72 @@ def _force_banner(request: ApprovalRequest) -> str:
     overridden = request.forced
     text = ":rotating_light: *REQUESTED WITH --force* :rotating_light:"
     if overridden:
-        text += "\nThese blocking checks are overridden:\n" + "\n".join(f"• {f.message}" for f in overridden)
+        text += "\nThese blocking checks are overridden:\n" + "\n".join(
+            f"• {escape(f.message, keep_user_mentions=True)}" for f in overridden
+        )
     else:
         text += "\nNo blocking check needed overriding."
     return text
 
 
-def _summary_fields(request: ApprovalRequest) -> Block:
+def mention(principal: str, group_ids: Mapping[str, str] | None = None) -> str:
+    """An approver as Slack shows (and notifies) them: `<@U…>` for a user, `<!subteam^S…>` for a user
+    group whose id is known (configured as `S…`, or its `@handle` resolved into `group_ids`), else
+    the handle as plain text."""
+    if principal.startswith(("U", "W")):
+        return f"<@{principal}>"
+    group_id = principal if principal.startswith("S") else (group_ids or {}).get(principal)
+    return f"<!subteam^{group_id}>" if group_id else escape(principal)
+
+
+def approvers_text(
+    request: ApprovalRequest, spec: NetworkSpec, group_ids: Mapping[str, str] | None = None
+) -> str:
+    """Who can still approve: "needs 1 approval from @sequencer-leads" (never naming the requester)."""
+    missing = request.approvals_required - len(request.approvals)
+    who = [mention(p, group_ids) for p in spec.approvers if p != request.requester]
+    if not who:
+        return "nobody is listed as an approver of this network"
+    return f"needs {plural(missing, 'approval')} from {' or '.join(who)}"
+
+
+def expires_text(request: ApprovalRequest) -> str:
+    """Time left as the reader's client counts it, then the moment itself."""
+    left = f"in {duration(request.expires_at - request.created_at)}"
+    return f"{slack_relative(request.expires_at, left)} ({slack_date(request.expires_at)})"
+
+
+def approvers_ping_text(
+    request: ApprovalRequest, spec: NetworkSpec, group_ids: Mapping[str, str]
+) -> str | None:
+    """The thread reply that notifies approvers the message could only name: user groups configured
+    by `@handle`, now resolved. Users and `S…` groups are mentioned by the message itself (its post
+    notifies them), so None when there is nobody else: one notification per approver, not two."""
+    resolved = [p for p in spec.approvers if p in group_ids]
+    if not resolved:
+        return None
+    who = " ".join(mention(p, group_ids) for p in resolved)
+    needs = approvers_text(request, spec, group_ids)
+    return clip(
+        f":bell: {who}: `{request.operation.command}` by <@{request.requester}> {needs};"
+        f" expires {expires_text(request)}.",
+        SECTION_LIMIT,
+    )
+
+
+def _summary_fields(request: ApprovalRequest, spec: NetworkSpec) -> Block:
     approvals = f"{len(request.approvals)} of {request.approvals_required}"
     if request.approvals:
         approvals += ": " + ", ".join(f"<@{u}>" for u in request.approvals)
+    if request.state == "pending":
+        approvals += f"\n{approvers_text(request, spec)}"
     fields = [
         f"*Requester*\n<@{request.requester}>",
         f"*Network*\n{request.network}",
         f"*Approvals*\n{approvals}",
     ]
     if request.state == "pending" or request.decided_at is None:
-        fields.append(f"*Expires*\n{slack_date(request.expires_at)}")
+        fields.append(f"*Expires*\n{expires_text(request)}")
     else:
         fields.append(f"*Decided*\n{slack_date(request.decided_at)}")
     return {
@@ -155,6 +205,12 @@ def _outcome_text(request: ApprovalRequest) -> str:
             return "*Outcome*: executing; step results follow in the thread"
         case "approved":
             return f"*Outcome*: approved by {', '.join(f'<@{u}>' for u in request.approvals)}; about to run"
+        case "rejected":
+            return f"*Outcome*: rejected by {', '.join(f'<@{u}>' for u in request.rejections)}; nothing ran"
+        case "expired":
+            return (
+                f"*Outcome*: expired {slack_date(request.expires_at)} without enough approvals; nothing ran"
+            )
         case _:
             return f"*Outcome*: {already_decided_message(request)}"
 
@@ -206,7 +262,7 @@ def approval_blocks(request: ApprovalRequest, spec: NetworkSpec) -> list[Block]:
     ]
     if request.operation.force:
         blocks.append(_section(ApprovalBlock.FORCE_BANNER, _force_banner(request)))
-    blocks.append(_summary_fields(request))
+    blocks.append(_summary_fields(request, spec))
     if request.state != "pending":
         blocks.append(_section(ApprovalBlock.OUTCOME, _outcome_text(request)))
     blocks.append(_section(ApprovalBlock.PLAN, _plan_text(request, spec)))
@@ -242,7 +298,7 @@ def step_result_text(request: ApprovalRequest, result: StepResult) -> str:
     total = len(request.plan.steps) if request.plan else result.index
     took = f" in {result.seconds:.1f}s" if result.seconds is not None else ""
     head = f"step {result.index}/{total} `{result.method}` on *{result.target}*{took}"
-    detail = clip(result.detail, 2500)
+    detail = escape(clip(result.detail, 2500))
     if result.ok and result.tolerated:
         return f":ballot_box_with_check: {head}: already in the wanted state (`{detail}`)"
     if result.ok:
@@ -254,4 +310,4 @@ def verification_text(failures: list[str]) -> str:
     """The thread reply that reports the outcome checks run after the steps."""
     if not failures:
         return ":white_check_mark: outcome verified on a fresh snapshot"
-    return ":warning: outcome not as expected:\n" + "\n".join(f"• {f}" for f in failures)
+    return ":warning: outcome not as expected:\n" + "\n".join(f"• {escape(f)}" for f in failures)

@@ -258,25 +258,29 @@ def outcome_must_live(
     return outcome.was_live(before, known) or outcome.starts_sequencing(plan)
 
 
+def _all_steps(total: int) -> str:
+    return "the one step" if total == 1 else f"all {total} steps"
+
+
 def _verified_text(network: str, total: int, failures: list[str], check: ChainCheck) -> str:
     if failures:
-        text = f"all {total} step(s) ran, but the outcome is not as expected: " + "; ".join(failures)
+        text = f"{_all_steps(total)} ran, but the outcome is not as expected: " + "; ".join(failures)
         if check.problems:
             text += f". The chain is not advancing either: {'; '.join(check.problems)}"
         return text + f". Next: {outcome.next_step(network, check.problems or failures)}."
     if check.problems and check.must_live:
         return (
-            f"all {total} step(s) ran, but the chain is not advancing: {'; '.join(check.problems)}. "
+            f"{_all_steps(total)} ran, but the chain is not advancing: {'; '.join(check.problems)}. "
             f"Next manual step: {outcome.next_step(network, check.problems)}."
         )
     if check.problems:
         return (
-            f"all {total} step(s) ran and their outcome was verified; the chain was not advancing before "
+            f"{_all_steps(total)} ran and their outcome was verified; the chain was not advancing before "
             f"this request and still is not ({'; '.join(check.problems)}). "
             f"Next manual step: {outcome.next_step(network, check.problems)}."
         )
     alive = " and the chain advances" if check.watch else ""
-    return f"all {total} step(s) ran and the outcome was verified on a fresh snapshot{alive}.{check.note}"
+    return f"{_all_steps(total)} ran and the outcome was verified on a fresh snapshot{alive}.{check.note}"
 
 
 async def _remember_node_override(ctx: BotContext, request: ApprovalRequest, sequencer: str) -> None:

@@ -425,17 +425,24 @@ def plan_stop(target: str) -> Plan:
     )
 
 
-def plan_handover(target: str, stop: Sequence[str], start_hash: str | None, head: int | None = None) -> Plan:
+def plan_handover(
+    target: str,
+    stop: Sequence[str],
+    start_hash: str | None,
+    head: int | None = None,
+    hash_source: str = "the given hash",
+) -> Plan:
     """Stop every sequencer in `stop` (the first one's head hash is kept) and start `target`.
 
-    With `start_hash` the start uses it; otherwise the hash returned by the first stop. With `head`,
-    the outcome also needs the chain to grow past it: an active flag alone does not prove blocks flow.
+    With `start_hash` the start uses it (`hash_source` says where it came from, for the plan's words);
+    otherwise the hash returned by the first stop. With `head`, the outcome also needs the chain to grow
+    past it: an active flag alone does not prove blocks flow.
     """
     if start_hash is None and not stop:
         raise ValueError("a handover needs a hash or a sequencer to stop")
     steps = [_stop_step(s, STOP_HASH if i == 0 and start_hash is None else None) for i, s in enumerate(stop)]
     hash_param: JsonValue = start_hash if start_hash is not None else placeholder(STOP_HASH)
-    source = "the given hash" if start_hash is not None else f"the head {stop[0]} stopped on"
+    source = hash_source if start_hash is not None else f"the head {stop[0]} stopped on"
     steps.append(
         RpcStep(
             target=target,

@@ -288,6 +288,7 @@ def prepare_start(
     elif others:
         found.append(ok("handover", f"{others[0]} stops first; {t} starts at the head it stopped on"))
     start_hash = op.hash
+    hash_source = "the given hash"
     target = snap.node(t)
     if start_hash is None and not others:
         if target is None or target.unsafe is None:
@@ -299,6 +300,7 @@ def prepare_start(
             )
         else:
             start_hash = target.unsafe.hash
+            hash_source = f"its own head #{target.unsafe.number}"
             # Whether that head is below the best one is the invariants' call (`start_below_best`).
             unknown = unknown_sequencers(snap)
             nothing = (
@@ -312,7 +314,7 @@ def prepare_start(
     found += check_sequencer_start_gate(snap, t, node_overridden=t in marks) + warn_control_loops(snap)
     found += _check_commit_quorum(snap, t)
     plan = (
-        plan_handover(t, others, start_hash, _head_to_beat(snap, t, others))
+        plan_handover(t, others, start_hash, _head_to_beat(snap, t, others), hash_source)
         if (start_hash is not None or others)
         else None
     )

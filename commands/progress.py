@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
+from chat.text import plural
 from commands.approval import ApprovalRequest
 from commands.approval_blocks import step_result_text, verification_text
 from commands.approval_messages import thread_reply
@@ -46,7 +47,9 @@ class SlackThread:
 
     async def rechecked(self, request: ApprovalRequest, total: int) -> None:
         await thread_reply(
-            self._ctx, request, f":mag: preflight passed again on a fresh snapshot; running {total} step(s)"
+            self._ctx,
+            request,
+            f":mag: preflight passed again on a fresh snapshot; running {plural(total, 'step')}",
         )
 
     async def step_started(self, request: ApprovalRequest, index: int, step: RpcStep) -> None:

@@ -2,6 +2,7 @@
 
     authz (channel, requester) → parse → fresh snapshot → preflight
         blocked  → ephemeral list of the blocking findings, refusal audited, nothing stored
+        no-op    → (one named sequencer already as asked) answered at once, audited, nothing stored
         ok       → one open operation per network: refuse while another request is open or the
                    network's lock is held → store the request (record + open index + audit, one script)
                    → post the approval message → remember its (channel, ts)
@@ -19,11 +20,14 @@ from typing import TYPE_CHECKING
 
 from chat import authz, metrics
 from chat.errors import BotError
+from chat.text import escape
 from cluster.poller import poll_network
 from commands import approval_actions, approval_store
 from commands.approval import ApprovalRequest, Cancel, MessageRef, open_request
-from commands.approval_blocks import approval_blocks, approval_text
+from commands.approval_blocks import approval_blocks, approval_text, approvers_ping_text
+from commands.approval_messages import thread_reply
 from commands.args import OPERATION_VERBS, parse_operation
+from commands.checks import PreflightFinding
 from commands.preflight import PreparedOperation, prepare
 from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
@@ -40,6 +44,9 @@ logger = logging.getLogger(__name__)
 # Longer than Slack's retry window, so a retried slash command never opens a second request.
 SEEN_TTL_MS = 10 * 60 * 1000
 _SAFE_ID = re.compile(r"^[^\s{}]{1,200}$")
+# Preflight findings saying the named sequencer is already as the operation would leave it. A request
+# for nothing would still hold the network's one open operation until it expires.
+NO_OP_CODES = frozenset({"not_overridden", "already_paused", "not_paused", "not_active"})
 
 
 class RequestRefused(BotError):
@@ -50,15 +57,39 @@ def new_request_id() -> str:
     return uuid.uuid4().hex[:12]
 
 
+def _shown(finding: PreflightFinding) -> str:
+    # A finding may quote a node (an error string) and name users (`<@U…>`): only the users stay live.
+    return escape(finding.message, keep_user_mentions=True)
+
+
 def refusal_text(prepared: PreparedOperation) -> str:
     """What the requester is told when preflight blocks the operation."""
     lines = [f":no_entry: `{prepared.operation.command}` was not submitted: preflight blocks it."]
     lines += [
-        f"• {f.message}" + (" (overridable with `--force`)" if f.forceable else "") for f in prepared.blocking
+        f"• {escape(f.message, keep_user_mentions=True)}"
+        + (" (overridable with `--force`)" if f.forceable else "")
+        for f in prepared.blocking
     ]
     if prepared.plan is None and not prepared.blocking:
         lines.append("• no plan is possible on the current cluster state")
     return "\n".join(lines)
+
+
+def no_op_text(prepared: PreparedOperation) -> str | None:
+    """What the requester is told when the operation would change nothing; None when it would."""
+    if getattr(prepared.operation, "sequencer", None) is None:
+        return None  # several targets: some may still need it
+    same = [
+        escape(f.message, keep_user_mentions=True)
+        for f in prepared.findings
+        if f.level == "ok" and f.code in NO_OP_CODES
+    ]
+    if not same:
+        return None
+    return (
+        f":information_source: `{prepared.operation.command}` would change nothing: {'; '.join(same)}."
+        " No request was opened."
+    )
 
 
 async def first_delivery(ctx: BotContext, cmd: CommandInvocation) -> bool:
@@ -66,6 +97,25 @@ async def first_delivery(ctx: BotContext, cmd: CommandInvocation) -> bool:
     if cmd.trigger_id is None or not _SAFE_ID.match(cmd.trigger_id):
         return True
     return await ctx.store.claim_once(ctx.store.keys.seen(f"command.{cmd.trigger_id}"), SEEN_TTL_MS)
+
+
+async def _audit_unopened(
+    ctx: BotContext,
+    spec: NetworkSpec,
+    cmd: CommandInvocation,
+    prepared: PreparedOperation,
+    text: str,
+    outcome: str,
+) -> None:
+    entry = AuditEntry(
+        at=ctx.clock.now(),
+        network=spec.name,
+        kind=AuditKind.REQUEST,
+        actor=cmd.user_id,
+        message=text[:2000],
+        data={"outcome": outcome, "command": prepared.operation.command},
+    )
+    await audit.append(ctx.store, spec.name, entry)
 
 
 async def _refuse_if_busy(ctx: BotContext, spec: NetworkSpec) -> None:
@@ -100,6 +150,10 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
         )
     snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
     prepared = prepare(operation, snapshot, spec, await marks.node_overrides(ctx.store, spec.name))
+    if not prepared.blocked and (text := no_op_text(prepared)) is not None:
+        await _audit_unopened(ctx, spec, cmd, prepared, text, "nothing_to_do")
+        await reply.ephemeral(text)
+        return
     await submit(ctx, cmd, spec, prepared, reply)
 
 
@@ -171,11 +225,14 @@ async def _post(ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest, cm
             f"Could not post the approval message ({type(e).__name__}); "
             "the request was withdrawn and nothing ran."
         ) from e
-    await approval_store.attach_message(
-        ctx.store, spec.name, request.id, MessageRef(channel=cmd.channel_id, ts=ts)
-    )
+    message = MessageRef(channel=cmd.channel_id, ts=ts)
+    await approval_store.attach_message(ctx.store, spec.name, request.id, message)
     metrics.REQUESTS.labels(request.state).inc()
     logger.info("request opened network=%s request=%s verb=%s", spec.name, request.id, cmd.verb)
+    # The message mentions the approvers it can; groups named by handle are mentioned in its thread.
+    ping = approvers_ping_text(request, spec, await ctx.directory.group_ids(spec.approvers))
+    if ping is not None:
+        await thread_reply(ctx, request.model_copy(update={"message": message}), ping)
 
 
 def register(registry: VerbRegistry) -> None:

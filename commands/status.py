@@ -1,4 +1,4 @@
-"""`/conductor status [NETWORK]` and its Refresh button.
+"""`/conductor status [NETWORK]` and its Refresh and "Share in channel" buttons.
 
 Without a network: one verdict line per network this channel may query, polled concurrently. With
 one: a fresh snapshot rendered by `commands.status_blocks`. Read-only, so any member of a command
@@ -82,15 +82,35 @@ def register(registry: VerbRegistry) -> None:
 
 def register_actions(app: AsyncApp, ctx: BotContext) -> None:
     add_button(app, ctx, StatusAction.REFRESH, lambda body, respond: refresh(ctx, body, respond))
+    add_button(app, ctx, StatusAction.SHARE, lambda body, respond: share(ctx, body, respond))
 
 
-async def refresh(ctx: BotContext, body: dict[str, Any], respond: Any) -> None:
-    """Re-poll the network of a status message and replace the message with the new rendering."""
+async def _clicked(ctx: BotContext, body: dict[str, Any]) -> tuple[NetworkSpec, str, NetworkSnapshot]:
+    """The network of a clicked status button, its clicker (allowed to read it here) and a fresh look."""
     action = body["actions"][0]
     spec = find_network(ctx, str(action.get("value", "")))
     channel_id = (body.get("channel") or {}).get("id")
     user_id = str((body.get("user") or {}).get("id", ""))
     await authz.require(ctx, spec, authz.Permission.READ, user_id=user_id, channel_id=channel_id)
-    snapshot = await snapshot_of(ctx, spec)
+    return spec, user_id, await snapshot_of(ctx, spec)
+
+
+async def refresh(ctx: BotContext, body: dict[str, Any], respond: Any) -> None:
+    """Re-poll the network of a status message and replace the message with the new rendering."""
+    spec, _, snapshot = await _clicked(ctx, body)
     blocks = status_blocks(snapshot, spec, await remembered(ctx, spec))
     await respond(text=verdict_line(snapshot, spec), blocks=blocks, replace_original=True)
+
+
+async def share(ctx: BotContext, body: dict[str, Any], respond: Any) -> None:
+    """Post the network's status for everyone in the channel, saying who shared it.
+
+    A fresh look rather than the caller's copy: what the channel reads should be true when it is
+    posted. Through `response_url`, so it works where the bot was not invited; the caller's own
+    message stays as it was."""
+    spec, user_id, snapshot = await _clicked(ctx, body)
+    logger.info("status shared network=%s", spec.name)
+    blocks = status_blocks(snapshot, spec, await remembered(ctx, spec), shared_by=user_id or None)
+    await respond(
+        text=verdict_line(snapshot, spec), blocks=blocks, response_type="in_channel", replace_original=False
+    )

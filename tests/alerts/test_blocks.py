@@ -7,10 +7,12 @@ from typing import Any
 
 import pytest
 
-from alerts.blocks import AlertButtonValue, alert_blocks, alert_text, burst_summary_blocks
+from alerts.blocks import AlertButtonValue, alert_blocks, alert_text, burst_summary_blocks, burst_summary_text
 from alerts.ids import AlertAction
 from alerts.model import AlertState, MessageRef
+from alerts.texts import reminder_text, resolved_text
 from tests.alerts.factories import NET, T0
+from tests.fixtures.blocks_valid import assert_valid_message
 from tests.fixtures.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -80,6 +82,7 @@ CASES: dict[str, Any] = {
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_blocks_match_golden(name: str) -> None:
     blocks = CASES[name]()
+    assert_valid_message(name, blocks)
     assert_golden(GOLDEN, name, blocks)
 
 
@@ -129,3 +132,36 @@ def test_long_summary_and_many_details_are_clipped() -> None:
     blocks = alert_blocks(state, NOW)
     assert len(blocks[1]["text"]["text"]) == 3000
     assert len(blocks[2]["fields"]) == 10
+
+
+def test_details_are_labelled_in_words_not_field_names() -> None:
+    state = _state(
+        rule="multiple_active",
+        details={"active": 2, "stepping_down": "seq-0", "lag_seconds": 95.0, "best_number": 1200},
+    )
+    [fields] = [b["fields"] for b in alert_blocks(state, NOW) if b.get("block_id") == "alert_details"]
+    assert [f["text"] for f in fields] == [
+        "*Active sequencers*\n2",
+        "*Stepping down*\nseq-0",
+        "*Time behind*\n1m",
+        "*Best unsafe head*\n#1200",
+    ]
+
+
+def test_a_node_quoted_in_an_alert_cannot_ping_the_channel_or_fake_a_link() -> None:
+    evil = "seq-1: conductor unreachable: <!channel> <http://x|docs> & co"
+    state = _state(summary=evil, details={"conductor": "<!here>"})
+    shown = str(alert_blocks(state, NOW)) + alert_text(state) + reminder_text(state, NOW)
+    shown += resolved_text(state, NOW) + str(burst_summary_blocks(NET, [state, _state()], NOW))
+    assert "<!channel>" not in shown and "<http" not in shown and "<!here>" not in shown
+    assert "&lt;!channel&gt; &lt;http://x|docs&gt; &amp; co" in shown
+
+
+def test_a_burst_with_nothing_left_firing_says_all_resolved() -> None:
+    resolved = _state(phase="resolved", resolved_at=NOW)
+    assert burst_summary_text(NET, [resolved, resolved]) == (
+        ":white_check_mark: [op-test] 2 alerts started together, all resolved"
+    )
+    assert burst_summary_text(NET, [_state(), resolved]) == (
+        ":rotating_light: [op-test] 2 alerts started together, 1 still firing"
+    )

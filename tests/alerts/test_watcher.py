@@ -177,7 +177,7 @@ async def test_burst_of_alerts_is_summarised_not_posted_one_by_one(running_bot: 
             await bot.sim.set_peers(NET, node, 3)
         await run(bot, [watcher], 60)
         [summary] = [m for m in posts(bot) if m.ts == shared]
-        assert summary.text.endswith("3 alerts started together, 0 still firing")
+        assert summary.text.endswith("3 alerts started together, all resolved")
         replies = sorted(r.text.split(":")[0] for r in summary.replies)
         assert replies == ["`sim-1/low_peers/seq-0`", "`sim-1/low_peers/seq-1`", "`sim-1/low_peers/seq-2`"]
 

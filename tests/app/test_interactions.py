@@ -19,6 +19,7 @@ from tests.alerts.test_blocks import CASES as ALERT_CASES
 from tests.app.test_status_blocks import healthy_snapshot, troubled_snapshot
 from tests.commands.test_approval_blocks import handover_request
 from tests.commands.test_preflight import SPEC
+from tests.fixtures.blocks_valid import assert_valid_message
 from tests.fixtures.slack import StartBot
 
 
@@ -84,7 +85,7 @@ async def test_refresh_replaces_the_status_message_with_a_fresh_snapshot(running
         [reply] = await bot.fake.wait_for_response(sent.response_name)
         assert reply["replace_original"] is True
         assert reply["blocks"][0]["text"]["text"] == "sim-1: degraded"
-        assert "conductor *unreachable*" in json.dumps(reply["blocks"])
+        assert "↳ conductor unreachable: " in json.dumps(reply["blocks"], ensure_ascii=False)
 
 
 async def test_refresh_from_another_channel_is_refused(running_bot: StartBot) -> None:
@@ -93,3 +94,26 @@ async def test_refresh_from_another_channel_is_refused(running_bot: StartBot) ->
         [reply] = await bot.fake.wait_for_response(sent.response_name)
         assert reply["text"].startswith(":warning: Commands for `sim-1` are only accepted in")
         assert reply.get("replace_original") is False
+
+
+async def test_share_posts_the_status_for_the_whole_channel_and_says_who_shared_it(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(nodes=3) as bot:
+        await bot.sim.kill("sim-1", "seq-2", "conductor")
+        sent = await bot.driver.click(StatusAction.SHARE, "sim-1", user="U77", channel=bot.channel())
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert reply["response_type"] == "in_channel"
+        assert reply["replace_original"] is False  # the caller's own copy stays
+        assert_valid_message(reply["text"], reply["blocks"])
+        assert reply["blocks"][0]["text"]["text"] == "sim-1: degraded"
+        assert reply["blocks"][-1]["elements"][0]["text"].endswith("shared by <@U77>")
+        assert not [b for b in reply["blocks"] if b["type"] == "actions"]
+
+
+async def test_share_from_another_channel_is_refused_and_posts_nothing(running_bot: StartBot) -> None:
+    async with running_bot() as bot:
+        sent = await bot.driver.click(StatusAction.SHARE, "sim-1", channel="CELSEWHERE")
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert reply["text"].startswith(":warning: Commands for `sim-1` are only accepted in")
+        assert reply.get("response_type") != "in_channel"

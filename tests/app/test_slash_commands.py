@@ -95,12 +95,14 @@ async def test_status_renders_a_healthy_network(running_bot: StartBot) -> None:
         blocks = reply["blocks"]
         assert blocks[0]["text"]["text"] == "sim-1: healthy"
         leader = bot.sim.network("sim-1").leader_id()
-        rows = [b["text"]["text"] for b in blocks if b.get("block_id", "").startswith("status_node_")]
+        [nodes] = [b["text"]["text"] for b in blocks if b.get("block_id", "").startswith("status_nodes")]
+        rows = nodes.split("\n")
         assert len(rows) == 3
-        assert [r for r in rows if ":crown: leader" in r] == [
-            next(r for r in rows if r.startswith(f"*{leader}*"))
+        assert [r for r in rows if " · leader · " in r] == [
+            next(r for r in rows if r.startswith(f":large_green_circle: *{leader}* · leader · sequencing"))
         ]
-        assert "No findings" in texts(reply)
+        assert f"`{leader}` leads and sequences" in texts(reply)
+        assert ":warning:" not in texts(reply)
 
 
 async def test_status_shows_a_dead_conductor_and_still_acks_at_once(running_bot: StartBot) -> None:
@@ -111,7 +113,7 @@ async def test_status_shows_a_dead_conductor_and_still_acks_at_once(running_bot:
         [reply] = await bot.fake.wait_for_response(sent.response_name)
         text = texts(reply)
         assert reply["blocks"][0]["text"]["text"] == "sim-1: degraded"
-        assert "*seq-2* · voter\nconductor *unreachable*" in text
+        assert ":warning: *seq-2*" in text and "\n      ↳ conductor unreachable: " in text
 
 
 async def test_ack_does_not_wait_for_a_hanging_node(running_bot: StartBot) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 
 from bot.rehearsal.server import RehearsalRoom, RoomUser
+from commands.status_blocks import StatusAction
 from sim.config_files import channel_for
 from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot
 
@@ -78,7 +79,13 @@ async def test_a_command_reply_reaches_the_page_only_for_who_typed_it(running_bo
         assert any(b["type"] == "header" and "sim-1" in b["text"]["text"] for b in item["blocks"])
 
         # Its Refresh button replaces that same reply in place (Slack's replace_original).
-        [refresh] = [e for b in item["blocks"] if b["type"] == "actions" for e in b["elements"]]
+        [refresh] = [
+            e
+            for b in item["blocks"]
+            if b["type"] == "actions"
+            for e in b["elements"]
+            if e["action_id"] == StatusAction.REFRESH
+        ]
         clicked = {
             "user": OUTSIDER,
             "message_id": item["id"],

@@ -143,7 +143,7 @@ def test_timer_expires_only_after_the_deadline() -> None:
     clock.advance(1)
     d = act(req, Expire(), clock)
     assert d.request is not None and d.request.state == "expired" and d.rule is Rule.EXPIRED
-    assert act(d.request, Approve(user=ALICE), clock).message.startswith("this request expired at 2025-10-09")
+    assert act(d.request, Approve(user=ALICE), clock).message == "this request has expired; nothing ran"
 
 
 def test_a_vote_after_the_deadline_expires_the_request_first() -> None:

@@ -23,20 +23,25 @@ from commands.approval_blocks import (
     ApprovalButtonValue,
     approval_blocks,
     approval_text,
+    approvers_ping_text,
+    mention,
     step_result_text,
     verification_text,
 )
+from commands.checks import PreflightFinding
 from commands.ids import ApprovalAction
 from commands.operations import Operation, Pause, Resume, StartSequencer
 from commands.plans import StepResult
 from commands.preflight import prepare
 from tests.commands.test_preflight import NET, SPEC, cluster, lagging
+from tests.fixtures.blocks_valid import assert_valid_message
 from tests.fixtures.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
 
 
 def check_golden(name: str, blocks: list[dict[str, Any]]) -> None:
+    assert_valid_message(name, blocks)
     assert_golden(GOLDEN, name, blocks, sort_keys=True)
 
 
@@ -162,3 +167,38 @@ def test_fallback_text_flags_force() -> None:
     assert approval_text(forced_resume_request()) == (
         "pending: `resume op-test seq-2 --force` [--force] requested by <@UREQUESTER>"
     )
+
+
+def test_approvers_are_mentioned_as_slack_shows_them() -> None:
+    assert mention("U123") == "<@U123>" and mention("W9") == "<@W9>"
+    assert mention("S0LEADS") == "<!subteam^S0LEADS>"
+    assert mention("@leads", {"@leads": "S0LEADS"}) == "<!subteam^S0LEADS>"
+    assert mention("@leads") == "@leads"  # not resolved: named, never a broken mention
+
+
+def test_no_thread_ping_when_the_message_itself_mentions_every_approver() -> None:
+    req = handover_request()
+    assert approvers_ping_text(req, SPEC, {}) is None
+    with_group = SPEC.model_copy(update={"approvers": ("UAPPROVER1", "@leads")})
+    ping = approvers_ping_text(req, with_group, {"@leads": "S0LEADS"})
+    assert ping is not None and ping.startswith(":bell: <!subteam^S0LEADS>: `start-sequencer ")
+
+
+def test_an_expired_request_says_when_in_the_readers_time_not_raw_utc() -> None:
+    req = handover_request()
+    req = transition(req, Approve(user="UAPPROVER1"), req.expires_at + 1, authz=True).request or req
+    assert req.state == "expired"
+    [outcome] = [b for b in approval_blocks(req, SPEC) if b.get("block_id") == "approval_outcome"]
+    assert outcome["text"]["text"].startswith("*Outcome*: expired <!date^")
+    assert outcome["text"]["text"].endswith(" without enough approvals; nothing ran")
+
+
+def test_what_a_node_said_is_escaped_in_preflight_step_results_and_verification() -> None:
+    evil = "seq-2 conductor unreachable: <!channel> <http://x|y> & co"
+    req = handover_request()
+    req = req.model_copy(update={"findings": (*req.findings, PreflightFinding(level="warn", message=evil))})
+    shown = json.dumps(approval_blocks(req, SPEC))
+    result = StepResult(index=1, target="seq-1", method="admin_stopSequencer", ok=False, detail=evil)
+    shown += step_result_text(req, result) + verification_text([evil])
+    assert "<!channel>" not in shown and "<http" not in shown
+    assert shown.count("&lt;!channel&gt; &lt;http://x|y&gt; &amp; co") == 3

@@ -383,6 +383,9 @@ def test_start_with_nothing_active_uses_own_head_and_says_so() -> None:
     assert p.plan is not None and p.plan.steps[0].params == [f"0x{HEAD:x}"]
     assert "nothing is sequencing: seq-1 starts at its own head #1000" in messages(p)
     assert "conductors_running" in codes(p, "warn")
+    # No hash was given, so the plan does not speak of one.
+    assert p.plan.summary == "start seq-1 at its own head #1000"
+    assert p.plan.steps[0].description == "start sequencing on seq-1 at its own head #1000"
 
 
 def test_start_refuses_a_lagging_target() -> None:

@@ -161,3 +161,37 @@ async def test_a_malformed_or_old_button_value_gets_the_stale_button_message(run
             [reply] = await bot.fake.wait_for_response(sent.response_name)
             assert STALE_BUTTON_TEXT in reply["text"]
         assert posts(bot)[0].updates == 0
+
+
+async def test_silence_or_acknowledge_on_a_resolved_alert_tells_the_clicker_what_it_did(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(network_overrides=RESPONDERS) as bot:
+        watcher = Watcher(bot.ctx, "replica-a")
+        alert = await firing_alert(bot, watcher)
+        value = button_value(alert, AlertAction.SILENCE_30M)
+        assert value is not None
+        bot.sim.node(NET, "seq-2").seq_active = False
+        await run(bot, [watcher], 40)
+        replies = len(posts(bot)[0].replies)
+
+        answers = {}
+        for action in (AlertAction.SILENCE_UNTIL_RESOLVED, AlertAction.ACKNOWLEDGE, AlertAction.SILENCE_30M):
+            sent = await bot.driver.click(
+                action, value, user="U1", channel=bot.channel(), message_ts=alert.ts
+            )
+            [answer] = await bot.fake.wait_for_response(sent.response_name)
+            assert answer["response_type"] == "ephemeral" and answer["replace_original"] is False
+            answers[action] = answer["text"]
+        fp = "`sim-1/multiple_active`"
+        assert answers == {
+            AlertAction.SILENCE_UNTIL_RESOLVED: f"{fp} is resolved: nothing to silence until resolved.",
+            AlertAction.ACKNOWLEDGE: f"{fp} is resolved: nothing to acknowledge.",
+            AlertAction.SILENCE_30M: answers[AlertAction.SILENCE_30M],
+        }
+        assert answers[AlertAction.SILENCE_30M].startswith(
+            f"{fp} is resolved. Silenced anyway for 30m (until <!date^"
+        )
+        assert answers[AlertAction.SILENCE_30M].endswith("if it fires before then, it will not be posted.")
+        # Nothing was said in the alert's thread: it is over.
+        assert len(posts(bot)[0].replies) == replies

@@ -67,6 +67,13 @@ async def test_silence_one_alert_until_resolved_and_bad_durations(running_bot: S
         assert reply["text"] == "Silenced `sim-1/multiple_active` until resolved."
         await bot.fake.wait_for("chat.update")
         assert "silenced by <@U1> until resolved" in str(posts(bot)[0].blocks)
+        sent = await bot.driver.command("unsilence sim-1 multiple_active", channel=bot.channel())
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert reply["text"] == "Lifted the silence on `sim-1/multiple_active`."
+        # Asked again, there is nothing left to lift, and it says so.
+        sent = await bot.driver.command("unsilence sim-1 multiple_active", channel=bot.channel())
+        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        assert reply["text"] == "`sim-1/multiple_active` is not silenced; nothing to lift."
 
 
 async def test_scheduler_in_the_running_bot_watches_and_hands_its_lease_back(running_bot: StartBot) -> None:

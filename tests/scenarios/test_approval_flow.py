@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 from commands import approval_store
 from commands.expiry import sweep_expired
 from commands.ids import ApprovalAction, ApprovalBlock
 from store.audit import AuditKind
+from tests.fixtures.blocks_valid import assert_valid_message
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import StartBot
 from tests.scenarios.approval_support import (
@@ -50,7 +52,7 @@ async def test_pause_is_requested_approved_executed_and_verified(running_bot: St
         assert any(f"<@{APPROVER}>" in r and "approved" in r for r in replies)
         assert any("step 1/1 `conductor_pause` on *seq-2*" in r for r in replies)
         assert any("outcome verified" in r for r in replies)
-        assert replies[-1].startswith(f":large_green_circle: <@{REQUESTER}> all 1 step(s) ran")
+        assert replies[-1].startswith(f":large_green_circle: <@{REQUESTER}> the one step ran")
         kinds = [e.kind for e in await audit_entries(bot, final.id)]
         assert kinds == [
             AuditKind.REQUEST,
@@ -80,7 +82,7 @@ async def test_rejection_ends_the_request_and_nothing_runs(running_bot: StartBot
         message = await open_request(bot, f"pause {NETWORK} seq-2")
         await click(bot, message, ApprovalAction.REJECT, APPROVER)
         await wait_message_state(bot, message, "Rejected")
-        assert f"already rejected by <@{APPROVER}>" in block_text(message, ApprovalBlock.OUTCOME)
+        assert f"rejected by <@{APPROVER}>; nothing ran" in block_text(message, ApprovalBlock.OUTCOME)
         request = await stored(bot, request_id_of(message))
         assert request.state == "rejected"
         assert [e.kind for e in await audit_entries(bot, request.id)] == [AuditKind.REQUEST, AuditKind.REJECT]
@@ -148,6 +150,26 @@ async def test_preflight_refusal_creates_no_request_and_is_audited(running_bot: 
         assert entry.kind == AuditKind.REQUEST and entry.data["outcome"] == "refused_by_preflight"
 
 
+async def test_a_request_that_would_change_nothing_is_answered_at_once_and_opens_nothing(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        sent = await bot.driver.command(
+            f"override-leader {NETWORK} seq-1 --clear", user=REQUESTER, channel=bot.channel()
+        )
+        text = await ephemeral(bot, sent.response_name)
+        assert text == (
+            f":information_source: `override-leader {NETWORK} seq-1 --clear` would change nothing: "
+            "seq-1 is not overridden; clearing is a no-op. No request was opened."
+        )
+        assert bot.fake.messages(bot.channel()) == []
+        assert await approval_store.open_requests(bot.ctx.store, NETWORK) == []
+        [entry] = await audit_entries(bot)
+        assert entry.kind == AuditKind.REQUEST and entry.data["outcome"] == "nothing_to_do"
+        # The network stays free: a real operation can be requested straight away.
+        await open_request(bot, f"pause {NETWORK} seq-2")
+
+
 async def test_unlisted_requester_is_refused(running_bot: StartBot) -> None:
     async with running_bot(network_overrides=OVERRIDES) as bot:
         sent = await bot.driver.command(f"pause {NETWORK} seq-2", user=STRANGER, channel=bot.channel())
@@ -170,6 +192,32 @@ async def test_simultaneous_requests_leave_at_most_one_open(running_bot: StartBo
         refusals = [r for s in sent for r in bot.fake.responses(s.response_name)]
         assert len(refusals) == len(sent) - len(posted)
         assert all("open request" in r["text"] or "same moment" in r["text"] for r in refusals)
+
+
+async def test_the_request_names_its_approvers_and_mentions_a_group_named_by_handle_in_its_thread(
+    running_bot: StartBot,
+) -> None:
+    overrides = {**OVERRIDES, "approvers": (APPROVER, "@oncall", "@nosuchgroup")}
+    async with running_bot(network_overrides=overrides) as bot:
+        bot.fake.add_usergroup("oncall", "S0ONCALL", ["U_ONCALL"])
+        message = await open_request(bot, f"pause {NETWORK} seq-2")
+        assert_valid_message(message.text, message.blocks)
+        summary = "\n".join(
+            f["text"] for f in json.loads(block_text(message, ApprovalBlock.SUMMARY))["fields"]
+        )
+        # The message mentions whom it can (its post notifies them); a handle stays a name there.
+        assert f"0 of 1\nneeds 1 approval from <@{APPROVER}> or @oncall or @nosuchgroup" in summary
+        assert "*Expires*\n<!date^" in summary and "^{ago}|in 15m> (<!date^" in summary
+
+        async def pinged() -> bool:
+            return bool(message.replies)
+
+        await eventually(pinged, within=5.0)
+        [ping] = thread_texts(message)
+        assert ping.startswith(
+            f":bell: <!subteam^S0ONCALL>: `pause {NETWORK} seq-2` by <@{REQUESTER}> needs 1 approval from "
+            f"<@{APPROVER}> or <!subteam^S0ONCALL> or @nosuchgroup; expires <!date^"
+        )
 
 
 async def test_two_approvals_required_and_a_user_group_approver(running_bot: StartBot) -> None:

@@ -30,10 +30,10 @@ async def test_add_a_voter_to_a_one_node_cluster(running_bot: StartBot) -> None:
         await bot.sim.advance(60)
 
         before = await ask(bot, "status sim-1")
-        assert "*Leader:* `seq-0`" in before
+        assert "`seq-0` leads and sequences" in before
         # Listed as standby: outside the cluster and paused on purpose, so no warning about either.
-        assert "*seq-1* · voter · on standby (not in the cluster yet)" in before
-        assert "not a raft member" not in before and "seq-1: conductor paused" not in before
+        assert "*seq-1* · standby (not in the cluster yet) · " in before
+        assert "not a raft member" not in before and "↳ conductor paused" not in before
 
         # Runbook step 2: not before it is synced; preflight says so and nothing is stored.
         refused = await ask(bot, "add-voter sim-1 seq-1")
@@ -60,7 +60,7 @@ async def test_add_a_voter_to_a_one_node_cluster(running_bot: StartBot) -> None:
         # Step 4: the membership now has it; its conductor is still paused.
         member = await ask(bot, "status sim-1")
         assert "not a raft member" not in member
-        assert "seq-1: conductor paused" in member
+        assert "*seq-1* · follower · " in member and "↳ conductor paused" in member
         assert "membership as seen by seq-0" in member
         assert {e.id: e.voter for e in bot.sim.network("sim-1").config} == {"seq-0": True, "seq-1": True}
 
@@ -71,8 +71,8 @@ async def test_add_a_voter_to_a_one_node_cluster(running_bot: StartBot) -> None:
         assert resumed.state == "succeeded", resumed.outcome
 
         after = await ask(bot, "status sim-1")
-        assert "sim-1: healthy" in after and "No findings." in after
-        assert "*seq-1* · voter\\nconductor active" in after
+        assert "sim-1: healthy" in after and ":warning:" not in after
+        assert ":large_green_circle: *seq-1* · follower · " in after
         assert bot.sim.node("sim-1", "seq-1").paused is False
 
         trail = await ask(bot, "audit sim-1")

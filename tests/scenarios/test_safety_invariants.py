@@ -264,7 +264,7 @@ async def test_a_chain_that_stops_advancing_is_never_reported_as_succeeded(runni
         assert bot.sim.node(NETWORK, "seq-2").paused is True
         outcome = final.outcome or ""
         assert outcome.startswith(
-            "all 1 step(s) ran, but the chain is not advancing: the best head is still #"
+            "the one step ran, but the chain is not advancing: the best head is still #"
         )
         assert "Next manual step:" in outcome
         assert any(":warning: the chain is not advancing" in t for t in thread_texts(message))
