@@ -21,7 +21,6 @@ def test_manifest_declares_the_command_interactivity_and_minimal_scopes() -> Non
     assert set(manifest["oauth_config"]["scopes"]["bot"]) == {
         "commands",
         "chat:write",
-        "users:read",
         "usergroups:read",
         "files:write",
         "channels:history",
