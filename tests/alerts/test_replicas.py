@@ -10,15 +10,12 @@ import pytest
 from redis.asyncio import Redis
 
 from alerts.watcher import Watcher
-from bot.slack_app import build_web_client
-from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from sim.harness import Simulator, simulate
 from sim.slack_api import FakeSlackApi
-from store.gateway import Store
 from store.keys import Keys
 from tests.fixtures.redis import eventually
-from tests.fixtures.slack import BOT_TOKEN, bot_settings
+from tests.fixtures.slack import bot_settings, sim_context
 
 # The watcher lease is 3 intervals on Redis's real clock: long enough that a loaded machine does not
 # let a live replica's lease lapse between two of its ticks.
@@ -36,17 +33,9 @@ async def sim() -> AsyncIterator[Simulator]:
 async def ctx(
     sim: Simulator, fake_slack: FakeSlackApi, redis: Redis, keys: Keys
 ) -> AsyncIterator[BotContext]:
-    slack = build_web_client(BOT_TOKEN, fake_slack.base_url)
     async with httpx.AsyncClient() as http:
-        yield BotContext(
-            settings=bot_settings(CONDUCTOR_BOT_POLL_INTERVAL=INTERVAL),
-            topology=sim.topology(),
-            http=http,
-            clock=sim.clock,
-            slack=slack,
-            directory=UserGroupDirectory(slack, sim.clock, ttl_seconds=60),
-            redis=redis,
-            store=Store(redis, keys),
+        yield sim_context(
+            sim, fake_slack, redis, keys, http, bot_settings(CONDUCTOR_BOT_POLL_INTERVAL=INTERVAL)
         )
 
 

@@ -8,16 +8,13 @@ import httpx
 from redis.asyncio import Redis
 
 from alerts.watcher import Watcher
-from bot.slack_app import build_web_client
-from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from cluster.http_pool import HttpPool
 from sim.harness import Simulator, simulate
 from sim.slack_api import FakeSlackApi
 from store.connection import client_for
-from store.gateway import Store
 from store.keys import Keys
-from tests.fixtures.slack import BOT_TOKEN, bot_settings
+from tests.fixtures.slack import bot_settings, sim_context
 
 
 async def _context(
@@ -28,18 +25,8 @@ async def _context(
     pool: HttpPool,
     http: httpx.AsyncClient,
 ) -> BotContext:
-    slack = build_web_client(BOT_TOKEN, fake_slack.base_url)
-    return BotContext(
-        settings=bot_settings(CONDUCTOR_BOT_POLL_CONCURRENCY=64),
-        topology=sim.topology(),
-        http=http,
-        clock=sim.clock,
-        slack=slack,
-        directory=UserGroupDirectory(slack, sim.clock, ttl_seconds=60),
-        redis=redis,
-        store=Store(redis, keys),
-        http_pool=pool,
-    )
+    settings = bot_settings(CONDUCTOR_BOT_POLL_CONCURRENCY=64)
+    return sim_context(sim, fake_slack, redis, keys, http, settings, http_pool=pool)
 
 
 async def test_200_networks_ticking_at_once_through_8_redis_connections_all_succeed(

@@ -7,8 +7,7 @@ import json
 import socket
 from pathlib import Path
 
-import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from bot.audit_cli import audit_command
 from store import audit
@@ -16,19 +15,16 @@ from store.audit import AuditEntry, AuditKind
 from store.connection import open_redis
 from store.gateway import Store
 from store.keys import Keys
+from tests.fixtures.cli import command_app, invoke
 
 CLUSTERS = Path(__file__).parent.parent / "data" / "clusters" / "valid.yaml"
 NETWORK = "op-sepolia"
 
-app = typer.Typer()
-app.command("audit")(audit_command)
-# typer runs a lone command without its name; a second one keeps `audit` in the command line.
-app.command("noop")(lambda: None)
+app = command_app("audit", audit_command)
 
 
 def run(*args: str, env: dict[str, str]) -> Result:
-    base = {"COLUMNS": "250", "CONDUCTOR_BOT_CLUSTERS": "", "REDIS_URL": ""}
-    return CliRunner().invoke(app, ["audit", *args], env={**base, **env})
+    return invoke(app, "audit", args, env)
 
 
 def entry(i: int, kind: AuditKind = AuditKind.STEP) -> AuditEntry:

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from pathlib import Path
+
+from tests.fixtures.process import spawn_demo
 
 TOUR_TIMEOUT = 90.0
 
 
 async def test_demo_tour_shows_status_alerts_and_an_approved_pause(tmp_path: Path) -> None:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-c",
-        "from bot.cli import main; main()",
-        "demo",
-        "--state-dir",
-        str(tmp_path),
-        "--speed",
-        "4",
-        "--ui-port",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
+    proc = await spawn_demo(tmp_path)
     assert proc.stdout is not None
     lines: list[str] = []
     try:

@@ -6,9 +6,7 @@ procedure runs through the Slack runner's records, lock and audit trail, which i
 
 from __future__ import annotations
 
-import asyncio
 import getpass
-import json
 import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -16,17 +14,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from bot.cli import verb_app
-from cluster.topology_file import dump_topology_yaml
 from commands.operations import Procedure
 from commands.procedures import lifecycle, records
 from commands.procedures.state import ProcedureRun
 from store import audit, locks
 from store.audit import AuditEntry, AuditKind
 from store.keys import Keys
-from tests.fixtures.slack import BOT_TOKEN, BotHandle, StartBot
+from tests.fixtures.slack import BotHandle, StartBot
+from tests.fixtures.terminal import result_json, run_verb, terminal_env
 from tests.scenarios.runbook_support import ROLES
 
 NETWORK = "sim-1"
@@ -41,9 +38,7 @@ class Terminal:
 
     async def procedure(self, *args: str, input: str | None = None) -> Result:
         """`conductor-bot procedure ARGS` in a worker thread, so the simulator keeps running meanwhile."""
-        app, runner = verb_app("procedure"), CliRunner()
-        async with asyncio.timeout(RUN_BOUND):
-            return await asyncio.to_thread(runner.invoke, app, list(args), env=self.env, input=input)
+        return await run_verb("procedure", list(args), self.env, RUN_BOUND, input=input)
 
     async def entries(self) -> list[AuditEntry]:
         return list(reversed(await audit.read(self.bot.ctx.store, NETWORK, 200)))
@@ -63,29 +58,9 @@ def terminal(running_bot: StartBot, redis_url: str, keys: Keys, tmp_path: Path) 
             settings_env={"CONDUCTOR_BOT_POLL_INTERVAL": 0.3},
             **sim,
         ) as bot:
-            clusters = tmp_path / "clusters.yaml"
-            clusters.write_text(dump_topology_yaml(bot.ctx.topology))
-            yield Terminal(
-                bot,
-                {
-                    "COLUMNS": "200",
-                    "REDIS_URL": redis_url,
-                    "CONDUCTOR_BOT_KEY_PREFIX": keys.prefix,
-                    "CONDUCTOR_BOT_CLUSTERS": str(clusters),
-                    "CONDUCTOR_BOT_STATE_DIR": str(tmp_path / "state"),
-                    "CONDUCTOR_BOT_RPC_TIMEOUT": "1.0",
-                    "CONDUCTOR_BOT_POLL_INTERVAL": "0.3",
-                    "SLACK_BOT_TOKEN": BOT_TOKEN,
-                    "SLACK_API_URL": bot.fake.base_url,
-                },
-            )
+            yield Terminal(bot, terminal_env(bot, redis_url, keys, tmp_path))
 
     return open_terminal
-
-
-def result_json(result: Result) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return parsed
 
 
 async def test_without_break_glass_nothing_runs(terminal: OpenTerminal) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -16,15 +15,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
-from bot.cli import verb_app
-from cluster.topology_file import dump_topology_yaml
 from store import audit, locks
 from store.audit import AuditEntry, AuditKind
 from store.keys import Keys
 from tests.fixtures.redis import eventually
-from tests.fixtures.slack import BOT_TOKEN, BotHandle, StartBot
+from tests.fixtures.slack import BotHandle, StartBot
+from tests.fixtures.terminal import result_json, run_verb, terminal_env
 from tests.scenarios.approval_support import (
     NETWORK,
     OVERRIDES,
@@ -48,11 +46,7 @@ class Terminal:
     async def run(self, *args: str, input: str | None = None, env: dict[str, str] | None = None) -> Result:
         """`conductor-bot ARGS` in a worker thread, so the simulator keeps running meanwhile."""
         verb, *rest = args
-        app, runner = verb_app(verb), CliRunner()
-        async with asyncio.timeout(RUN_BOUND):
-            return await asyncio.to_thread(
-                runner.invoke, app, rest, env={**self.env, **(env or {})}, input=input
-            )
+        return await run_verb(verb, rest, {**self.env, **(env or {})}, RUN_BOUND, input=input)
 
     async def entries(self) -> list[AuditEntry]:
         return list(reversed(await audit.read(self.bot.ctx.store, NETWORK, 100)))
@@ -68,29 +62,11 @@ async def terminal(
         network_overrides=OVERRIDES,
         settings_env={"CONDUCTOR_BOT_POLL_INTERVAL": 0.3},
     ) as bot:
-        clusters = tmp_path / "clusters.yaml"
-        clusters.write_text(dump_topology_yaml(bot.ctx.topology))
-        env = {
-            "COLUMNS": "200",
-            "REDIS_URL": redis_url,
-            "CONDUCTOR_BOT_KEY_PREFIX": keys.prefix,
-            "CONDUCTOR_BOT_CLUSTERS": str(clusters),
-            "CONDUCTOR_BOT_STATE_DIR": str(tmp_path / "state"),
-            "CONDUCTOR_BOT_RPC_TIMEOUT": "1.0",
-            "CONDUCTOR_BOT_POLL_INTERVAL": "0.3",
-            "SLACK_BOT_TOKEN": BOT_TOKEN,
-            "SLACK_API_URL": bot.fake.base_url,
-        }
-        yield Terminal(bot, env)
+        yield Terminal(bot, terminal_env(bot, redis_url, keys, tmp_path))
 
 
 def paused(t: Terminal) -> list[bool]:
     return [t.bot.sim.node(NETWORK, f"seq-{i}").paused for i in range(3)]
-
-
-def result_json(result: Result) -> dict[str, Any]:
-    parsed: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
-    return parsed
 
 
 async def test_without_break_glass_nothing_runs_and_the_exit_code_says_why(terminal: Terminal) -> None:

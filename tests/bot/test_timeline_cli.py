@@ -5,8 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import typer
-from typer.testing import CliRunner, Result
+from typer.testing import Result
 
 from bot.timeline_cli import timeline_command
 from commands.timeline_chart import DPI, HEIGHT_IN, WIDTH_IN
@@ -14,19 +13,16 @@ from store import history
 from store.gateway import Store
 from store.history import HistoryPoint
 from tests.commands.test_timeline_chart import png_size
+from tests.fixtures.cli import command_app, invoke
 
 CLUSTERS = Path(__file__).parent.parent / "data" / "clusters" / "valid.yaml"
 NETWORK = "op-sepolia"
 
-app = typer.Typer()
-app.command("timeline")(timeline_command)
-# typer runs a lone command without its name; a second one keeps `timeline` in the command line.
-app.command("noop")(lambda: None)
+app = command_app("timeline", timeline_command)
 
 
 def run(*args: str, env: dict[str, str]) -> Result:
-    base = {"COLUMNS": "250", "CONDUCTOR_BOT_CLUSTERS": "", "REDIS_URL": ""}
-    return CliRunner().invoke(app, ["timeline", *args], env={**base, **env})
+    return invoke(app, "timeline", args, env)
 
 
 async def test_writes_the_picture_of_the_window_before_the_newest_record(
