@@ -10,14 +10,13 @@ from alerts.model import AlertState, fingerprint
 from alerts.notifier import Notifier
 from alerts.watcher import Watcher
 from store.outbox import Outbox
-from tests.alerts.test_watcher_helpers import NET, posts, run, titled
+from tests.alerts.test_watcher_helpers import NET, posts, run, started_watcher, titled
 from tests.fixtures.slack import BotHandle, StartBot
 
 
 async def test_rate_limited_post_waits_for_retry_after_then_posts_once(running_bot: StartBot) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 4)
+        watcher = await started_watcher(bot, 4)
         bot.fake.fail_next("chat.postMessage", status=429, retry_after=5)
         await bot.sim.split_brain(NET, "seq-2")
         [report] = await run(bot, [watcher], 2)
@@ -43,8 +42,7 @@ async def test_slack_outage_delays_alerts_and_replies_in_order_without_losing_an
     running_bot: StartBot,
 ) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 4)
+        watcher = await started_watcher(bot, 4)
         bot.fake.set_down(True)
         await bot.sim.split_brain(NET, "seq-2")
         await run(bot, [watcher], 10)
@@ -82,8 +80,7 @@ async def test_permanently_refused_update_is_dropped_and_does_not_block_later_me
     running_bot: StartBot,
 ) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 4)
+        watcher = await started_watcher(bot, 4)
         await bot.sim.split_brain(NET, "seq-2")
         await run(bot, [watcher], 4)
         bot.fake.fail_next("chat.update", status=200, retry_after=None, error="message_not_found")

@@ -18,7 +18,15 @@ from alerts.effects import Effect, PostAlert
 from alerts.model import AlertState
 from alerts.notifier import FlushReport, Notifier
 from alerts.watcher import LOST_POST_GRACE_SECONDS, Watcher
-from tests.alerts.test_watcher_helpers import INTERVAL, NET, posts, run, titled, top_level_post_calls
+from tests.alerts.test_watcher_helpers import (
+    INTERVAL,
+    NET,
+    posts,
+    run,
+    started_watcher,
+    titled,
+    top_level_post_calls,
+)
 from tests.fixtures.slack import BotHandle, StartBot
 
 
@@ -26,8 +34,7 @@ async def test_killed_leader_posts_one_leader_change_and_nothing_more_once_settl
     running_bot: StartBot,
 ) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 10)
+        watcher = await started_watcher(bot, 10)
         assert posts(bot) == []
         await bot.sim.kill(NET, "seq-0")
         await bot.sim.kill(NET, "seq-0", "node")
@@ -47,8 +54,7 @@ async def test_killed_leader_posts_one_leader_change_and_nothing_more_once_settl
 
 async def test_stalled_follower_alerts_then_resolves_in_its_thread(running_bot: StartBot) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 10)
+        watcher = await started_watcher(bot, 10)
         await bot.sim.stall(NET, "seq-2", "sync")
         await run(bot, [watcher], 60)
         [lag] = titled(bot, "Unsafe head lagging: seq-2")
@@ -63,8 +69,7 @@ async def test_stalled_follower_alerts_then_resolves_in_its_thread(running_bot: 
 
 async def test_split_brain_posts_one_critical_alert(running_bot: StartBot) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 10)
+        watcher = await started_watcher(bot, 10)
         await bot.sim.split_brain(NET, "seq-2")
         await run(bot, [watcher], 60)
         [alert] = posts(bot)
@@ -74,8 +79,7 @@ async def test_split_brain_posts_one_critical_alert(running_bot: StartBot) -> No
 
 async def test_paused_conductor_alerts_and_reminds_in_thread_until_resumed(running_bot: StartBot) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 10)
+        watcher = await started_watcher(bot, 10)
         bot.sim.node(NET, "seq-1").paused = True
         await run(bot, [watcher], 65 * 60, step=60)
         [alert] = posts(bot)
@@ -89,8 +93,7 @@ async def test_paused_conductor_alerts_and_reminds_in_thread_until_resumed(runni
 
 async def test_flapping_node_is_one_alert_not_many(running_bot: StartBot) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 10)
+        watcher = await started_watcher(bot, 10)
         for _ in range(5):
             await bot.sim.kill(NET, "seq-2", "node")
             await run(bot, [watcher], 12)
@@ -157,8 +160,7 @@ async def test_same_owner_racing_itself_loses_the_tick_instead_of_acting_twice(r
 
 async def test_burst_of_alerts_is_summarised_not_posted_one_by_one(running_bot: StartBot) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 4)
+        watcher = await started_watcher(bot, 4)
         # Every node loses its peers: three low_peers alerts start in one tick (and, in the sim,
         # unhealthy nodes and a leader change follow).
         for node in ("seq-0", "seq-1", "seq-2"):

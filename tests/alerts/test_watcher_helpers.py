@@ -27,6 +27,13 @@ async def run(
     return reports
 
 
+async def started_watcher(bot: BotHandle, seconds: float) -> Watcher:
+    """Replica "replica-a"'s watcher, already run for `seconds`: a settled baseline before the fault."""
+    watcher = Watcher(bot.ctx, "replica-a")
+    await run(bot, [watcher], seconds)
+    return watcher
+
+
 def posts(bot: BotHandle) -> list[FakeMessage]:
     """Top-level messages in the network's alert channel (thread replies hang off them)."""
     return bot.fake.messages(bot.channel(NET))

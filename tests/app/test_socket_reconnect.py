@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 from redis.asyncio import Redis
 
-from bot.main import serve_bot
+from bot.main import RunningBot, serve_bot
 from bot.slack_connect import BACKOFF_CAP, backoff
 from sim.harness import simulate
 from sim.slack_api import FakeSlackApi
@@ -25,13 +27,22 @@ def connections(fake: FakeSlackApi) -> int:
     return len(fake.calls("socket:connected"))
 
 
-async def test_a_dropped_link_is_reconnected_and_commands_flow_again(
-    fake_slack: FakeSlackApi, redis: Redis, keys: Keys
-) -> None:
+@asynccontextmanager
+async def socket_mode_bot(fake_slack: FakeSlackApi, redis: Redis, keys: Keys) -> AsyncIterator[RunningBot]:
+    """The real bot in Socket Mode against the fake Slack, over a 3-node sim."""
     settings = bot_settings(SLACK_API_URL=fake_slack.base_url, **SOCKET_MODE)
     async with (
         simulate(nodes=3) as sim,
         serve_bot(settings, sim.topology(), redis=redis, store=Store(redis, keys), clock=sim.clock) as bot,
+    ):
+        yield bot
+
+
+async def test_a_dropped_link_is_reconnected_and_commands_flow_again(
+    fake_slack: FakeSlackApi, redis: Redis, keys: Keys
+) -> None:
+    async with (
+        socket_mode_bot(fake_slack, redis, keys) as bot,
         httpx.AsyncClient(timeout=5) as client,
     ):
         await fake_slack.wait_for("socket:connected")
@@ -49,11 +60,7 @@ async def test_a_dropped_link_is_reconnected_and_commands_flow_again(
 async def test_a_token_refused_on_reconnect_is_reported_as_fatal(
     fake_slack: FakeSlackApi, redis: Redis, keys: Keys
 ) -> None:
-    settings = bot_settings(SLACK_API_URL=fake_slack.base_url, **SOCKET_MODE)
-    async with (
-        simulate(nodes=3) as sim,
-        serve_bot(settings, sim.topology(), redis=redis, store=Store(redis, keys), clock=sim.clock) as bot,
-    ):
+    async with socket_mode_bot(fake_slack, redis, keys) as bot:
         await fake_slack.wait_for("socket:connected")
         fake_slack.fail_next("apps.connections.open", status=200, retry_after=None, error="token_revoked")
         await fake_slack.drop_sockets()

@@ -3,12 +3,11 @@ a dead flusher is replaced within a few intervals, an approval's outcome reaches
 
 from __future__ import annotations
 
-from alerts.watcher import Watcher
 from chat.delivery import Deliverer
 from commands.ids import ApprovalAction
 from store import locks
 from store.outbox import Outbox, SlackWrite
-from tests.alerts.test_watcher_helpers import NET, posts, run, titled
+from tests.alerts.test_watcher_helpers import NET, posts, run, started_watcher, titled
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import StartBot
 from tests.scenarios.approval_support import (
@@ -29,8 +28,7 @@ async def test_an_episode_superseded_during_an_outage_keeps_its_own_message_and_
     running_bot: StartBot,
 ) -> None:
     async with running_bot() as bot:
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 4)
+        watcher = await started_watcher(bot, 4)
         await bot.fake.set_fault("500")
         await bot.sim.split_brain(NET, "seq-2")
         await run(bot, [watcher], 4)
@@ -53,8 +51,7 @@ async def test_a_post_whose_answer_timed_out_is_found_in_history_not_posted_agai
 ) -> None:
     async with running_bot() as bot:
         bot.ctx.slack.timeout = 1
-        watcher = Watcher(bot.ctx, "replica-a")
-        await run(bot, [watcher], 4)
+        watcher = await started_watcher(bot, 4)
         # Slack takes the post but answers too late: the outcome is unknown to the bot.
         await bot.fake.set_fault("timeout", delay=3.0)
         await bot.sim.split_brain(NET, "seq-2")

@@ -8,16 +8,24 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+from redis.asyncio import Redis
+
+from bot.main import serve_bot
+from cluster.topology import Topology
 from commands import approval_store
 from commands.approval import FINAL_STATES, ApprovalRequest
 from commands.ids import ApprovalAction, ApprovalBlock
-from sim.slack_api import FakeMessage
+from sim.harness import simulate
+from sim.slack_api import FakeMessage, FakeSlackApi
+from sim.slack_requests import SlackDriver
 from store import audit
 from store.audit import AuditEntry
 from tests.fixtures.redis import eventually
-from tests.fixtures.slack import BotHandle
+from tests.fixtures.slack import SIGNING_SECRET, BotHandle, bot_settings
 
 REQUESTER = "U_REQUESTER"
 APPROVER = "U_APPROVER"
@@ -26,6 +34,19 @@ STRANGER = "U_STRANGER"
 NETWORK = "sim-1"
 OVERRIDES: dict[str, Any] = {"approvers": (APPROVER, *OTHER_APPROVERS), "requesters": (REQUESTER,)}
 WAIT = 10.0
+
+
+@asynccontextmanager
+async def bot_on_redis(fake_slack: FakeSlackApi, client: Redis) -> AsyncIterator[BotHandle]:
+    """The real bot over a 3-node sim (OVERRIDES on every network) on `client`, a Redis the test can stop."""
+    async with simulate(nodes=3) as sim:
+        topology = Topology(
+            networks={n: s.model_copy(update=OVERRIDES) for n, s in sim.topology().networks.items()}
+        )
+        settings = bot_settings(SLACK_API_URL=fake_slack.base_url)
+        async with serve_bot(settings, topology, redis=client, clock=sim.clock) as running:
+            driver = SlackDriver(f"{running.url}/slack/events", SIGNING_SECRET, fake_slack.response_url_for)
+            yield BotHandle(driver, fake_slack, running.ctx, sim, running.url, running.app)
 
 
 def use_sim_settle(bot: BotHandle, seconds: float = 2.0) -> None:
@@ -143,6 +164,30 @@ async def approve_and_finish(
     # The message update and the outcome reply come right after the final write.
     await eventually(lambda: _has_outcome(message), within=WAIT)
     return final
+
+
+async def approve_slowed_until_rechecked(bot: BotHandle, message: FakeMessage) -> None:
+    """Approve with seq-0's conductor answering slowly (0.4 s), and wait for preflight to pass again.
+
+    The slow first step leaves the test time to break something after the re-check and before a later step.
+    """
+    await bot.sim.latency(NETWORK, "seq-0", "conductor", 0.4)
+    await click(bot, message, ApprovalAction.APPROVE, APPROVER)
+
+    async def rechecked() -> bool:
+        return any(t.startswith(":mag: preflight passed again") for t in thread_texts(message))
+
+    await eventually(rechecked, within=5.0)
+
+
+async def refused(bot: BotHandle, text: str) -> str:
+    """The ephemeral answer to a command that preflight blocks; no approval message is posted."""
+    before = len(bot.fake.messages(bot.channel()))
+    sent = await bot.driver.command(text, user=REQUESTER, channel=bot.channel())
+    answer = await ephemeral(bot, sent.response_name)
+    assert "preflight blocks it" in answer, answer
+    assert len(bot.fake.messages(bot.channel())) == before
+    return answer
 
 
 async def _has_outcome(message: FakeMessage) -> bool:

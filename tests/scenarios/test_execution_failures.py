@@ -6,25 +6,23 @@ import asyncio
 import json
 from pathlib import Path
 
-from bot.main import serve_bot
-from cluster.topology import Topology
 from commands.ids import ApprovalAction, ApprovalBlock
-from sim.harness import simulate
 from sim.slack_api import FakeSlackApi
-from sim.slack_requests import SlackDriver
 from store import locks
 from store.audit import AuditKind
 from store.connection import client_for, start_valkey
 from tests.fixtures.redis import eventually
-from tests.fixtures.slack import SIGNING_SECRET, BotHandle, StartBot, bot_settings
+from tests.fixtures.slack import StartBot
 from tests.scenarios.approval_support import (
     APPROVER,
     NETWORK,
     OVERRIDES,
     REQUESTER,
     approve_and_finish,
+    approve_slowed_until_rechecked,
     audit_entries,
     block_text,
+    bot_on_redis,
     click,
     ephemeral,
     open_request,
@@ -41,13 +39,7 @@ async def test_a_step_failing_mid_plan_stops_it_and_says_what_ran(running_bot: S
         use_sim_settle(bot)
         message = await open_request(bot, f"pause {NETWORK} all")
         # seq-0 answers slowly, so seq-2's conductor can die after the re-check and before its step.
-        await bot.sim.latency(NETWORK, "seq-0", "conductor", 0.4)
-        await click(bot, message, ApprovalAction.APPROVE, APPROVER)
-
-        async def rechecked() -> bool:
-            return any(t.startswith(":mag: preflight passed again") for t in thread_texts(message))
-
-        await eventually(rechecked, within=5.0)
+        await approve_slowed_until_rechecked(bot, message)
         await bot.sim.kill(NETWORK, "seq-2", "conductor")
         final = await wait_state(bot, request_id_of(message), "succeeded", "failed")
 
@@ -123,35 +115,26 @@ async def test_redis_lost_mid_execution_is_reported_with_what_ran(
     client = client_for(str(server.connection_url))
     stopped = False
     try:
-        async with simulate(nodes=3) as sim:
-            topology = Topology(
-                networks={n: s.model_copy(update=OVERRIDES) for n, s in sim.topology().networks.items()}
-            )
-            settings = bot_settings(SLACK_API_URL=fake_slack.base_url)
-            async with serve_bot(settings, topology, redis=client, clock=sim.clock) as running:
-                driver = SlackDriver(
-                    f"{running.url}/slack/events", SIGNING_SECRET, fake_slack.response_url_for
-                )
-                bot = BotHandle(driver, fake_slack, running.ctx, sim, running.url, running.app)
-                message = await open_request(bot, f"pause {NETWORK} all")
-                await sim.latency(NETWORK, "seq-0", "conductor", 0.4)
-                await click(bot, message, ApprovalAction.APPROVE, APPROVER)
+        async with bot_on_redis(fake_slack, client) as bot:
+            message = await open_request(bot, f"pause {NETWORK} all")
+            await bot.sim.latency(NETWORK, "seq-0", "conductor", 0.4)
+            await click(bot, message, ApprovalAction.APPROVE, APPROVER)
 
-                async def rechecked() -> bool:
-                    return any(t.startswith(":mag:") for t in thread_texts(message))
+            async def rechecked() -> bool:
+                return any(t.startswith(":mag:") for t in thread_texts(message))
 
-                await eventually(rechecked, within=5.0)
-                await asyncio.to_thread(server.stop, 5.0)
-                stopped = True
+            await eventually(rechecked, within=5.0)
+            await asyncio.to_thread(server.stop, 5.0)
+            stopped = True
 
-                async def reported() -> bool:
-                    return any("lost its store" in t for t in thread_texts(message))
+            async def reported() -> bool:
+                return any("lost its store" in t for t in thread_texts(message))
 
-                await eventually(reported, within=15.0)
-                [report] = [t for t in thread_texts(message) if "lost its store" in t]
-                assert "Steps that ran: 1. `conductor_pause` on seq-0 (ok)" in report
-                assert "no further step ran" in report
-                assert sim.node(NETWORK, "seq-0").paused and not sim.node(NETWORK, "seq-1").paused
+            await eventually(reported, within=15.0)
+            [report] = [t for t in thread_texts(message) if "lost its store" in t]
+            assert "Steps that ran: 1. `conductor_pause` on seq-0 (ok)" in report
+            assert "no further step ran" in report
+            assert bot.sim.node(NETWORK, "seq-0").paused and not bot.sim.node(NETWORK, "seq-1").paused
     finally:
         await client.aclose()
         if not stopped:
@@ -176,13 +159,7 @@ async def test_a_shutdown_mid_execution_records_what_ran_and_frees_the_network(r
         use_sim_settle(bot)
         message = await open_request(bot, f"pause {NETWORK} all")
         # After the re-check, seq-1 stops answering, so the execution is inside step 2 when told to stop.
-        await bot.sim.latency(NETWORK, "seq-0", "conductor", 0.4)
-        await click(bot, message, ApprovalAction.APPROVE, APPROVER)
-
-        async def rechecked() -> bool:
-            return any(t.startswith(":mag: preflight passed again") for t in thread_texts(message))
-
-        await eventually(rechecked, within=5.0)
+        await approve_slowed_until_rechecked(bot, message)
         await bot.sim.hang(NETWORK, "seq-1", "conductor")
 
         async def first_step_done() -> bool:

@@ -6,10 +6,9 @@ from tests.fixtures.slack import BotHandle, StartBot
 from tests.scenarios.approval_support import (
     NETWORK,
     OVERRIDES,
-    REQUESTER,
     approve_and_finish,
-    ephemeral,
     open_request,
+    refused,
     thread_texts,
     use_sim_settle,
     wait_message_state,
@@ -22,16 +21,6 @@ async def run(bot: BotHandle, text: str) -> None:
     final = await approve_and_finish(bot, message)
     assert final.state == "succeeded", (final.outcome, thread_texts(message))
     await wait_message_state(bot, message, "Succeeded")
-
-
-async def refused(bot: BotHandle, text: str) -> str:
-    """The ephemeral answer to a command that preflight blocks (and no approval message)."""
-    before = len(bot.fake.messages(bot.channel()))
-    sent = await bot.driver.command(text, user=REQUESTER, channel=bot.channel())
-    answer = await ephemeral(bot, sent.response_name)
-    assert "preflight blocks it" in answer, answer
-    assert len(bot.fake.messages(bot.channel())) == before
-    return answer
 
 
 async def test_pause_then_resume(running_bot: StartBot) -> None:

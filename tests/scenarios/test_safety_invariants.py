@@ -20,24 +20,14 @@ from tests.scenarios.approval_support import (
     block_text,
     buttons,
     click,
-    ephemeral,
     open_request,
+    refused,
     request_id_of,
     stored,
     thread_texts,
     use_sim_settle,
     wait_state,
 )
-
-
-async def refused(bot: BotHandle, text: str) -> str:
-    """The ephemeral answer to a command that preflight blocks; no approval message is posted."""
-    before = len(bot.fake.messages(bot.channel()))
-    sent = await bot.driver.command(text, user=REQUESTER, channel=bot.channel())
-    answer = await ephemeral(bot, sent.response_name)
-    assert "preflight blocks it" in answer, answer
-    assert len(bot.fake.messages(bot.channel())) == before
-    return answer
 
 
 async def ran(bot: BotHandle, text: str) -> str:
