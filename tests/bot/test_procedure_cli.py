@@ -23,7 +23,7 @@ from store import audit, locks
 from store.audit import AuditEntry, AuditKind
 from store.keys import Keys
 from tests.fixtures.slack import BotHandle, StartBot
-from tests.fixtures.terminal import result_json, run_verb, terminal_env
+from tests.fixtures.terminal import result_json, run_verb, terminal_bot, terminal_env
 from tests.scenarios.runbook_support import ROLES
 
 NETWORK = "sim-1"
@@ -51,13 +51,7 @@ OpenTerminal = Callable[..., AbstractAsyncContextManager[Terminal]]
 def terminal(running_bot: StartBot, redis_url: str, keys: Keys, tmp_path: Path) -> OpenTerminal:
     @asynccontextmanager
     async def open_terminal(**sim: Any) -> AsyncIterator[Terminal]:
-        async with running_bot(
-            realtime=True,
-            block_time=0.5,
-            network_overrides=ROLES,
-            settings_env={"CONDUCTOR_BOT_POLL_INTERVAL": 0.3},
-            **sim,
-        ) as bot:
+        async with terminal_bot(running_bot, ROLES, **sim) as bot:
             yield Terminal(bot, terminal_env(bot, redis_url, keys, tmp_path))
 
     return open_terminal

@@ -22,7 +22,7 @@ from store.audit import AuditEntry, AuditKind
 from store.keys import Keys
 from tests.fixtures.redis import eventually
 from tests.fixtures.slack import BotHandle, StartBot
-from tests.fixtures.terminal import result_json, run_verb, terminal_env
+from tests.fixtures.terminal import result_json, run_verb, terminal_bot, terminal_env
 from tests.scenarios.approval_support import (
     NETWORK,
     OVERRIDES,
@@ -56,12 +56,7 @@ class Terminal:
 async def terminal(
     running_bot: StartBot, redis_url: str, keys: Keys, tmp_path: Path
 ) -> AsyncIterator[Terminal]:
-    async with running_bot(
-        realtime=True,
-        block_time=0.5,
-        network_overrides=OVERRIDES,
-        settings_env={"CONDUCTOR_BOT_POLL_INTERVAL": 0.3},
-    ) as bot:
+    async with terminal_bot(running_bot, OVERRIDES) as bot:
         yield Terminal(bot, terminal_env(bot, redis_url, keys, tmp_path))
 
 
