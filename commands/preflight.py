@@ -47,8 +47,7 @@ from commands.operations import (
     StopSequencer,
     TransferLeader,
 )
-from commands.plans import (
-    Plan,
+from commands.plan_builders import (
     plan_add_server,
     plan_conductor_override,
     plan_handover,
@@ -58,6 +57,7 @@ from commands.plans import (
     plan_stop,
     plan_transfer,
 )
+from commands.plans import Plan
 from commands.prediction import unknown_sequencers
 from store.marks import NodeOverrideMark
 

@@ -29,6 +29,7 @@ PURE = [
     "commands/operations.py",
     "commands/args.py",
     "commands/plans.py",
+    "commands/plan_builders.py",
     "commands/preflight.py",
     "commands/checks.py",
     "commands/approval.py",
