@@ -27,10 +27,11 @@ from cluster.poller import poll_network
 from commands import approval_store
 from commands.approval import ApprovalRequest, open_request
 from commands.checks import PreflightFinding, new_findings
-from commands.executor import LOCK_TTL_MS, RENEW_EVERY, Outcome, Settle, run_plan, settle_of
+from commands.executor import LOCK_TTL_MS, RENEW_EVERY, Outcome, run_plan
 from commands.preflight import PreparedOperation, prepare
 from commands.progress import Reporter
 from commands.request import new_request_id, refusal_text
+from commands.verification import Settle, settle_of
 from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
 from store.gateway import LockLost
