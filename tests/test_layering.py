@@ -31,6 +31,7 @@ PURE = [
     "commands/plans.py",
     "commands/plan_builders.py",
     "commands/preflight.py",
+    "commands/start_checks.py",
     "commands/checks.py",
     "commands/approval.py",
     "commands/approval_blocks.py",
