@@ -30,7 +30,7 @@ from commands.checks import PreflightFinding, new_findings
 from commands.executor import LOCK_TTL_MS, RENEW_EVERY, Outcome, run_plan
 from commands.preflight import PreparedOperation, prepare
 from commands.progress import Reporter
-from commands.request import new_request_id, refusal_text
+from commands.request import audit_refused, new_request_id, refusal_text
 from commands.verification import Settle, settle_of
 from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
@@ -94,22 +94,8 @@ async def audit_refusal(
 ) -> str:
     """Record that preflight blocked a break-glass attempt (as Slack records its refusals)."""
     text = refusal_text(prepared).replace(" was not submitted", " was not run from the terminal")
-    await audit.append(
-        ctx.store,
-        spec.name,
-        AuditEntry(
-            at=ctx.clock.now(),
-            network=spec.name,
-            kind=AuditKind.REQUEST,
-            actor=who.actor,
-            message=text[:2000],
-            data={
-                "outcome": "refused_by_preflight",
-                "command": prepared.operation.command,
-                **who.audit_data(),
-            },
-        ),
-    )
+    data = {"outcome": "refused_by_preflight", "command": prepared.operation.command, **who.audit_data()}
+    await audit_refused(ctx, spec.name, who.actor, text, data)
     return text
 
 

@@ -32,7 +32,7 @@ from commands.procedures.messages import stopped_text
 from commands.procedures.report import RunReporter
 from commands.procedures.state import FINAL_PHASES, AbortClick, Continue, Failed, ProcedureRun
 from commands.procedures.steps import Checkpoint, Resolution
-from commands.request import new_request_id
+from commands.request import audit_refused, new_request_id
 from commands.terminal import Operator
 from store import audit, locks
 from store.audit import AuditEntry, AuditKind
@@ -203,12 +203,5 @@ async def _record(
 
 async def audit_refusal(ctx: BotContext, spec: NetworkSpec, command: str, text: str, who: Operator) -> None:
     """Record that a break-glass procedure could not start (as Slack records its refusals)."""
-    entry = AuditEntry(
-        at=ctx.clock.now(),
-        network=spec.name,
-        kind=AuditKind.REQUEST,
-        actor=who.actor,
-        message=text[:2000],
-        data={"outcome": "refused", "command": command, **who.audit_data()},
-    )
-    await audit.append(ctx.store, spec.name, entry)
+    data = {"outcome": "refused", "command": command, **who.audit_data()}
+    await audit_refused(ctx, spec.name, who.actor, text, data)
