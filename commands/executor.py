@@ -313,17 +313,30 @@ def _raise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def _step_entry(ctx: BotContext, request: ApprovalRequest, result: StepResult) -> AuditEntry:
-    status = "tolerated" if result.tolerated else ("ok" if result.ok else "failed")
+def step_status(result: StepResult) -> str:
+    return "tolerated" if result.tolerated else ("ok" if result.ok else "failed")
+
+
+def step_entry(
+    ctx: BotContext, network: str, request_id: str, message: str, data: dict[str, str]
+) -> AuditEntry:
+    """The audit line of one call the bot made: a request's step or a procedure's."""
     return AuditEntry(
         at=ctx.clock.now(),
-        network=request.network,
+        network=network,
         kind=AuditKind.STEP,
         actor=BOT_ACTOR,
-        request_id=request.id,
-        message=f"step {result.index} {result.method} on {result.target}: {status}",
-        data={"index": str(result.index), "method": result.method, "target": result.target, "status": status},
+        request_id=request_id,
+        message=message,
+        data=data,
     )
+
+
+def _step_entry(ctx: BotContext, request: ApprovalRequest, result: StepResult) -> AuditEntry:
+    status = step_status(result)
+    message = f"step {result.index} {result.method} on {result.target}: {status}"
+    data = {"index": str(result.index), "method": result.method, "target": result.target, "status": status}
+    return step_entry(ctx, request.network, request.id, message, data)
 
 
 def _step_name(plan: Plan, index: int) -> str:
