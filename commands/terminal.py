@@ -205,16 +205,32 @@ async def _record(
     message: str,
     data: dict[str, str],
 ) -> None:
+    await audit_break_glass(
+        ctx, request.network, request.id, request.operation.command, who, kind, message, data
+    )
+
+
+async def audit_break_glass(
+    ctx: BotContext,
+    network: str,
+    request_id: str,
+    command: str,
+    who: Operator,
+    kind: AuditKind,
+    message: str,
+    data: dict[str, str],
+) -> None:
+    """An audit line of a break-glass run from the terminal: the command, who ran it, where and why."""
     entry = AuditEntry(
         at=ctx.clock.now(),
-        network=request.network,
+        network=network,
         kind=kind,
         actor=who.actor,
-        request_id=request.id,
+        request_id=request_id,
         message=message[:2000],
-        data={"command": request.operation.command, **who.audit_data(), **data},
+        data={"command": command, **who.audit_data(), **data},
     )
-    await audit.append(ctx.store, request.network, entry)
+    await audit.append(ctx.store, network, entry)
 
 
 def shown_findings(prepared: PreparedOperation) -> list[tuple[str, PreflightFinding]]:
