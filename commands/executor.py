@@ -125,14 +125,9 @@ async def _finish(
     ctx: BotContext, request: ApprovalRequest, outcome: Outcome, guard: Guard | None
 ) -> ApprovalRequest | None:
     event = Finish(success=outcome.success, outcome=outcome.text, step_results=tuple(outcome.results))
-    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
-    final = decision.request
+    final = await _apply_and_update(ctx, request, event, guard, "finish")
     if final is None:
-        logger.warning(
-            "finish refused network=%s request=%s rule=%s", request.network, request.id, decision.rule
-        )
         return None
-    await update_message(ctx, final)
     icon = ":large_green_circle:" if outcome.success else ":red_circle:"
     # The mention tells the requester, who may have left the channel, how their request ended.
     await thread_reply(ctx, final, f"{icon} <@{final.requester}> {outcome.text}")
@@ -142,16 +137,26 @@ async def _finish(
 async def _reconfirm(
     ctx: BotContext, request: ApprovalRequest, event: Reconfirm, guard: Guard
 ) -> ApprovalRequest | None:
-    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
-    again = decision.request
+    again = await _apply_and_update(ctx, request, event, guard, "reconfirm")
     if again is None:
-        logger.warning(
-            "reconfirm refused network=%s request=%s rule=%s", request.network, request.id, decision.rule
-        )
         return None
-    await update_message(ctx, again)
     await thread_reply(ctx, again, reconfirm_text(request, event))
     return again
+
+
+async def _apply_and_update(
+    ctx: BotContext, request: ApprovalRequest, event: Finish | Reconfirm, guard: Guard | None, what: str
+) -> ApprovalRequest | None:
+    """Record `event` on the request under `guard` and update its message; None (logged) if refused."""
+    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
+    updated = decision.request
+    if updated is None:
+        logger.warning(
+            "%s refused network=%s request=%s rule=%s", what, request.network, request.id, decision.rule
+        )
+        return None
+    await update_message(ctx, updated)
+    return updated
 
 
 def reconfirm_text(request: ApprovalRequest, event: Reconfirm) -> str:
