@@ -56,10 +56,10 @@ from cluster.topology import NetworkSpec, Topology
 from commands import terminal
 from commands.approval import ApprovalRequest
 from commands.args import parse_operation
-from commands.executor import Settle
 from commands.operations import Operation
 from commands.plans import RpcStep, StepResult
 from commands.preflight import PreparedOperation
+from commands.verification import Settle
 from store.connection import RedisUnavailable, open_redis
 from store.gateway import Store
 from store.keys import Keys

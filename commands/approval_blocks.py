@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, JsonValue
@@ -215,21 +216,22 @@ def _outcome_text(request: ApprovalRequest) -> str:
             return f"*Outcome*: {already_decided_message(request)}"
 
 
+def button(text: str, action: StrEnum, value: str, style: str | None = None) -> Block:
+    """A Block Kit button whose `action_id` is `action` (shared with the procedure message)."""
+    b: Block = {
+        "type": "button",
+        "action_id": action.value,
+        "text": {"type": "plain_text", "text": text},
+        "value": value,
+    }
+    if style is not None:
+        b["style"] = style
+    return b
+
+
 def _buttons(request: ApprovalRequest) -> Block:
     value = ApprovalButtonValue(request_id=request.id, network=request.network).model_dump_json()
-
-    def button(text: str, action: ApprovalAction, style: str | None = None) -> Block:
-        b: Block = {
-            "type": "button",
-            "action_id": action.value,
-            "text": {"type": "plain_text", "text": text},
-            "value": value,
-        }
-        if style is not None:
-            b["style"] = style
-        return b
-
-    approve = button("Approve", ApprovalAction.APPROVE, "primary")
+    approve = button("Approve", ApprovalAction.APPROVE, value, "primary")
     approve["confirm"] = {
         "title": {"type": "plain_text", "text": "Approve this operation?"},
         "text": {
@@ -244,8 +246,8 @@ def _buttons(request: ApprovalRequest) -> Block:
         "block_id": ApprovalBlock.ACTIONS.value,
         "elements": [
             approve,
-            button("Reject", ApprovalAction.REJECT, "danger"),
-            button("Cancel", ApprovalAction.CANCEL),
+            button("Reject", ApprovalAction.REJECT, value, "danger"),
+            button("Cancel", ApprovalAction.CANCEL, value),
         ],
     }
 

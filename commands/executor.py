@@ -13,8 +13,9 @@ through the typed clients (`commands.steps`); the first failure stops the plan a
 which steps ran and which did not. Follow-up snapshots verify the step's expectations and that the
 chain lives (`commands.outcome`: one leader with quorum, one active sequencer, the head advancing);
 the cluster gets a few bounded chances to settle, separated by `settle()` (a sleep of one poll
-interval in the bot; tests pass one that advances the simulator's virtual time). An op-node override
-the plan set is recorded (`store.marks`), because op-node cannot report it.
+interval in the bot; tests pass one that advances the simulator's virtual time; all of this is
+`commands.verification`). An op-node override the plan set is recorded (`store.marks`), because
+op-node cannot report it.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -32,16 +32,23 @@ from redis.exceptions import RedisError
 
 from cluster.poller import poll_network
 from cluster.rpc import JsonRpcClient, RpcError
-from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
-from commands import approval_store, outcome, steps
+from commands import approval_store, steps
 from commands.approval import ApprovalRequest, Finish, Reconfirm, StartExecution
 from commands.approval_messages import thread_reply, update_message
 from commands.checks import new_findings
 from commands.operations import StopSequencer
-from commands.plans import Plan, RpcStep, StepResult, UnresolvedParamError, resolve_params, tolerated, verify
+from commands.plans import Plan, RpcStep, StepResult, UnresolvedParamError, resolve_params, tolerated
 from commands.preflight import prepare
 from commands.progress import Reporter, SlackThread
+from commands.verification import (
+    ChainCheck,
+    Settle,
+    outcome_must_live,
+    settle_of,
+    verified_text,
+    verify_outcome,
+)
 from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
 from store.gateway import Guard, LockLost
@@ -51,17 +58,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Settle = Callable[[], Awaitable[None]]
-
 BOT_ACTOR = "conductor-bot"
 # The lock outlives one slow step's timeout only through renewal; a crashed executor frees it soon.
 LOCK_TTL_MS = 6_000
 RENEW_EVERY = 2.0
-# Re-polls before the outcome counts as not as expected (about this many poll intervals). Whether the
-# chain advances is watched longer when needed: until the network's `stall_seconds` have passed since
-# the first poll (a slow block time must not read as a halt), never beyond `MAX_VERIFY_POLLS`.
-VERIFY_ATTEMPTS = 5
-MAX_VERIFY_POLLS = 20
 DETAIL_LIMIT = 500
 
 
@@ -72,17 +72,6 @@ class Outcome:
     results: list[StepResult] = field(default_factory=list)
     # Set instead of a result when the request goes back to its approvers (nothing ran).
     reconfirm: Reconfirm | None = None
-
-
-def settle_of(ctx: BotContext) -> Settle:
-    """The pause between verification polls: `ctx.settle` when set, else one poll interval."""
-    if ctx.settle is not None:
-        return ctx.settle
-
-    async def sleep() -> None:
-        await asyncio.sleep(ctx.settings.poll_interval)
-
-    return sleep
 
 
 async def execute(
@@ -136,14 +125,9 @@ async def _finish(
     ctx: BotContext, request: ApprovalRequest, outcome: Outcome, guard: Guard | None
 ) -> ApprovalRequest | None:
     event = Finish(success=outcome.success, outcome=outcome.text, step_results=tuple(outcome.results))
-    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
-    final = decision.request
+    final = await _apply_and_update(ctx, request, event, guard, "finish")
     if final is None:
-        logger.warning(
-            "finish refused network=%s request=%s rule=%s", request.network, request.id, decision.rule
-        )
         return None
-    await update_message(ctx, final)
     icon = ":large_green_circle:" if outcome.success else ":red_circle:"
     # The mention tells the requester, who may have left the channel, how their request ended.
     await thread_reply(ctx, final, f"{icon} <@{final.requester}> {outcome.text}")
@@ -153,16 +137,26 @@ async def _finish(
 async def _reconfirm(
     ctx: BotContext, request: ApprovalRequest, event: Reconfirm, guard: Guard
 ) -> ApprovalRequest | None:
-    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
-    again = decision.request
+    again = await _apply_and_update(ctx, request, event, guard, "reconfirm")
     if again is None:
-        logger.warning(
-            "reconfirm refused network=%s request=%s rule=%s", request.network, request.id, decision.rule
-        )
         return None
-    await update_message(ctx, again)
     await thread_reply(ctx, again, reconfirm_text(request, event))
     return again
+
+
+async def _apply_and_update(
+    ctx: BotContext, request: ApprovalRequest, event: Finish | Reconfirm, guard: Guard | None, what: str
+) -> ApprovalRequest | None:
+    """Record `event` on the request under `guard` and update its message; None (logged) if refused."""
+    decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
+    updated = decision.request
+    if updated is None:
+        logger.warning(
+            "%s refused network=%s request=%s rule=%s", what, request.network, request.id, decision.rule
+        )
+        return None
+    await update_message(ctx, updated)
+    return updated
 
 
 def reconfirm_text(request: ApprovalRequest, event: Reconfirm) -> str:
@@ -246,41 +240,9 @@ async def run_plan(
     )
     failures = await verify_outcome(ctx, spec, prepared.plan, settle, check)
     await report.verified(request, failures, check.problems)
-    outcome.text = _verified_text(spec.name, total, failures, check)
+    outcome.text = verified_text(spec.name, total, failures, check)
     outcome.success = not failures and (not check.problems or not check.must_live)
     return outcome
-
-
-def outcome_must_live(
-    before: NetworkSnapshot, plan: Plan, known: Mapping[str, marks.NodeOverrideMark]
-) -> bool:
-    """Whether a halted chain afterwards is this plan's failure: it was live, or the plan starts one."""
-    return outcome.was_live(before, known) or outcome.starts_sequencing(plan)
-
-
-def _all_steps(total: int) -> str:
-    return "the one step" if total == 1 else f"all {total} steps"
-
-
-def _verified_text(network: str, total: int, failures: list[str], check: ChainCheck) -> str:
-    if failures:
-        text = f"{_all_steps(total)} ran, but the outcome is not as expected: " + "; ".join(failures)
-        if check.problems:
-            text += f". The chain is not advancing either: {'; '.join(check.problems)}"
-        return text + f". Next: {outcome.next_step(network, check.problems or failures)}."
-    if check.problems and check.must_live:
-        return (
-            f"{_all_steps(total)} ran, but the chain is not advancing: {'; '.join(check.problems)}. "
-            f"Next manual step: {outcome.next_step(network, check.problems)}."
-        )
-    if check.problems:
-        return (
-            f"{_all_steps(total)} ran and their outcome was verified; the chain was not advancing before "
-            f"this request and still is not ({'; '.join(check.problems)}). "
-            f"Next manual step: {outcome.next_step(network, check.problems)}."
-        )
-    alive = " and the chain advances" if check.watch else ""
-    return f"{_all_steps(total)} ran and the outcome was verified on a fresh snapshot{alive}.{check.note}"
 
 
 async def _remember_node_override(ctx: BotContext, request: ApprovalRequest, sequencer: str) -> None:
@@ -347,50 +309,6 @@ async def run_step(
     return result(True, "" if value is None else json.dumps(value))
 
 
-@dataclass
-class ChainCheck:
-    """Whether (`watch`) and how (`must_live`) the chain is judged after the steps; filled with findings."""
-
-    before: NetworkSnapshot
-    watch: bool
-    must_live: bool
-    problems: list[str] = field(default_factory=list)
-    note: str = ""
-
-
-async def verify_outcome(
-    ctx: BotContext, spec: NetworkSpec, plan: Plan, settle: Settle, check: ChainCheck
-) -> list[str]:
-    """The plan's failed expectations after giving the cluster a bounded time to settle; fills in
-    `check` with what keeps the chain from advancing (the head must move past the first poll's)."""
-    failures: list[str] = []
-    first: NetworkSnapshot | None = None
-    for attempt in range(MAX_VERIFY_POLLS):
-        if attempt:
-            await settle()
-        snapshot = await poll_network(spec, ctx.http, ctx.clock, timeout=ctx.settings.rpc_timeout)
-        failures = verify(plan, snapshot)
-        if not check.watch:
-            if not failures or attempt + 1 >= VERIFY_ATTEMPTS:
-                return failures
-            continue
-        first = first or snapshot
-        waited = snapshot.taken_at - first.taken_at
-        known = await marks.node_overrides(ctx.store, spec.name)
-        check.problems = outcome.chain_problems(first, snapshot, known) if attempt else ["not yet judged"]
-        if not failures and not check.problems:
-            check.note = outcome.override_note(snapshot, known)
-            return []
-        if not failures and attempt and not check.must_live:
-            # A halt this plan neither caused nor meant to end: say so without waiting it out.
-            return []
-        if attempt + 1 >= VERIFY_ATTEMPTS and (failures or waited >= spec.thresholds.stall_seconds):
-            break
-    if check.problems == ["not yet judged"]:
-        check.problems = []
-    return failures
-
-
 def _raise_if_cancelled() -> None:
     """Re-raise a cancellation (shutdown) that a library swallowed: redis-py's asyncio client can
     absorb a CancelledError delivered during a command (seen with redis 8.1), leaving the request
@@ -400,17 +318,30 @@ def _raise_if_cancelled() -> None:
         raise asyncio.CancelledError
 
 
-def _step_entry(ctx: BotContext, request: ApprovalRequest, result: StepResult) -> AuditEntry:
-    status = "tolerated" if result.tolerated else ("ok" if result.ok else "failed")
+def step_status(result: StepResult) -> str:
+    return "tolerated" if result.tolerated else ("ok" if result.ok else "failed")
+
+
+def step_entry(
+    ctx: BotContext, network: str, request_id: str, message: str, data: dict[str, str]
+) -> AuditEntry:
+    """The audit line of one call the bot made: a request's step or a procedure's."""
     return AuditEntry(
         at=ctx.clock.now(),
-        network=request.network,
+        network=network,
         kind=AuditKind.STEP,
         actor=BOT_ACTOR,
-        request_id=request.id,
-        message=f"step {result.index} {result.method} on {result.target}: {status}",
-        data={"index": str(result.index), "method": result.method, "target": result.target, "status": status},
+        request_id=request_id,
+        message=message,
+        data=data,
     )
+
+
+def _step_entry(ctx: BotContext, request: ApprovalRequest, result: StepResult) -> AuditEntry:
+    status = step_status(result)
+    message = f"step {result.index} {result.method} on {result.target}: {status}"
+    data = {"index": str(result.index), "method": result.method, "target": result.target, "status": status}
+    return step_entry(ctx, request.network, request.id, message, data)
 
 
 def _step_name(plan: Plan, index: int) -> str:

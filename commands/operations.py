@@ -8,7 +8,7 @@ Redis round-trips unchanged. Parsing from Slack text lives in
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeAlias
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -82,31 +82,27 @@ class OverrideLeader(OperationBase):
         return f"override-leader {self.network} {self.sequencer}{flags}{self._suffix()}"
 
 
-class AddVoter(OperationBase):
+class OnSequencer(OperationBase):
+    """A verb on one named sequencer and no other argument: its command is `VERB NETWORK SEQUENCER`."""
+
+    kind: str
+    sequencer: str
+
+    @property
+    def command(self) -> str:
+        return f"{self.kind} {self.network} {self.sequencer}{self._suffix()}"
+
+
+class AddVoter(OnSequencer):
     kind: Literal["add-voter"] = "add-voter"
-    sequencer: str
-
-    @property
-    def command(self) -> str:
-        return f"add-voter {self.network} {self.sequencer}{self._suffix()}"
 
 
-class AddNonvoter(OperationBase):
+class AddNonvoter(OnSequencer):
     kind: Literal["add-nonvoter"] = "add-nonvoter"
-    sequencer: str
-
-    @property
-    def command(self) -> str:
-        return f"add-nonvoter {self.network} {self.sequencer}{self._suffix()}"
 
 
-class RemoveServer(OperationBase):
+class RemoveServer(OnSequencer):
     kind: Literal["remove-server"] = "remove-server"
-    sequencer: str
-
-    @property
-    def command(self) -> str:
-        return f"remove-server {self.network} {self.sequencer}{self._suffix()}"
 
 
 class TransferLeader(OperationBase):
@@ -121,13 +117,8 @@ class TransferLeader(OperationBase):
         return f"transfer-leader {self.network}{target}{self._suffix()}"
 
 
-class StopSequencer(OperationBase):
+class StopSequencer(OnSequencer):
     kind: Literal["stop-sequencer"] = "stop-sequencer"
-    sequencer: str
-
-    @property
-    def command(self) -> str:
-        return f"stop-sequencer {self.network} {self.sequencer}{self._suffix()}"
 
 
 class StartSequencer(OperationBase):
@@ -185,7 +176,8 @@ class Procedure(OperationBase):
         return f"procedure {self.name} {self.network}{seq}{mode}"
 
 
-Operation = Annotated[
+# The verbs that run one plan (everything but `procedure`); a procedure's steps are made of them.
+SingleOperation: TypeAlias = (
     Pause
     | Resume
     | OverrideLeader
@@ -195,6 +187,6 @@ Operation = Annotated[
     | TransferLeader
     | StopSequencer
     | StartSequencer
-    | Procedure,
-    Field(discriminator="kind"),
-]
+)
+
+Operation = Annotated[SingleOperation | Procedure, Field(discriminator="kind")]

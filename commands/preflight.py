@@ -6,7 +6,7 @@ unless it is `forceable` and the operation carries `--force` (then it is shown a
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from pydantic import BaseModel, ConfigDict
 
@@ -47,8 +47,7 @@ from commands.operations import (
     StopSequencer,
     TransferLeader,
 )
-from commands.plans import (
-    Plan,
+from commands.plan_builders import (
     plan_add_server,
     plan_conductor_override,
     plan_handover,
@@ -58,7 +57,9 @@ from commands.plans import (
     plan_stop,
     plan_transfer,
 )
+from commands.plans import Plan
 from commands.prediction import unknown_sequencers
+from commands.start_checks import check_commit_quorum, check_start_lag, head_to_beat
 from store.marks import NodeOverrideMark
 
 Marks = Mapping[str, NodeOverrideMark]
@@ -310,53 +311,15 @@ def prepare_start(
             )
             found.append(warn("no_active", f"{nothing}: {t} starts at its own head #{target.unsafe.number}"))
     if op.hash is None and others:
-        found += _check_start_lag(snap, spec, t)
+        found += check_start_lag(snap, spec, t)
     found += check_sequencer_start_gate(snap, t, node_overridden=t in marks) + warn_control_loops(snap)
-    found += _check_commit_quorum(snap, t)
+    found += check_commit_quorum(snap, t)
     plan = (
-        plan_handover(t, others, start_hash, _head_to_beat(snap, t, others), hash_source)
+        plan_handover(t, others, start_hash, head_to_beat(snap, t, others), hash_source)
         if (start_hash is not None or others)
         else None
     )
     return PreparedOperation(operation=op, plan=plan, findings=tuple(found))
-
-
-def _head_to_beat(snap: NetworkSnapshot, t: str, others: Sequence[str]) -> int | None:
-    # A sequencer being stopped may seal one more block before it stops, so beat that one too.
-    if others:
-        return snap.best_unsafe.number + 1 if snap.best_unsafe is not None else None
-    node = snap.node(t)
-    return node.unsafe.number if node is not None and node.unsafe is not None else None
-
-
-def _check_commit_quorum(snap: NetworkSnapshot, t: str) -> Findings:
-    """op-node commits every sealed block to its conductor, which needs raft (reference §2.1)."""
-    node = snap.node(t)
-    if node is None or not node.leader_overridden or snap.raft_leader_id == t:
-        return []
-    return [
-        warn(
-            "no_commit_quorum",
-            f"{t}'s leadership is only overridden: without a raft quorum its conductor cannot commit "
-            f"blocks, so op-node will not gossip them unless its own override is set "
-            f"(`override-leader {snap.network} {t} --node`)",
-        )
-    ]
-
-
-def _check_start_lag(snap: NetworkSnapshot, spec: NetworkSpec, t: str) -> Findings:
-    lag = snap.lag.get(t)
-    if lag is None or lag.blocks == 0:
-        return []
-    found = check_synced(snap, spec, t, level="block")
-    if found and found[0].level == "block":
-        return found
-    return [
-        warn(
-            "start_behind",
-            f"{t} is {lag.blocks} blocks behind: op-node starts only once its head equals the stop hash",
-        )
-    ]
 
 
 def _unknown(op: Operation, spec: NetworkSpec) -> PreparedOperation:

@@ -75,6 +75,19 @@ def refusal_text(prepared: PreparedOperation) -> str:
     return "\n".join(lines)
 
 
+async def audit_refused(ctx: BotContext, network: str, actor: str, text: str, data: dict[str, str]) -> None:
+    """Record a refused request: preflight blocked it, or (terminal) a procedure could not start."""
+    entry = AuditEntry(
+        at=ctx.clock.now(),
+        network=network,
+        kind=AuditKind.REQUEST,
+        actor=actor,
+        message=text[:2000],
+        data=data,
+    )
+    await audit.append(ctx.store, network, entry)
+
+
 def no_op_text(prepared: PreparedOperation) -> str | None:
     """What the requester is told when the operation would change nothing; None when it would."""
     if getattr(prepared.operation, "sequencer", None) is None:
@@ -166,17 +179,12 @@ async def submit(
     operation = prepared.operation
     if prepared.blocked:
         text = refusal_text(prepared)
-        await audit.append(
-            ctx.store,
+        await audit_refused(
+            ctx,
             spec.name,
-            AuditEntry(
-                at=ctx.clock.now(),
-                network=spec.name,
-                kind=AuditKind.REQUEST,
-                actor=cmd.user_id,
-                message=text[:2000],
-                data={"outcome": "refused_by_preflight", "command": operation.command},
-            ),
+            cmd.user_id,
+            text,
+            {"outcome": "refused_by_preflight", "command": operation.command},
         )
         await reply.ephemeral(text)
         return

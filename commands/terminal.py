@@ -27,10 +27,11 @@ from cluster.poller import poll_network
 from commands import approval_store
 from commands.approval import ApprovalRequest, open_request
 from commands.checks import PreflightFinding, new_findings
-from commands.executor import LOCK_TTL_MS, RENEW_EVERY, Outcome, Settle, run_plan, settle_of
+from commands.executor import LOCK_TTL_MS, RENEW_EVERY, Outcome, run_plan
 from commands.preflight import PreparedOperation, prepare
 from commands.progress import Reporter
-from commands.request import new_request_id, refusal_text
+from commands.request import audit_refused, new_request_id, refusal_text
+from commands.verification import Settle, settle_of
 from store import audit, locks, marks
 from store.audit import AuditEntry, AuditKind
 from store.gateway import LockLost
@@ -93,22 +94,8 @@ async def audit_refusal(
 ) -> str:
     """Record that preflight blocked a break-glass attempt (as Slack records its refusals)."""
     text = refusal_text(prepared).replace(" was not submitted", " was not run from the terminal")
-    await audit.append(
-        ctx.store,
-        spec.name,
-        AuditEntry(
-            at=ctx.clock.now(),
-            network=spec.name,
-            kind=AuditKind.REQUEST,
-            actor=who.actor,
-            message=text[:2000],
-            data={
-                "outcome": "refused_by_preflight",
-                "command": prepared.operation.command,
-                **who.audit_data(),
-            },
-        ),
-    )
+    data = {"outcome": "refused_by_preflight", "command": prepared.operation.command, **who.audit_data()}
+    await audit_refused(ctx, spec.name, who.actor, text, data)
     return text
 
 
@@ -218,16 +205,32 @@ async def _record(
     message: str,
     data: dict[str, str],
 ) -> None:
+    await audit_break_glass(
+        ctx, request.network, request.id, request.operation.command, who, kind, message, data
+    )
+
+
+async def audit_break_glass(
+    ctx: BotContext,
+    network: str,
+    request_id: str,
+    command: str,
+    who: Operator,
+    kind: AuditKind,
+    message: str,
+    data: dict[str, str],
+) -> None:
+    """An audit line of a break-glass run from the terminal: the command, who ran it, where and why."""
     entry = AuditEntry(
         at=ctx.clock.now(),
-        network=request.network,
+        network=network,
         kind=kind,
         actor=who.actor,
-        request_id=request.id,
+        request_id=request_id,
         message=message[:2000],
-        data={"command": request.operation.command, **who.audit_data(), **data},
+        data={"command": command, **who.audit_data(), **data},
     )
-    await audit.append(ctx.store, request.network, entry)
+    await audit.append(ctx.store, network, entry)
 
 
 def shown_findings(prepared: PreparedOperation) -> list[tuple[str, PreflightFinding]]:

@@ -32,10 +32,10 @@ from commands.procedures.messages import stopped_text
 from commands.procedures.report import RunReporter
 from commands.procedures.state import FINAL_PHASES, AbortClick, Continue, Failed, ProcedureRun
 from commands.procedures.steps import Checkpoint, Resolution
-from commands.request import new_request_id
-from commands.terminal import Operator
-from store import audit, locks
-from store.audit import AuditEntry, AuditKind
+from commands.request import audit_refused, new_request_id
+from commands.terminal import Operator, audit_break_glass
+from store import locks
+from store.audit import AuditKind
 from store.gateway import LockLost
 
 if TYPE_CHECKING:
@@ -189,26 +189,10 @@ async def _record(
     message: str,
     data: dict[str, str] | None = None,
 ) -> None:
-    entry = AuditEntry(
-        at=ctx.clock.now(),
-        network=spec.name,
-        kind=kind,
-        actor=who.actor,
-        request_id=run_id,
-        message=message[:2000],
-        data={"command": proc.command, **who.audit_data(), **(data or {})},
-    )
-    await audit.append(ctx.store, spec.name, entry)
+    await audit_break_glass(ctx, spec.name, run_id, proc.command, who, kind, message, data or {})
 
 
 async def audit_refusal(ctx: BotContext, spec: NetworkSpec, command: str, text: str, who: Operator) -> None:
     """Record that a break-glass procedure could not start (as Slack records its refusals)."""
-    entry = AuditEntry(
-        at=ctx.clock.now(),
-        network=spec.name,
-        kind=AuditKind.REQUEST,
-        actor=who.actor,
-        message=text[:2000],
-        data={"outcome": "refused", "command": command, **who.audit_data()},
-    )
-    await audit.append(ctx.store, spec.name, entry)
+    data = {"outcome": "refused", "command": command, **who.audit_data()}
+    await audit_refused(ctx, spec.name, who.actor, text, data)

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip
 from cluster.snapshot import NetworkSnapshot
+from commands.approval_blocks import button
 from commands.procedures.state import FINAL_PHASES, ProcedureRun
 from commands.procedures.steps import Act, Checkpoint, SetExecutionMode, Step, Wait
 
@@ -103,31 +104,19 @@ def step_lines(run: ProcedureRun, steps: tuple[Step, ...]) -> list[str]:
     return lines
 
 
-def _button(text: str, action: ProcedureAction, value: str, style: str | None = None) -> Block:
-    b: Block = {
-        "type": "button",
-        "action_id": action.value,
-        "text": {"type": "plain_text", "text": text},
-        "value": value,
-    }
-    if style is not None:
-        b["style"] = style
-    return b
-
-
 def _buttons(run: ProcedureRun) -> Block | None:
     if run.phase in FINAL_PHASES:
         return None
     value = ProcedureButtonValue(run_id=run.id, network=run.network).model_dump_json()
     elements: list[Block] = []
     if run.phase == "checkpoint":
-        elements.append(_button("Continue", ProcedureAction.CONTINUE, value, "primary"))
+        elements.append(button("Continue", ProcedureAction.CONTINUE, value, "primary"))
     if run.phase == "paused":
-        elements.append(_button("Resume", ProcedureAction.RESUME, value, "primary"))
+        elements.append(button("Resume", ProcedureAction.RESUME, value, "primary"))
     elif run.phase == "running" and run.pause_requested_by is None:
-        elements.append(_button("Pause", ProcedureAction.PAUSE, value))
+        elements.append(button("Pause", ProcedureAction.PAUSE, value))
     if run.abort_requested_by is None:
-        abort = _button("Abort", ProcedureAction.ABORT, value, "danger")
+        abort = button("Abort", ProcedureAction.ABORT, value, "danger")
         abort["confirm"] = {
             "title": {"type": "plain_text", "text": "Abort the procedure?"},
             "text": {

@@ -15,12 +15,12 @@ from commands import approval_store
 from commands.approval import Finish, MessageRef
 from commands.approval_messages import send, update_message
 from commands.approval_messages import thread_reply as approval_reply
-from commands.executor import BOT_ACTOR
+from commands.executor import BOT_ACTOR, step_entry, step_status
 from commands.plans import StepResult
 from commands.procedures.blocks import checklist_blocks, checklist_text, cluster_state
 from commands.procedures.definitions import steps_of
 from commands.procedures.state import ProcedureRun
-from store.audit import AuditEntry, AuditKind
+from store.audit import AuditEntry
 from store.outbox import SlackWrite
 
 if TYPE_CHECKING:
@@ -125,16 +125,9 @@ def call_text(result: StepResult) -> str:
 
 
 def call_entry(ctx: BotContext, run: ProcedureRun, result: StepResult) -> AuditEntry:
-    status = "tolerated" if result.tolerated else ("ok" if result.ok else "failed")
-    return AuditEntry(
-        at=ctx.clock.now(),
-        network=run.network,
-        kind=AuditKind.STEP,
-        actor=BOT_ACTOR,
-        request_id=run.id,
-        message=(
-            f"procedure {run.procedure.name} step {run.index + 1}: "
-            f"{result.method} on {result.target}: {status}"
-        ),
-        data={"method": result.method, "target": result.target, "status": status, "step": str(run.index + 1)},
+    status = step_status(result)
+    message = (
+        f"procedure {run.procedure.name} step {run.index + 1}: {result.method} on {result.target}: {status}"
     )
+    data = {"method": result.method, "target": result.target, "status": status, "step": str(run.index + 1)}
+    return step_entry(ctx, run.network, run.id, message, data)

@@ -33,7 +33,7 @@ from cluster.poller import poll_network
 from cluster.rpc import RpcError, call_step
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
-from commands import executor
+from commands import executor, verification
 from commands.operations import StopSequencer
 from commands.plans import QUICK_TIMEOUT, Plan, StepResult
 from commands.preflight import prepare
@@ -103,7 +103,7 @@ class _Driver:
         self, ctx: BotContext, spec: NetworkSpec, run_id: str, held: HeldLock, out: RunReporter
     ) -> None:
         self.ctx, self.spec, self.run_id, self.held, self.out = ctx, spec, run_id, held, out
-        self.settle = executor.settle_of(ctx)
+        self.settle = verification.settle_of(ctx)
 
     async def snapshot(self) -> NetworkSnapshot:
         return await poll_network(
@@ -300,12 +300,12 @@ class _Driver:
     ) -> ProcedureRun:
         """The executor's own outcome check: the plan's expectations, and the chain live when it must be."""
         known = await marks.node_overrides(self.ctx.store, self.spec.name)
-        check = executor.ChainCheck(
+        check = verification.ChainCheck(
             before=before,
             watch=not isinstance(step.operation, StopSequencer),
-            must_live=executor.outcome_must_live(before, plan, known),
+            must_live=verification.outcome_must_live(before, plan, known),
         )
-        failures = await executor.verify_outcome(self.ctx, self.spec, plan, self.settle, check)
+        failures = await verification.verify_outcome(self.ctx, self.spec, plan, self.settle, check)
         if failures:
             return await self.fail(run, "the outcome is not as expected: " + "; ".join(failures))
         if check.problems and check.must_live:

@@ -12,19 +12,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from commands.operations import (
-    AddNonvoter,
-    AddVoter,
-    ExecutionMode,
-    OverrideLeader,
-    Pause,
-    Procedure,
-    RemoveServer,
-    Resume,
-    StartSequencer,
-    StopSequencer,
-    TransferLeader,
-)
+from commands.operations import ExecutionMode, Procedure, SingleOperation
 from commands.procedures.conditions import Condition
 
 
@@ -32,18 +20,7 @@ class _Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-StepOperation = Annotated[
-    Pause
-    | Resume
-    | OverrideLeader
-    | AddVoter
-    | AddNonvoter
-    | RemoveServer
-    | TransferLeader
-    | StopSequencer
-    | StartSequencer,
-    Field(discriminator="kind"),
-]
+StepOperation = Annotated[SingleOperation, Field(discriminator="kind")]
 
 # --- steps ------------------------------------------------------------------------------------------
 

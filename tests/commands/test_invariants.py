@@ -6,7 +6,7 @@ from cluster.snapshot import ProbeError, ServerInfo
 from commands import steps
 from commands.checks import PreflightFinding, block, new_findings, ok, warn
 from commands.operations import OverrideLeader, Resume, StartSequencer, TransferLeader
-from commands.plans import (
+from commands.plan_builders import (
     plan_add_server,
     plan_conductor_override,
     plan_handover,

@@ -6,10 +6,7 @@ import pytest
 
 from cluster.snapshot import ServerInfo
 from cluster.topology import NetworkSpec, SequencerSpec
-from commands.plans import (
-    Plan,
-    RpcStep,
-    UnresolvedParamError,
+from commands.plan_builders import (
     plan_add_server,
     plan_conductor_override,
     plan_handover,
@@ -18,10 +15,8 @@ from commands.plans import (
     plan_remove_server,
     plan_stop,
     plan_transfer,
-    resolve_params,
-    tolerated,
-    verify,
 )
+from commands.plans import Plan, RpcStep, UnresolvedParamError, resolve_params, tolerated, verify
 from tests.commands.test_preflight import cluster
 
 SEQ2 = SequencerSpec(
