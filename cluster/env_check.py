@@ -46,7 +46,7 @@ from cluster.env_vars import (
 )
 from cluster.redact import redact_url
 from cluster.topology import NetworkSpec, SequencerSpec
-from cluster.topology_file import Problem, check_http_url
+from cluster.topology_problems import Problem, check_http_url
 
 __all__ = ["EnvCheckOptions", "EnvReport", "check_env"]
 

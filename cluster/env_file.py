@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
 
-from cluster.topology_file import Problem
+from cluster.topology_problems import Problem
 
 _KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = {'"': '"', "\\": "\\", "n": "\n", "t": "\t", "$": "$"}

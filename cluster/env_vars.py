@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cluster.env_file import EnvFile, EnvVar, NodeEnv
 from cluster.topology import SequencerSpec
-from cluster.topology_file import Problem
+from cluster.topology_problems import Problem
 
 C = "OP_CONDUCTOR_"
 

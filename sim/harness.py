@@ -17,7 +17,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,32 +25,16 @@ import yaml
 from cluster.clock import ManualClock
 from cluster.topology import NetworkSpec, SequencerSpec, Topology
 from sim.config_files import channel_for, clusters_yaml_dict, config_toml
-from sim.endpoints import HttpEndpoint, RaftListener
-from sim.methods import CONDUCTOR_METHODS, NODE_METHODS, NodeContext
+from sim.endpoints import HttpEndpoint
 from sim.network import ConfigEntry, SimNetwork
-from sim.node import EndpointKind, LoopState, SimNode
+from sim.node import EndpointKind, SimNode
+from sim.node_endpoints import NodeEndpoints, open_network
 from sim.params import EPSILON, SimParams
-from sim.rollup_boost import ROLLUP_BOOST_METHODS
 
 logger = logging.getLogger(__name__)
 
 STEP = 0.1
 _REALTIME_TICK = 0.05
-
-
-@dataclass
-class NodeEndpoints:
-    conductor: HttpEndpoint
-    node: HttpEndpoint
-    raft: RaftListener
-    rollup_boost: HttpEndpoint | None = None
-
-    def http(self, kind: str) -> HttpEndpoint:
-        if kind == "conductor":
-            return self.conductor
-        if kind == "node":
-            return self.node
-        raise ValueError(f"endpoint must be 'conductor' or 'node', not {kind!r}")
 
 
 def _kind(endpoint: str) -> EndpointKind:
@@ -84,63 +67,17 @@ class Simulator:
     async def build_network(
         self, name: str, *, nodes: int, nonvoters: int, spare: int, fresh: bool
     ) -> SimNetwork:
-        net = SimNetwork(name, self.clock, self.params)
-        now = self.clock.now()
-        members = 1 if fresh else nodes
-        total = nodes + spare
-        for i in range(total):
-            node_id = f"seq-{i}"
-            raft = RaftListener(self.host)
-            await raft.open()
-            is_member = i < members
-            voter = not (is_member and not fresh and i >= nodes - nonvoters)
-            node = SimNode(
-                id=node_id,
-                raft_addr=raft.addr,
-                head=net.tip,
-                voter=voter,
-                member=is_member,
-                paused=fresh or not is_member,
-                peers=self.params.default_peers,
-                last_health_at=now,
-                last_produced_at=now,
-                prev_state=LoopState(False, True, False),
-            )
-            net.nodes[node_id] = node
-            if is_member:
-                net.config.append(ConfigEntry(node_id, raft.addr, voter))
-            ctx = NodeContext(net, node)
-            conductor = HttpEndpoint(
-                f"{name}/{node_id}/conductor",
-                self.host,
-                CONDUCTOR_METHODS,
-                ctx,
-                node.faults["conductor"],
-                process_up=lambda n=node: n.conductor_up,  # type: ignore[misc]
-                on_exit=raft.close_now,
-            )
-            op_node = HttpEndpoint(
-                f"{name}/{node_id}/node",
-                self.host,
-                NODE_METHODS,
-                ctx,
-                node.faults["node"],
-                process_up=lambda n=node: n.node_up,  # type: ignore[misc]
-            )
-            boost = HttpEndpoint(f"{name}/{node_id}/rollup-boost", self.host, ROLLUP_BOOST_METHODS, ctx)
-            await conductor.open()
-            await op_node.open()
-            await boost.open()
-            self.endpoints[(name, node_id)] = NodeEndpoints(conductor, op_node, raft, boost)
-        net.config_index = len(net.config)
-        # As after the runbook's bootstrap: seq-0 leads (a single bootstrapped voter elects itself).
-        net.leader, net.term = "seq-0", 1
-        leader = net.node("seq-0")
-        leader.leader_flag = True
-        if not fresh:
-            net.fsm_head = net.tip
-            leader.seq_active = leader.active = True
-            leader.prev_state = LoopState(True, True, True)
+        net = await open_network(
+            name,
+            self.clock,
+            self.params,
+            self.host,
+            nodes=nodes,
+            nonvoters=nonvoters,
+            spare=spare,
+            fresh=fresh,
+            endpoints=self.endpoints,
+        )
         self.networks[name] = net
         return net
 

@@ -47,43 +47,17 @@ import asyncio
 import json
 import socket
 import struct
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from sim.slack_channels import BOT_ID, BOT_USER_ID, TEAM_ID, Call, FakeChannels, FakeMessage
 from sim.slack_files import FakeFile, FakeFiles
 
-BOT_USER_ID = "UBOT"
-BOT_ID = "BBOT"
-TEAM_ID = "T0001"
-
-Call = dict[str, Any]
-
-
-@dataclass
-class FakeMessage:
-    """A message as it now stands in a channel (after any chat.update), with its thread replies."""
-
-    channel: str
-    ts: str
-    text: str
-    blocks: list[dict[str, Any]] | None
-    thread_ts: str | None = None
-    replies: list[FakeMessage] = field(default_factory=list)
-    updates: int = 0
-    metadata: dict[str, Any] | None = None
-
-    def listing(self, with_metadata: bool) -> dict[str, Any]:
-        out: dict[str, Any] = {"type": "message", "ts": self.ts, "text": self.text, "user": BOT_USER_ID}
-        if self.thread_ts:
-            out["thread_ts"] = self.thread_ts
-        if with_metadata and self.metadata is not None:
-            out["metadata"] = self.metadata
-        return out
+__all__ = ["BOT_ID", "BOT_USER_ID", "TEAM_ID", "Call", "FakeMessage", "FakeSlackApi"]
 
 
 @dataclass
@@ -97,12 +71,10 @@ class FakeSlackApi:
     def __init__(self) -> None:
         self._calls: list[tuple[str, Call]] = []
         self._changed = asyncio.Condition()
-        self._channels: dict[str, list[FakeMessage]] = {}
-        self._by_ts: dict[str, FakeMessage] = {}
+        self._messages = FakeChannels(self._changed_message)
         self._failures: dict[str, list[_Failure]] = {}
         self._groups: dict[str, tuple[str, list[str]]] = {}  # handle -> (id, users)
         self._users: dict[str, dict[str, Any]] = {}
-        self._ts = 0.0
         self._down = False
         self._fault: str | None = None
         self._fault_retry_after = 1
@@ -194,7 +166,7 @@ class FakeSlackApi:
         return [params for m, params in self._calls if m == method]
 
     def messages(self, channel: str) -> list[FakeMessage]:
-        return list(self._channels.get(channel, []))
+        return self._messages.messages(channel)
 
     def files(self, channel: str | None = None) -> list[FakeFile]:
         """Files shared by files.completeUploadExternal (in `channel` when given), with their bytes."""
@@ -312,13 +284,13 @@ class FakeSlackApi:
             case "apps.connections.open":
                 return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
             case "chat.postMessage":
-                return self._post(p)
+                return self._messages.post(p)
             case "chat.update":
-                return self._update(p)
+                return self._messages.update(p)
             case "chat.getPermalink" | "files.getUploadURLExternal" | "files.completeUploadExternal":
                 return self._answer_links_and_files(method, p)
             case "chat.postEphemeral":
-                return {"ok": True, "message_ts": self._next_ts()}
+                return {"ok": True, "message_ts": self._messages.next_ts()}
             case "usergroups.list":
                 groups = [{"id": gid, "handle": h, "name": h} for h, (gid, _) in self._groups.items()]
                 return {"ok": True, "usergroups": groups}
@@ -334,7 +306,8 @@ class FakeSlackApi:
                 )
                 return {"ok": True, "user": user}
             case "conversations.history" | "conversations.replies":
-                return self._history(p) if method == "conversations.history" else self._replies(p)
+                history = method == "conversations.history"
+                return self._messages.history(p) if history else self._messages.replies(p)
             case "conversations.info":
                 cid = str(p.get("channel", ""))
                 return {"ok": True, "channel": {"id": cid, "name": cid.lower(), "is_channel": True}}
@@ -346,11 +319,7 @@ class FakeSlackApi:
             return self.uploads.get_upload_url(p, f"http://127.0.0.1:{self.port}/")
         if method == "files.completeUploadExternal":
             return self.uploads.complete(p)
-        found = self._by_ts.get(str(p.get("message_ts", "")))
-        if found is None or found.channel != p.get("channel"):
-            return {"ok": False, "error": "message_not_found"}
-        link = f"https://fake.slack.test/archives/{found.channel}/p{found.ts.replace('.', '')}"
-        return {"ok": True, "channel": found.channel, "permalink": link}
+        return self._messages.permalink(p)
 
     async def socket_send(self, envelope_type: str, payload: Call, *, retry_attempt: int = 0) -> str:
         """Push one Socket Mode envelope to the connected bot; returns its envelope id."""
@@ -397,56 +366,6 @@ class FakeSlackApi:
         for listener in self.message_listeners:
             listener(method, msg)
 
-    def _next_ts(self) -> str:
-        self._ts = max(round(time.time(), 6), round(self._ts + 0.000001, 6))
-        return f"{self._ts:.6f}"
-
-    def _history(self, p: Call) -> Call:
-        channel = str(p.get("channel", ""))
-        oldest = float(p.get("oldest") or 0)
-        limit = int(p.get("limit") or 100)
-        meta = _flag(p.get("include_all_metadata"))
-        found = [m for m in reversed(self._channels.get(channel, [])) if float(m.ts) > oldest][:limit]
-        return {"ok": True, "messages": [m.listing(meta) for m in found], "has_more": False}
-
-    def _replies(self, p: Call) -> Call:
-        parent = self._by_ts.get(str(p.get("ts", "")))
-        if parent is None or parent.channel != p.get("channel"):
-            return {"ok": False, "error": "thread_not_found"}
-        meta = _flag(p.get("include_all_metadata"))
-        limit = int(p.get("limit") or 100)
-        return {"ok": True, "messages": [m.listing(meta) for m in [parent, *parent.replies][:limit]]}
-
-    def _post(self, p: Call) -> Call:
-        channel = str(p.get("channel", ""))
-        if not channel:
-            return {"ok": False, "error": "channel_not_found"}
-        thread_ts = p.get("thread_ts")
-        msg = FakeMessage(channel, self._next_ts(), str(p.get("text") or ""), _blocks(p), thread_ts)
-        metadata = p.get("metadata")
-        if isinstance(metadata, str):  # form-encoded requests carry it as a JSON string
-            metadata = json.loads(metadata)
-        msg.metadata = metadata if isinstance(metadata, dict) else None
-        parent = self._by_ts.get(str(thread_ts)) if thread_ts else None
-        if parent is not None:
-            parent.replies.append(msg)
-        else:
-            self._channels.setdefault(channel, []).append(msg)
-        self._by_ts[msg.ts] = msg
-        self._changed_message("chat.postMessage", msg)
-        return {"ok": True, "channel": channel, "ts": msg.ts, "message": {"text": msg.text, "ts": msg.ts}}
-
-    def _update(self, p: Call) -> Call:
-        msg = self._by_ts.get(str(p.get("ts", "")))
-        if msg is None or msg.channel != p.get("channel"):
-            return {"ok": False, "error": "message_not_found"}
-        msg.text = str(p.get("text") or msg.text)
-        if "blocks" in p:
-            msg.blocks = _blocks(p)
-        msg.updates += 1
-        self._changed_message("chat.update", msg)
-        return {"ok": True, "channel": msg.channel, "ts": msg.ts, "text": msg.text}
-
 
 async def _params(request: web.Request) -> Call:
     params: Call = dict(request.query)
@@ -473,14 +392,3 @@ def _reset(request: web.Request) -> None:
 
 def _top_level_post(method: str, params: Call) -> bool:
     return method == "chat.postMessage" and not params.get("thread_ts")
-
-
-def _flag(value: object) -> bool:
-    return value is True or str(value).lower() in ("true", "1")
-
-
-def _blocks(p: Call) -> list[dict[str, Any]] | None:
-    blocks = p.get("blocks")
-    if isinstance(blocks, str):  # form-encoded requests carry blocks as a JSON string
-        blocks = json.loads(blocks)
-    return blocks if isinstance(blocks, list) else None
