@@ -22,40 +22,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import getpass
-import json
 import re
-import socket
 import sys
 import threading
 from collections.abc import Callable
 from typing import Annotated, Any
 
-import httpx
 import typer
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
-from bot.settings import Settings
-from bot.status_cli import ClustersOption, settings_or_exit, stdout_console, topology_or_exit
-from bot.terminal_cli import (
+from bot.break_glass_cli import (
     EXIT_BLOCKED,
     EXIT_BUSY,
     EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_NO_BREAK_GLASS,
     EXIT_NOT_CONFIRMED,
     EXIT_OK,
     EXIT_REDIS,
     EXIT_USAGE,
     Refused,
     confirm,
+    consoles,
+    end_with_result,
     fail_exit,
+    operator_or_exit,
     post_notice,
+    require_break_glass,
     terminal_context,
 )
+from bot.settings import Settings
+from bot.status_cli import ClustersOption, settings_or_exit, topology_or_exit
 from chat.text import escape as slack_escape
 from cluster.topology import NetworkSpec, Topology
 from commands import terminal, terminal_procedure
@@ -64,7 +61,6 @@ from commands.procedure import procedures_help
 from commands.procedures.definitions import outline, steps_of
 from commands.procedures.state import ProcedureRun
 from commands.procedures.steps import Checkpoint
-from store.connection import RedisUnavailable
 
 EXIT_BY_VERDICT = {
     "succeeded": EXIT_OK,
@@ -236,12 +232,7 @@ def procedure_command(
     clusters: ClustersOption = None,
 ) -> None:
     """Run a runbook procedure without Slack: the Slack runner's checks, lock, records and audit."""
-    if not break_glass or not reason.strip():
-        raise fail_exit(
-            'a procedure from the terminal has no second approver: pass --break-glass --reason "why" '
-            "(recorded with your OS user and host). Nothing ran.",
-            EXIT_NO_BREAK_GLASS,
-        )
+    require_break_glass(break_glass, reason, "a procedure")
     words = args or []
     if len(words) < 2:
         raise fail_exit(
@@ -254,47 +245,29 @@ def procedure_command(
     spec = topology.network(network)
     if spec is None:
         raise fail_exit(f"unknown network {network}; see `conductor-bot networks`", EXIT_USAGE)
-    who = terminal.Operator(user=getpass.getuser(), host=socket.gethostname(), reason=reason.strip())
-    if (problem := who.problem()) is not None:
-        raise fail_exit(f"{problem}. Nothing ran.", EXIT_USAGE)
-    err = Console(stderr=True, highlight=False)
-    out = err if json_out else stdout_console()
-    try:
-        result = asyncio.run(
-            run_procedure(
-                settings,
-                topology,
-                spec,
-                name,
-                tuple(rest),
-                who,
-                yes=yes,
-                continue_checkpoints=continue_checkpoints,
-                out=out,
-                err=err,
-            )
-        )
-        code = EXIT_BY_VERDICT[result["verdict"]]
-        message = result["text"]
-    except Refused as exc:
-        result, code, message = exc.result, exc.code, str(exc)
-    except KeyboardInterrupt:
-        raise fail_exit(
-            f"interrupted; the run is recorded as failed where it stopped: `conductor-bot audit {network}`",
-            EXIT_INTERRUPTED,
-        ) from None
-    except RedisUnavailable as exc:
-        raise fail_exit(f"cannot take the network's lock or write the audit: {exc}", EXIT_REDIS) from None
-    except (RedisError, OSError, httpx.HTTPError) as exc:
-        raise fail_exit(
-            f"the store or network failed ({type(exc).__name__}); see the audit trail", EXIT_REDIS
-        ) from None
-    if json_out:
-        stdout_console().print(json.dumps(result), markup=False, highlight=False, soft_wrap=True)
-    else:
-        style = "green" if code == EXIT_OK else "red"
-        out.print(f"[{style}]{escape(result.get('verdict', 'refused'))}[/{style}]: {plain(message)}")
-    raise typer.Exit(code)
+    who = operator_or_exit(reason)
+    out, err = consoles(json_out)
+    end_with_result(
+        run_procedure(
+            settings,
+            topology,
+            spec,
+            name,
+            tuple(rest),
+            who,
+            yes=yes,
+            continue_checkpoints=continue_checkpoints,
+            out=out,
+            err=err,
+        ),
+        EXIT_BY_VERDICT,
+        interrupted=(
+            f"interrupted; the run is recorded as failed where it stopped: `conductor-bot audit {network}`"
+        ),
+        json_out=json_out,
+        out=out,
+        shown=plain,
+    )
 
 
 procedure_command.context_settings = {"ignore_unknown_options": True}  # type: ignore[attr-defined]

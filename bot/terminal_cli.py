@@ -25,33 +25,37 @@ Exit codes:
 
 from __future__ import annotations
 
-import asyncio
-import getpass
-import json
-import logging
-import socket
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-import httpx
 import typer
-from redis.exceptions import RedisError
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
-from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.break_glass_cli import (
+    EXIT_BLOCKED,
+    EXIT_BUSY,
+    EXIT_FAILED,
+    EXIT_NOT_CONFIRMED,
+    EXIT_OK,
+    EXIT_REDIS,
+    EXIT_USAGE,
+    Refused,
+    confirm,
+    consoles,
+    end_with_result,
+    fail_exit,
+    operator_or_exit,
+    post_notice,
+    require_break_glass,
+    terminal_context,
+)
 from bot.settings import Settings
-from bot.status_cli import ClustersOption, settings_or_exit, stdout_console, topology_or_exit
-from chat.authz import UserGroupDirectory
+from bot.status_cli import ClustersOption, settings_or_exit, topology_or_exit
 from chat.context import BotContext
 from chat.errors import UsageError
 from chat.text import escape as slack_escape
 from chat.text import plural
-from cluster.clock import SystemClock
-from cluster.poller import polling_client
 from cluster.topology import NetworkSpec, Topology
 from commands import terminal
 from commands.approval import ApprovalRequest
@@ -60,15 +64,7 @@ from commands.operations import Operation
 from commands.plans import RpcStep, StepResult
 from commands.preflight import PreparedOperation
 from commands.verification import Settle
-from store.connection import RedisUnavailable, open_redis
-from store.gateway import Store
-from store.keys import Keys
 
-logger = logging.getLogger(__name__)
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
-EXIT_NO_BREAK_GLASS, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_CONFIRMED, EXIT_REDIS = 4, 5, 6, 7, 8
-EXIT_INTERRUPTED = 130
 EXIT_BY_VERDICT = {
     "succeeded": EXIT_OK,
     "failed": EXIT_FAILED,
@@ -77,17 +73,6 @@ EXIT_BY_VERDICT = {
     "busy": EXIT_BUSY,
     "store_lost": EXIT_REDIS,
 }
-NOTICE_TIMEOUT = 5.0
-DEFAULT_SLACK_API_URL = "https://slack.com/api/"
-
-
-class Refused(Exception):
-    """Ends the command with `code`, after `message` (and the JSON result when asked)."""
-
-    def __init__(self, code: int, message: str, result: dict[str, Any] | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.result = result or {}
 
 
 class LiveProgress:
@@ -146,32 +131,6 @@ def show_plan(out: Console, prepared: PreparedOperation) -> None:
         out.print(f"  [{style}]{word}[/{style}]: {escape(finding.message)}")
 
 
-def confirm(err: Console, network: str) -> bool:
-    """The operator types the network's name back; anything else (or no input) declines."""
-    err.print(f"Type the network name ([bold]{escape(network)}[/bold]) to run this: ", end="")
-    answer = sys.stdin.readline()
-    return answer.strip() == network
-
-
-async def post_notice(settings: Settings, spec: NetworkSpec, text: str) -> bool:
-    """Tell the network's alert channel, if Slack answers in time; never raises."""
-    if spec.alert_channel is None or settings.slack_bot_token is None:
-        return False
-    base = settings.slack_api_url or DEFAULT_SLACK_API_URL
-    client = AsyncWebClient(
-        token=settings.slack_bot_token.get_secret_value(),
-        base_url=base if base.endswith("/") else base + "/",
-        timeout=int(NOTICE_TIMEOUT),
-    )
-    try:
-        async with asyncio.timeout(NOTICE_TIMEOUT):
-            await client.chat_postMessage(channel=spec.alert_channel, text=text)
-    except Exception as e:  # best effort by design: the operation's result stands
-        logger.warning("break-glass notice not posted network=%s error=%s", spec.name, type(e).__name__)
-        return False
-    return True
-
-
 def notice_text(result: terminal.TerminalResult, op: Operation, who: terminal.Operator) -> str:
     icon = ":large_green_circle:" if result.verdict == "succeeded" else ":red_circle:"
     return (
@@ -196,29 +155,6 @@ async def run_operation(
     spec = topology.networks[op.network]
     async with terminal_context(settings, topology) as ctx:
         return await _run(ctx, settings, spec, op, who, yes=yes, out=out, err=err, settle=settle)
-
-
-@asynccontextmanager
-async def terminal_context(settings: Settings, topology: Topology) -> AsyncIterator[BotContext]:
-    """What the executor and the procedure runner need, without Slack: Redis, HTTP, the clock."""
-    url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-    handle = await open_redis(url, settings.state_dir)
-    try:
-        async with polling_client(topology) as http:
-            clock = SystemClock()
-            slack = AsyncWebClient(token=None)  # the cores never talk to Slack from the terminal
-            yield BotContext(
-                settings=settings,
-                topology=topology,
-                http=http,
-                clock=clock,
-                slack=slack,
-                directory=UserGroupDirectory(slack, clock),
-                redis=handle.client,
-                store=Store(handle.client, Keys(prefix=settings.key_prefix)),
-            )
-    finally:
-        await handle.close()
 
 
 async def _run(
@@ -267,13 +203,6 @@ async def _run(
     }
 
 
-def fail_exit(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(
-        f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
-    )
-    return typer.Exit(code)
-
-
 def operation_command(
     ctx: typer.Context,
     args: Annotated[
@@ -292,48 +221,24 @@ def operation_command(
 ) -> None:
     """Run a mutating verb without Slack: preflight, lock, audit and verification as in Slack."""
     verb = ctx.info_name or ""
-    if not break_glass or not reason.strip():
-        raise fail_exit(
-            f'{verb} from the terminal has no second approver: pass --break-glass --reason "why" '
-            "(recorded with your OS user and host). Nothing ran.",
-            EXIT_NO_BREAK_GLASS,
-        )
+    require_break_glass(break_glass, reason, verb)
     settings = settings_or_exit(clusters)
     topology = topology_or_exit(settings)
     try:
         op = parse_operation(verb, args or [], topology)
     except UsageError as exc:
         raise fail_exit(str(exc), EXIT_USAGE) from None
-    who = terminal.Operator(user=getpass.getuser(), host=socket.gethostname(), reason=reason.strip())
-    if (problem := who.problem()) is not None:
-        raise fail_exit(f"{problem}. Nothing ran.", EXIT_USAGE)
-    # With --json, stdout carries only the result; the plan and progress go to stderr.
-    err = Console(stderr=True, highlight=False)
-    out = err if json_out else stdout_console()
-    try:
-        result = asyncio.run(run_operation(settings, topology, op, who, yes=yes, out=out, err=err))
-        code = EXIT_BY_VERDICT[result["verdict"]]
-        message = result["text"]
-    except Refused as exc:
-        result, code, message = exc.result, exc.code, str(exc)
-    except KeyboardInterrupt:
+    who = operator_or_exit(reason)
+    out, err = consoles(json_out)
+    end_with_result(
+        run_operation(settings, topology, op, who, yes=yes, out=out, err=err),
+        EXIT_BY_VERDICT,
         # The executor recorded what ran before the interrupt reached it.
-        raise fail_exit(
-            f"interrupted; see `conductor-bot audit {op.network}` for what ran", EXIT_INTERRUPTED
-        ) from None
-    except RedisUnavailable as exc:
-        raise fail_exit(f"cannot take the network's lock or write the audit: {exc}", EXIT_REDIS) from None
-    except (RedisError, OSError, httpx.HTTPError) as exc:
-        # Only the type: a Redis URL in the message may carry a password.
-        raise fail_exit(
-            f"the store or network failed ({type(exc).__name__}); see the audit trail", EXIT_REDIS
-        ) from None
-    if json_out:
-        stdout_console().print(json.dumps(result), markup=False, highlight=False, soft_wrap=True)
-    else:
-        style = "green" if code == EXIT_OK else "red"
-        out.print(f"[{style}]{escape(result.get('verdict', 'refused'))}[/{style}]: {escape(message)}")
-    raise typer.Exit(code)
+        interrupted=f"interrupted; see `conductor-bot audit {op.network}` for what ran",
+        json_out=json_out,
+        out=out,
+        shown=escape,
+    )
 
 
 operation_command.context_settings = {"ignore_unknown_options": True}  # type: ignore[attr-defined]
