@@ -13,7 +13,7 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Callable, Coroutine, Mapping
 from contextlib import asynccontextmanager
-from typing import Any, NoReturn
+from typing import Annotated, Any, NoReturn
 
 import httpx
 import typer
@@ -41,6 +41,15 @@ EXIT_NO_BREAK_GLASS, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_CONFIRMED, EXIT_REDIS = 4
 EXIT_INTERRUPTED = 130
 NOTICE_TIMEOUT = 5.0
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+# The options both break-glass commands take.
+BreakGlassOption = Annotated[
+    bool, typer.Option("--break-glass", help="Act without a second approver (required).")
+]
+ReasonOption = Annotated[str, typer.Option("--reason", help="Why; recorded in the audit trail (required).")]
+YesOption = Annotated[bool, typer.Option("--yes", help="Skip typing the network name to confirm.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")]
 
 
 class Refused(Exception):

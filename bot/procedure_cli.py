@@ -41,7 +41,11 @@ from bot.break_glass_cli import (
     EXIT_OK,
     EXIT_REDIS,
     EXIT_USAGE,
+    BreakGlassOption,
+    JsonOption,
+    ReasonOption,
     Refused,
+    YesOption,
     confirm,
     consoles,
     end_with_result,
@@ -217,18 +221,14 @@ def procedure_command(
         list[str] | None,
         typer.Argument(help="NAME NETWORK and the procedure's arguments, as in Slack.", show_default=False),
     ] = None,
-    break_glass: Annotated[
-        bool, typer.Option("--break-glass", help="Act without a second approver (required).")
-    ] = False,
-    reason: Annotated[
-        str, typer.Option("--reason", help="Why; recorded in the audit trail (required).")
-    ] = "",
-    yes: Annotated[bool, typer.Option("--yes", help="Skip typing the network name to confirm.")] = False,
+    break_glass: BreakGlassOption = False,
+    reason: ReasonOption = "",
+    yes: YesOption = False,
     continue_checkpoints: Annotated[
         bool,
         typer.Option("--continue-checkpoints", help="With --yes: go through human checkpoints unasked."),
     ] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+    json_out: JsonOption = False,
     clusters: ClustersOption = None,
 ) -> None:
     """Run a runbook procedure without Slack: the Slack runner's checks, lock, records and audit."""

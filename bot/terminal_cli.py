@@ -40,7 +40,11 @@ from bot.break_glass_cli import (
     EXIT_OK,
     EXIT_REDIS,
     EXIT_USAGE,
+    BreakGlassOption,
+    JsonOption,
+    ReasonOption,
     Refused,
+    YesOption,
     confirm,
     consoles,
     end_with_result,
@@ -209,14 +213,10 @@ def operation_command(
         list[str] | None,
         typer.Argument(help="NETWORK and the verb's words and flags, as in Slack.", show_default=False),
     ] = None,
-    break_glass: Annotated[
-        bool, typer.Option("--break-glass", help="Act without a second approver (required).")
-    ] = False,
-    reason: Annotated[
-        str, typer.Option("--reason", help="Why; recorded in the audit trail (required).")
-    ] = "",
-    yes: Annotated[bool, typer.Option("--yes", help="Skip typing the network name to confirm.")] = False,
-    json_out: Annotated[bool, typer.Option("--json", help="Print the result as one JSON object.")] = False,
+    break_glass: BreakGlassOption = False,
+    reason: ReasonOption = "",
+    yes: YesOption = False,
+    json_out: JsonOption = False,
     clusters: ClustersOption = None,
 ) -> None:
     """Run a mutating verb without Slack: preflight, lock, audit and verification as in Slack."""
