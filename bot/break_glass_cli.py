@@ -39,6 +39,13 @@ logger = logging.getLogger(__name__)
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 3
 EXIT_NO_BREAK_GLASS, EXIT_BLOCKED, EXIT_BUSY, EXIT_NOT_CONFIRMED, EXIT_REDIS = 4, 5, 6, 7, 8
 EXIT_INTERRUPTED = 130
+# The verdicts both commands can end with; each adds its own.
+EXIT_BY_SHARED_VERDICT = {
+    "succeeded": EXIT_OK,
+    "failed": EXIT_FAILED,
+    "busy": EXIT_BUSY,
+    "store_lost": EXIT_REDIS,
+}
 NOTICE_TIMEOUT = 5.0
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -66,6 +73,19 @@ def confirm(err: Console, network: str) -> bool:
     err.print(f"Type the network name ([bold]{escape(network)}[/bold]) to run this: ", end="")
     answer = sys.stdin.readline()
     return answer.strip() == network
+
+
+def confirm_or_refuse(err: Console, network: str, base: dict[str, Any]) -> None:
+    """Ask for the network's name typed back; `Refused` (with `base` in the result) unless it is."""
+    if not confirm(err, network):
+        raise Refused(EXIT_NOT_CONFIRMED, "not confirmed; nothing ran", {**base, "verdict": "not_confirmed"})
+
+
+async def refuse_if_busy(ctx: BotContext, spec: NetworkSpec, base: dict[str, Any]) -> None:
+    """`Refused` (with `base` in the result) while an operation holds the network's lock."""
+    if await terminal.lock_holder(ctx, spec):
+        text = f"an operation is running on {spec.name} right now (its lock is held); nothing ran"
+        raise Refused(EXIT_BUSY, text, {**base, "verdict": "busy"})
 
 
 async def post_notice(settings: Settings, spec: NetworkSpec, text: str) -> bool:

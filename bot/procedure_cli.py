@@ -35,23 +35,21 @@ from rich.status import Status
 
 from bot.break_glass_cli import (
     EXIT_BLOCKED,
-    EXIT_BUSY,
+    EXIT_BY_SHARED_VERDICT,
     EXIT_FAILED,
-    EXIT_NOT_CONFIRMED,
-    EXIT_OK,
-    EXIT_REDIS,
     EXIT_USAGE,
     BreakGlassOption,
     JsonOption,
     ReasonOption,
     Refused,
     YesOption,
-    confirm,
+    confirm_or_refuse,
     consoles,
     end_with_result,
     fail_exit,
     operator_or_exit,
     post_notice,
+    refuse_if_busy,
     require_break_glass,
     terminal_context,
 )
@@ -67,11 +65,8 @@ from commands.procedures.state import ProcedureRun
 from commands.procedures.steps import Checkpoint
 
 EXIT_BY_VERDICT = {
-    "succeeded": EXIT_OK,
-    "failed": EXIT_FAILED,
+    **EXIT_BY_SHARED_VERDICT,
     "aborted": EXIT_FAILED,
-    "busy": EXIT_BUSY,
-    "store_lost": EXIT_REDIS,
 }
 _EMOJI = re.compile(r":[a-z0-9_+-]+:\s*")
 _BOLD = re.compile(r"\*([^*\n]+)\*")
@@ -163,9 +158,7 @@ async def run_procedure(
     """Resolve, confirm, run; returns the JSON result or raises `Refused`."""
     base: dict[str, Any] = {"network": spec.name, "procedure": name, "actor": who.actor}
     async with terminal_context(settings, topology) as ctx:
-        if await terminal.lock_holder(ctx, spec):
-            text = f"an operation is running on {spec.name} right now (its lock is held); nothing ran"
-            raise Refused(EXIT_BUSY, text, {**base, "verdict": "busy"})
+        await refuse_if_busy(ctx, spec, base)
         resolution = await terminal_procedure.resolve_procedure(ctx, spec, name, args)
         proc = resolution.procedure
         if proc is None:
@@ -182,10 +175,8 @@ async def run_procedure(
                 "asked there, or add --continue-checkpoints to go through it unasked. Nothing ran."
             )
             raise Refused(EXIT_USAGE, text, {**base, "verdict": "refused"})
-        if not yes and not confirm(err, spec.name):
-            raise Refused(
-                EXIT_NOT_CONFIRMED, "not confirmed; nothing ran", {**base, "verdict": "not_confirmed"}
-            )
+        if not yes:
+            confirm_or_refuse(err, spec.name, base)
 
         async def checkpoint(run: ProcedureRun, step: Checkpoint) -> bool:
             reporter.stop()

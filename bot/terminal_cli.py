@@ -34,23 +34,20 @@ from rich.status import Status
 
 from bot.break_glass_cli import (
     EXIT_BLOCKED,
-    EXIT_BUSY,
-    EXIT_FAILED,
-    EXIT_NOT_CONFIRMED,
-    EXIT_OK,
-    EXIT_REDIS,
+    EXIT_BY_SHARED_VERDICT,
     EXIT_USAGE,
     BreakGlassOption,
     JsonOption,
     ReasonOption,
     Refused,
     YesOption,
-    confirm,
+    confirm_or_refuse,
     consoles,
     end_with_result,
     fail_exit,
     operator_or_exit,
     post_notice,
+    refuse_if_busy,
     require_break_glass,
     terminal_context,
 )
@@ -70,12 +67,9 @@ from commands.preflight import PreparedOperation
 from commands.verification import Settle
 
 EXIT_BY_VERDICT = {
-    "succeeded": EXIT_OK,
-    "failed": EXIT_FAILED,
+    **EXIT_BY_SHARED_VERDICT,
     "blocked": EXIT_BLOCKED,
     "changed": EXIT_BLOCKED,
-    "busy": EXIT_BUSY,
-    "store_lost": EXIT_REDIS,
 }
 
 
@@ -175,9 +169,7 @@ async def _run(
 ) -> dict[str, Any]:
     base: dict[str, Any] = {"network": spec.name, "command": op.command, "actor": who.actor}
     # Checked first so a busy network is refused at once; `execute` takes the lock for real.
-    if await terminal.lock_holder(ctx, spec):
-        text = f"an operation is running on {spec.name} right now (its lock is held); nothing ran"
-        raise Refused(EXIT_BUSY, text, {**base, "verdict": "busy"})
+    await refuse_if_busy(ctx, spec, base)
     prepared = await terminal.preflight(ctx, spec, op)
     base["plan"] = [s.model_dump(mode="json") for s in prepared.plan.steps] if prepared.plan else []
     base["findings"] = [
@@ -193,8 +185,8 @@ async def _run(
             f"`{escape(other.operation.command)}` "
             "is open on this network; whichever runs second re-checks the cluster first"
         )
-    if not yes and not confirm(err, spec.name):
-        raise Refused(EXIT_NOT_CONFIRMED, "not confirmed; nothing ran", {**base, "verdict": "not_confirmed"})
+    if not yes:
+        confirm_or_refuse(err, spec.name, base)
     result = await terminal.execute(ctx, spec, prepared, who, LiveProgress(out), settle=settle)
     notified = await post_notice(settings, spec, notice_text(result, op, who))
     return {
