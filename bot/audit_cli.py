@@ -24,11 +24,17 @@ from typing import Annotated
 
 import typer
 from redis.exceptions import RedisError
-from rich.console import Console
 from rich.table import Table
 
 from bot.settings import Settings
-from bot.status_cli import ClustersOption, network_or_exit, settings_or_exit, stdout_console, topology_or_exit
+from bot.status_cli import (
+    ClustersOption,
+    fail_exit,
+    network_or_exit,
+    settings_or_exit,
+    stdout_console,
+    topology_or_exit,
+)
 from store import audit
 from store.audit import AuditEntry
 from store.connection import RedisUnavailable, open_redis
@@ -68,13 +74,6 @@ def entries_table(network: str, entries: list[AuditEntry]) -> Table:
     return table
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(
-        f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
-    )
-    return typer.Exit(code)
-
-
 def audit_command(
     network: Annotated[str, typer.Argument(help="Network name from the clusters file.", show_default=False)],
     count: Annotated[
@@ -89,10 +88,12 @@ def audit_command(
     try:
         entries = asyncio.run(read_entries(settings, spec.name, count))
     except RedisUnavailable as exc:
-        raise _fail(f"cannot read the audit trail: {exc}", EXIT_REDIS) from None
+        raise fail_exit(f"cannot read the audit trail: {exc}", EXIT_REDIS) from None
     except (RedisError, OSError) as exc:
         # Only the exception type: a Redis URL in the message may carry a password.
-        raise _fail(f"cannot read the audit trail: Redis failed ({type(exc).__name__})", EXIT_REDIS) from None
+        raise fail_exit(
+            f"cannot read the audit trail: Redis failed ({type(exc).__name__})", EXIT_REDIS
+        ) from None
     out = stdout_console()
     if json_out:
         for entry in entries:

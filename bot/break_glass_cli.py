@@ -23,7 +23,7 @@ from rich.markup import escape
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.settings import Settings
-from bot.status_cli import stdout_console
+from bot.status_cli import fail_exit, stdout_console
 from chat.authz import UserGroupDirectory
 from chat.context import BotContext
 from cluster.clock import SystemClock
@@ -128,13 +128,6 @@ async def terminal_context(settings: Settings, topology: Topology) -> AsyncItera
             )
     finally:
         await handle.close()
-
-
-def fail_exit(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(
-        f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
-    )
-    return typer.Exit(code)
 
 
 def require_break_glass(break_glass: bool, reason: str, what: str) -> None:

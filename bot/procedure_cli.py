@@ -46,7 +46,6 @@ from bot.break_glass_cli import (
     confirm_or_refuse,
     consoles,
     end_with_result,
-    fail_exit,
     operator_or_exit,
     post_notice,
     refuse_if_busy,
@@ -54,7 +53,7 @@ from bot.break_glass_cli import (
     terminal_context,
 )
 from bot.settings import Settings
-from bot.status_cli import ClustersOption, settings_or_exit, topology_or_exit
+from bot.status_cli import ClustersOption, fail_exit, settings_or_exit, topology_or_exit
 from chat.text import escape as slack_escape
 from cluster.topology import NetworkSpec, Topology
 from commands import terminal, terminal_procedure

@@ -196,11 +196,16 @@ def stdout_console() -> Console:
     return Console(width=200 if wide else None)
 
 
-def fail(message: str) -> NoReturn:
+def fail_exit(message: str, code: int) -> typer.Exit:
+    """Print `error: message` to stderr; returns the `typer.Exit(code)` to raise."""
     Console(stderr=True).print(
         f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
     )
-    raise typer.Exit(EXIT_USAGE)
+    return typer.Exit(code)
+
+
+def fail(message: str) -> NoReturn:
+    raise fail_exit(message, EXIT_USAGE)
 
 
 def settings_or_exit(clusters: Path | None) -> Settings:

@@ -44,7 +44,6 @@ from bot.break_glass_cli import (
     confirm_or_refuse,
     consoles,
     end_with_result,
-    fail_exit,
     operator_or_exit,
     post_notice,
     refuse_if_busy,
@@ -52,7 +51,7 @@ from bot.break_glass_cli import (
     terminal_context,
 )
 from bot.settings import Settings
-from bot.status_cli import ClustersOption, settings_or_exit, topology_or_exit
+from bot.status_cli import ClustersOption, fail_exit, settings_or_exit, topology_or_exit
 from chat.context import BotContext
 from chat.errors import UsageError
 from chat.text import escape as slack_escape

@@ -21,10 +21,16 @@ from typing import Annotated
 
 import typer
 from redis.exceptions import RedisError
-from rich.console import Console
 
 from bot.settings import Settings
-from bot.status_cli import ClustersOption, network_or_exit, settings_or_exit, stdout_console, topology_or_exit
+from bot.status_cli import (
+    ClustersOption,
+    fail_exit,
+    network_or_exit,
+    settings_or_exit,
+    stdout_console,
+    topology_or_exit,
+)
 from chat.errors import UsageError
 from commands.timeline import Timeline, load_timeline, parse_window
 from store.connection import RedisUnavailable, open_redis
@@ -47,13 +53,6 @@ async def read_timeline(settings: Settings, network: str, window: float) -> Time
         await handle.close()
 
 
-def _fail(message: str, code: int) -> typer.Exit:
-    Console(stderr=True).print(
-        f"error: {message}", style="red", highlight=False, markup=False, soft_wrap=True
-    )
-    return typer.Exit(code)
-
-
 def timeline_command(
     network: Annotated[str, typer.Argument(help="Network name from the clusters file.", show_default=False)],
     out: Annotated[Path, typer.Option("--out", "-o", help="PNG file to write.", show_default=False)],
@@ -66,21 +65,23 @@ def timeline_command(
     try:
         seconds = parse_window([window])
     except UsageError as exc:
-        raise _fail(str(exc).split(" Usage:")[0], EXIT_USAGE) from None
+        raise fail_exit(str(exc).split(" Usage:")[0], EXIT_USAGE) from None
     try:
         timeline = asyncio.run(read_timeline(settings, spec.name, seconds))
     except RedisUnavailable as exc:
-        raise _fail(f"cannot read the history: {exc}", EXIT_REDIS) from None
+        raise fail_exit(f"cannot read the history: {exc}", EXIT_REDIS) from None
     except (RedisError, OSError) as exc:
         # Only the exception type: a Redis URL in the message may carry a password.
-        raise _fail(f"cannot read the history: Redis failed ({type(exc).__name__})", EXIT_REDIS) from None
+        raise fail_exit(f"cannot read the history: Redis failed ({type(exc).__name__})", EXIT_REDIS) from None
     if not timeline.points:
-        raise _fail(f"{spec.name}: no history yet (the bot's watcher records one point per tick)", EXIT_EMPTY)
+        raise fail_exit(
+            f"{spec.name}: no history yet (the bot's watcher records one point per tick)", EXIT_EMPTY
+        )
     png = timeline.png()
     try:
         out.write_bytes(png)
     except OSError as exc:
-        raise _fail(f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
+        raise fail_exit(f"cannot write {out}: {exc.strerror}", EXIT_USAGE) from None
     counts = f"{len(timeline.points)} ticks, {len(timeline.markers)} markers, {len(png)} bytes"
     stdout_console().print(
         f"{out}: {spec.name}, {counts}",
