@@ -26,6 +26,7 @@ import typer
 from redis.exceptions import RedisError
 from rich.table import Table
 
+from bot.cli_store import open_store
 from bot.settings import Settings
 from bot.status_cli import (
     ClustersOption,
@@ -37,9 +38,7 @@ from bot.status_cli import (
 )
 from store import audit
 from store.audit import AuditEntry
-from store.connection import RedisUnavailable, open_redis
-from store.gateway import Store
-from store.keys import Keys
+from store.connection import RedisUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +48,8 @@ MAX_COUNT = 10_000
 
 async def read_entries(settings: Settings, network: str, count: int) -> list[AuditEntry]:
     """The newest `count` entries of `network`, from the Redis the bot uses."""
-    url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-    handle = await open_redis(url, settings.state_dir)
-    try:
-        store = Store(handle.client, Keys(prefix=settings.key_prefix))
+    async with open_store(settings) as store:
         return await audit.read(store, network, count)
-    finally:
-        await handle.close()
 
 
 def entries_table(network: str, entries: list[AuditEntry]) -> Table:

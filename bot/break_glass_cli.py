@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.markup import escape
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.cli_store import open_store
 from bot.settings import Settings
 from bot.status_cli import fail_exit, stdout_console
 from chat.authz import UserGroupDirectory
@@ -30,9 +31,7 @@ from cluster.clock import SystemClock
 from cluster.poller import polling_client
 from cluster.topology import NetworkSpec, Topology
 from commands import terminal
-from store.connection import RedisUnavailable, open_redis
-from store.gateway import Store
-from store.keys import Keys
+from store.connection import RedisUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -110,24 +109,19 @@ async def post_notice(settings: Settings, spec: NetworkSpec, text: str) -> bool:
 @asynccontextmanager
 async def terminal_context(settings: Settings, topology: Topology) -> AsyncIterator[BotContext]:
     """What the executor and the procedure runner need, without Slack: Redis, HTTP, the clock."""
-    url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-    handle = await open_redis(url, settings.state_dir)
-    try:
-        async with polling_client(topology) as http:
-            clock = SystemClock()
-            slack = AsyncWebClient(token=None)  # the cores never talk to Slack from the terminal
-            yield BotContext(
-                settings=settings,
-                topology=topology,
-                http=http,
-                clock=clock,
-                slack=slack,
-                directory=UserGroupDirectory(slack, clock),
-                redis=handle.client,
-                store=Store(handle.client, Keys(prefix=settings.key_prefix)),
-            )
-    finally:
-        await handle.close()
+    async with open_store(settings) as store, polling_client(topology) as http:
+        clock = SystemClock()
+        slack = AsyncWebClient(token=None)  # the cores never talk to Slack from the terminal
+        yield BotContext(
+            settings=settings,
+            topology=topology,
+            http=http,
+            clock=clock,
+            slack=slack,
+            directory=UserGroupDirectory(slack, clock),
+            redis=store.redis,
+            store=store,
+        )
 
 
 def require_break_glass(break_glass: bool, reason: str, what: str) -> None:

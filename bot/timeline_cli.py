@@ -22,6 +22,7 @@ from typing import Annotated
 import typer
 from redis.exceptions import RedisError
 
+from bot.cli_store import open_store
 from bot.settings import Settings
 from bot.status_cli import (
     ClustersOption,
@@ -33,9 +34,7 @@ from bot.status_cli import (
 )
 from chat.errors import UsageError
 from commands.timeline import Timeline, load_timeline, parse_window
-from store.connection import RedisUnavailable, open_redis
-from store.gateway import Store
-from store.keys import Keys
+from store.connection import RedisUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,14 +42,8 @@ EXIT_REDIS, EXIT_EMPTY, EXIT_USAGE = 1, 2, 3
 
 
 async def read_timeline(settings: Settings, network: str, window: float) -> Timeline:
-    url = settings.redis_url.get_secret_value() if settings.redis_url is not None else None
-    handle = await open_redis(url, settings.state_dir)
-    try:
-        return await load_timeline(
-            Store(handle.client, Keys(prefix=settings.key_prefix)), network, window, None
-        )
-    finally:
-        await handle.close()
+    async with open_store(settings) as store:
+        return await load_timeline(store, network, window, None)
 
 
 def timeline_command(
