@@ -13,15 +13,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
-import yaml
+
+from bench.simproc import sim_process
 
 CONDUCTOR_READS = [
     "conductor_leader",
@@ -34,7 +32,6 @@ CONDUCTOR_READS = [
     "conductor_clusterMembership",
 ]
 NODE_READS = ["admin_sequencerActive", "optimism_syncStatus", "opp2p_peerStats"]
-READY_TIMEOUT_S = 120.0
 
 
 def _batch(methods: list[str]) -> list[dict[str, Any]]:
@@ -73,55 +70,36 @@ async def poll_round(targets: list[Target], limit: int) -> int:
 
 
 async def main(networks: int, nodes: int, rounds: int, concurrency: int) -> None:
-    with tempfile.TemporaryDirectory() as tmp:
-        started = time.perf_counter()
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "sim", "--networks", str(networks), "--nodes", str(nodes),
-            "--write-config", tmp, "--speed", "1",
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        assert proc.stdout is not None
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                while b"ready" not in (line := await proc.stdout.readline()):
-                    if not line:
-                        raise SystemExit("simulator exited before it was ready")
-            startup = time.perf_counter() - started
-            clusters = yaml.safe_load((Path(tmp) / "clusters.yml").read_text())
-            async with contextlib.AsyncExitStack() as stack:
-                # One pooled client per network, as a watcher per network would have: httpx scans its
-                # pool linearly, so a single client holding 1,000 connections measures httpx, not the sim.
-                targets: list[Target] = []
-                for spec in clusters["networks"].values():
-                    client = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(10.0)))
-                    for s in spec["sequencers"]:
-                        targets.append((client, s["conductor_rpc_url"], _batch(CONDUCTOR_READS)))
-                        targets.append((client, s["node_rpc_url"], _batch(NODE_READS)))
-                calls_per_round = sum(len(body) for _, _, body in targets)
-                times: list[float] = []
-                errors = 0
-                sim_cpu_start = cpu_seconds(proc.pid)
-                for _ in range(rounds):
-                    t0 = time.perf_counter()
-                    errors += await poll_round(targets, concurrency)
-                    times.append(time.perf_counter() - t0)
-            total = sum(times)
-            sim_cpu = cpu_seconds(proc.pid) - sim_cpu_start
-            print(f"endpoints            {len(targets)} ({networks} networks x {nodes} nodes x 2)")
-            print(f"startup to ready     {startup:.2f} s")
-            print(f"rounds               {rounds} full polls, concurrency {concurrency}, errors {errors}")
-            print(f"wall per round       best {min(times):.3f} s, mean {total / rounds:.3f} s")
-            print(f"HTTP requests/s      {len(targets) * rounds / total:.0f}")
-            print(f"JSON-RPC calls/s     {calls_per_round * rounds / total:.0f}")
-            print(
-                f"sim CPU              {sim_cpu / total:.0%} of one core while polling (client-bound if low)"
-            )
-            print(f"sim peak RSS         {peak_rss_mib(proc.pid):.1f} MiB")
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            async with asyncio.timeout(30):
-                await proc.wait()
+    started = time.perf_counter()
+    async with sim_process(networks, nodes) as sim:
+        startup = time.perf_counter() - started
+        async with contextlib.AsyncExitStack() as stack:
+            # One pooled client per network, as a watcher per network would have: httpx scans its
+            # pool linearly, so a single client holding 1,000 connections measures httpx, not the sim.
+            targets: list[Target] = []
+            for spec in sim.topology.networks.values():
+                client = await stack.enter_async_context(httpx.AsyncClient(timeout=httpx.Timeout(10.0)))
+                for s in spec.sequencers:
+                    targets.append((client, s.conductor_rpc_url, _batch(CONDUCTOR_READS)))
+                    targets.append((client, s.node_rpc_url, _batch(NODE_READS)))
+            calls_per_round = sum(len(body) for _, _, body in targets)
+            times: list[float] = []
+            errors = 0
+            sim_cpu_start = cpu_seconds(sim.pid)
+            for _ in range(rounds):
+                t0 = time.perf_counter()
+                errors += await poll_round(targets, concurrency)
+                times.append(time.perf_counter() - t0)
+        total = sum(times)
+        sim_cpu = cpu_seconds(sim.pid) - sim_cpu_start
+        print(f"endpoints            {len(targets)} ({networks} networks x {nodes} nodes x 2)")
+        print(f"startup to ready     {startup:.2f} s")
+        print(f"rounds               {rounds} full polls, concurrency {concurrency}, errors {errors}")
+        print(f"wall per round       best {min(times):.3f} s, mean {total / rounds:.3f} s")
+        print(f"HTTP requests/s      {len(targets) * rounds / total:.0f}")
+        print(f"JSON-RPC calls/s     {calls_per_round * rounds / total:.0f}")
+        print(f"sim CPU              {sim_cpu / total:.0%} of one core while polling (client-bound if low)")
+        print(f"sim peak RSS         {peak_rss_mib(sim.pid):.1f} MiB")
 
 
 def cli() -> None:
