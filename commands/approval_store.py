@@ -1,9 +1,8 @@
 """Approval requests in Redis: one versioned record per request, an index of open requests per network.
 
-Every change goes through `apply`: read the record, decide with the pure `commands.approval.transition`,
-write it back with `Store.cas` together with the index change and the audit entry (one Lua script), and
-on a version conflict re-read and decide again. Two clicks, a Slack retry or two replicas acting on
-the same version therefore produce exactly one accepted transition.
+Every change goes through `apply`: the pure `commands.approval.transition` decides and `store.records`
+writes it (record, index, audit entry in one script; a version conflict re-reads and decides again),
+so two clicks, a Slack retry or two replicas acting on one version produce one accepted transition.
 
 The `pending` index (`Keys.pending`) holds every request that is not final: pending ones scored by
 their expiry (so `Store.due` finds those to expire), approved and executing ones scored `+inf` (never
@@ -27,19 +26,14 @@ from commands.approval import (
     Rule,
     transition,
 )
-from store import audit
 from store.audit import AuditEntry, AuditKind
-from store.gateway import Guard, IndexUpdate, Store
+from store.gateway import Guard, Store
+from store.records import Keep, Missing, RecordKind, Write
 
 if TYPE_CHECKING:
     from chat.context import BotContext
 
 logger = logging.getLogger(__name__)
-
-# Records outlive their request so a click on an old message can still be explained.
-RECORD_TTL_MS = 7 * 24 * 3600 * 1000
-# Concurrent writers on one record are a handful of clicks; a bound turns a livelock into an error.
-MAX_ATTEMPTS = 50
 
 _AUDIT_KIND: dict[Rule, AuditKind] = {
     Rule.APPROVAL_RECORDED: AuditKind.VOTE,
@@ -55,65 +49,48 @@ _AUDIT_KIND: dict[Rule, AuditKind] = {
 }
 
 
-class ConflictLimit(Exception):
-    """Raised when a record kept changing under us for `MAX_ATTEMPTS` reads."""
-
-
-def _key(store: Store, network: str, request_id: str) -> str:
-    return store.keys.request(network, request_id)
-
-
-def index_update(store: Store, request: ApprovalRequest) -> IndexUpdate:
-    """Where the request belongs in the open-requests index after a write."""
-    key = store.keys.pending(request.network)
+def _score(request: ApprovalRequest) -> float | None:
     if request.state in FINAL_STATES:
-        return IndexUpdate.remove(key, request.id)
-    score = request.expires_at if request.state == "pending" else math.inf
-    return IndexUpdate.add(key, request.id, score)
+        return None
+    return request.expires_at if request.state == "pending" else math.inf
+
+
+REQUESTS = RecordKind(
+    model=ApprovalRequest,
+    key=lambda keys, network, request_id: keys.request(network, request_id),
+    index_key=lambda keys, network: keys.pending(network),
+    record_id=lambda request: request.id,
+    network=lambda request: request.network,
+    score=_score,
+)
 
 
 async def load(store: Store, network: str, request_id: str) -> tuple[ApprovalRequest, int] | None:
     """The request and its store version, or None when no such record exists (or it aged out)."""
-    found = await store.get(_key(store, network, request_id))
-    if found is None:
-        return None
-    return ApprovalRequest.model_validate_json(found.data), found.version
+    return await REQUESTS.load(store, network, request_id)
 
 
 async def create(store: Store, request: ApprovalRequest, entry: AuditEntry) -> bool:
     """Store a new request, index it and audit it in one script; False if the id already exists."""
-    return await store.create(
-        _key(store, request.network, request.id),
-        request.model_dump_json(),
-        RECORD_TTL_MS,
-        index=index_update(store, request),
-        audit=audit.stage(store, entry),
-    )
+    return await REQUESTS.create(store, request, entry)
 
 
 async def open_requests(store: Store, network: str) -> list[ApprovalRequest]:
     """Requests of the network that are pending, approved or executing (oldest expiry first)."""
-    found: list[ApprovalRequest] = []
-    for request_id in await store.members(store.keys.pending(network)):
-        loaded = await load(store, network, request_id)
-        if loaded is not None and loaded[0].state not in FINAL_STATES:
-            found.append(loaded[0])
-    return found
+    return await REQUESTS.unfinished(store, network)
 
 
 async def attach_message(store: Store, network: str, request_id: str, ref: MessageRef) -> ApprovalRequest:
     """Record where the request's Slack message is (a plain field update, not a state transition)."""
-    for _ in range(MAX_ATTEMPTS):
-        loaded = await load(store, network, request_id)
-        if loaded is None:
-            raise StaleAction(f"request `{request_id}` no longer exists")
-        request, version = loaded
+
+    def attach(request: ApprovalRequest) -> Write[ApprovalRequest, ApprovalRequest]:
         updated = request.model_copy(update={"message": ref})
-        if await store.cas(
-            _key(store, network, request_id), version, updated.model_dump_json(), RECORD_TTL_MS
-        ):
-            return updated
-    raise ConflictLimit(f"request {request_id} kept changing while attaching its message")
+        return Write(updated, updated)
+
+    try:
+        return await REQUESTS.update(store, network, request_id, attach)
+    except Missing:
+        raise StaleAction(f"request `{request_id}` no longer exists") from None
 
 
 def _audit_entry(decision: Decision, actor: str | None, now: float) -> AuditEntry | None:
@@ -148,44 +125,36 @@ async def apply(
     `guard`: the executor's lock, so a holder that lost its lock cannot write (raises `LockLost`).
     Raises `StaleAction` when the request does not exist.
     """
-    store = ctx.store
-    for _ in range(MAX_ATTEMPTS):
-        loaded = await load(store, network, request_id)
-        if loaded is None:
-            raise StaleAction(
-                "This request no longer exists (it may have been cleaned up); nothing was done."
-            )
-        request, version = loaded
+
+    def decide(request: ApprovalRequest) -> Write[ApprovalRequest, Decision] | Keep[Decision]:
         now = ctx.clock.now()
         decision = transition(request, event, now, may_approve)
         if decision.request is None:
-            logger.info(
-                "approval refused network=%s request=%s rule=%s actor=%s",
-                network,
-                request_id,
-                decision.rule.value,
-                actor,
-            )
-            return decision
-        entry = _audit_entry(decision, actor, now)
-        written = await store.cas(
-            _key(store, network, request_id),
-            version,
-            decision.request.model_dump_json(),
-            RECORD_TTL_MS,
-            index=index_update(store, decision.request),
-            audit=None if entry is None else audit.stage(store, entry),
-            guard=guard,
+            return Keep(decision)
+        return Write(decision.request, decision, _audit_entry(decision, actor, now))
+
+    try:
+        decision = await REQUESTS.update(ctx.store, network, request_id, decide, guard)
+    except Missing:
+        raise StaleAction(
+            "This request no longer exists (it may have been cleaned up); nothing was done."
+        ) from None
+    if decision.request is None:
+        logger.info(
+            "approval refused network=%s request=%s rule=%s actor=%s",
+            network,
+            request_id,
+            decision.rule.value,
+            actor,
         )
-        if written:
-            metrics.REQUESTS.labels(decision.request.state).inc()
-            logger.info(
-                "approval transition network=%s request=%s rule=%s state=%s actor=%s",
-                network,
-                request_id,
-                decision.rule.value,
-                decision.request.state,
-                actor,
-            )
-            return decision
-    raise ConflictLimit(f"request {request_id} kept changing; gave up after {MAX_ATTEMPTS} attempts")
+        return decision
+    metrics.REQUESTS.labels(decision.request.state).inc()
+    logger.info(
+        "approval transition network=%s request=%s rule=%s state=%s actor=%s",
+        network,
+        request_id,
+        decision.rule.value,
+        decision.request.state,
+        actor,
+    )
+    return decision
