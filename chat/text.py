@@ -13,6 +13,7 @@ SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 
 _ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9_]{2,20})&gt;")
+_TORN = re.compile(r"&[a-z]{0,3}$|<[^<>]*$")
 _SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -33,8 +34,13 @@ def plural(count: int, word: str, words: str | None = None) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, with an ellipsis when cut (Block Kit rejects longer fields)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` cut to `limit` characters, with an ellipsis when cut (Block Kit rejects longer fields).
+
+    A cut never splits an escaped character (`&amp;`) or a `<…>` token, whose remains Slack would show
+    as a stray `&` or `<`."""
+    if len(text) <= limit:
+        return text
+    return _TORN.sub("", text[: limit - 1]) + "…"
 
 
 def utc_time(when: float) -> str:

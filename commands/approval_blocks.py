@@ -97,7 +97,9 @@ def _plan_text(request: ApprovalRequest, spec: NetworkSpec) -> str:
         lines.append(
             "_If a step fails after an earlier one ran:_ " + "; ".join(s.description for s in plan.rollback)
         )
-    return "\n".join(lines)
+    # Params, URLs and node answers are external and a placeholder reads `<stop_hash …>`; the plan has
+    # no link or mention of its own (`<@U…>` kept all the same).
+    return escape("\n".join(lines), keep_user_mentions=True)
 
 
 def finding_icon(finding: PreflightFinding, forced: bool) -> str:
