@@ -2,7 +2,7 @@
 
     call_problems("chat.postMessage", params)   # -> ["block 3 (section): text attribute cannot ...", ...]
     message_problems(text, blocks)              # the same for a message built without the fake
-    record(method, params)                      # the fake's hook: problems are kept for the tests' teardown
+    record(method, params)                      # the fake's hook: problems are logged and kept for the tests
     take_recorded()                             # -> and cleared; tests/conftest.py fails a test that left any
 
 Each block goes through slack_sdk's own models (`Block.parse(...)`, validated with its elements); this
@@ -16,6 +16,7 @@ a `<`, `>` or `&` that is not part of a link, mention or date token, or a `<!her
 from __future__ import annotations
 
 import json
+import logging
 import re
 from typing import Any
 
@@ -37,12 +38,16 @@ _TOKEN = re.compile(
 )
 _BARE_AMPERSAND = re.compile(r"&(?!amp;|lt;|gt;)")
 
+logger = logging.getLogger(__name__)
 _recorded: list[str] = []
 
 
 def record(method: str, params: dict[str, Any]) -> None:
-    """The fake Web API's hook (one call per request it gets): keep what Slack would refuse."""
-    _recorded.extend(f"{method}: {problem}" for problem in call_problems(method, params))
+    """The fake Web API's hook (one call per request it gets): keep what Slack would refuse, and log it
+    (a warning: the demo and a fake in another process show it in their output)."""
+    for problem in call_problems(method, params):
+        logger.warning("Slack would refuse or misshow %s: %s", method, problem)
+        _recorded.append(f"{method}: {problem}")
 
 
 def take_recorded() -> list[str]:
