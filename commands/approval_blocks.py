@@ -203,7 +203,8 @@ def _outcome_text(request: ApprovalRequest) -> str:
         case "succeeded" | "failed":
             done = sum(1 for r in request.step_results if r.ok)
             total = len(request.plan.steps) if request.plan else len(request.step_results)
-            return f"*Outcome*: {request.outcome or request.state}\n{done} of {total} steps succeeded"
+            said = escape(request.outcome, keep_user_mentions=True) if request.outcome else request.state
+            return f"*Outcome*: {said}\n{done} of {total} steps succeeded"
         case "executing":
             return "*Outcome*: executing; step results follow in the thread"
         case "approved":
