@@ -12,6 +12,7 @@ from bot.logs import QUIET_LIBRARIES
 from sim import slack_checks
 
 pytest_plugins = [
+    "pytester",  # tests/sim/test_slack_checks.py runs a failing test to show the fixture below fails it
     "tests.fixtures.browser",
     "tests.fixtures.redis",
     "tests.fixtures.sim",

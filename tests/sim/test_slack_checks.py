@@ -126,3 +126,21 @@ async def test_the_fake_records_what_slack_would_refuse_and_the_suite_fails_on_i
     assert "3000" in problems[0]
     assert "no `text` fallback" in problems[1]
     assert ["unescaped '<'" in problems[2], "unescaped '>'" in problems[3]] == [True, True]
+
+
+def test_a_test_that_sent_a_bad_message_fails(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        test_inner="""
+        from sim import slack_checks
+        from tests.conftest import slack_accepts_every_message  # noqa: F401
+
+        def test_posts_a_mass_ping():
+            slack_checks.record("chat.postMessage", {"channel": "C1", "text": "node said <!channel>"})
+
+        def test_posts_nothing_wrong():
+            slack_checks.record("chat.postMessage", {"channel": "C1", "text": "node said &lt;!channel&gt;"})
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:asyncio", "-p", "no:randomly", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*ERROR at teardown of test_posts_a_mass_ping*", "*unescaped '<'*"])
