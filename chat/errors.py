@@ -25,6 +25,7 @@ from redis.exceptions import RedisError
 from slack_bolt.response import BoltResponse
 
 from chat import metrics
+from chat.text import escape
 
 logger = logging.getLogger(__name__)
 
@@ -85,7 +86,8 @@ def describe(error: BaseException, correlation_id: str, *, where: str) -> str:
         logger.info(
             "user error where=%s kind=%s correlation_id=%s", where, type(error).__name__, correlation_id
         )
-        return f":warning: {expected}"
+        # The words the user typed are in it (`Unknown network `<!channel>``): shown as written.
+        return f":warning: {escape(expected, keep_user_mentions=True)}"
     if isinstance(error, RedisError):
         logger.error(
             "store unavailable where=%s correlation_id=%s error=%s",

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 SECTION_LIMIT = 3000
 HEADER_LIMIT = 150
 
-_ESCAPED_MENTION = re.compile(r"&lt;@([UW][A-Z0-9_]{2,20})&gt;")
+_ESCAPED_MENTION = re.compile(r"&lt;(@[UW][A-Z0-9_]{2,20}|#C[A-Z0-9_]{2,20})&gt;")
+_TORN = re.compile(r"&[a-z]{0,3}$|<[^<>]*$")
 _SPAN = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
@@ -21,10 +22,11 @@ def escape(text: str, *, keep_user_mentions: bool = False) -> str:
     and `&` as an entity, so an external string (a node's error, a stored message) could ping a
     channel or fake a link; these three are the only characters Slack asks to escape.
 
-    `keep_user_mentions` leaves `<@U…>` working: our own stored texts (audit messages) name users
-    that way, and a mention of one user by id can neither ping a channel nor hide a link."""
+    `keep_user_mentions` leaves `<@U…>` (and `<#C…>`) working: our own stored texts (audit messages)
+    name users that way, and a mention of one user or channel by id can neither ping a channel nor
+    hide a link."""
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return _ESCAPED_MENTION.sub(r"<@\1>", escaped) if keep_user_mentions else escaped
+    return _ESCAPED_MENTION.sub(r"<\1>", escaped) if keep_user_mentions else escaped
 
 
 def plural(count: int, word: str, words: str | None = None) -> str:
@@ -33,8 +35,13 @@ def plural(count: int, word: str, words: str | None = None) -> str:
 
 
 def clip(text: str, limit: int) -> str:
-    """`text` cut to `limit` characters, with an ellipsis when cut (Block Kit rejects longer fields)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """`text` cut to `limit` characters, with an ellipsis when cut (Block Kit rejects longer fields).
+
+    A cut never splits an escaped character (`&amp;`) or a `<…>` token, whose remains Slack would show
+    as a stray `&` or `<`."""
+    if len(text) <= limit:
+        return text
+    return _TORN.sub("", text[: limit - 1]) + "…"
 
 
 def utc_time(when: float) -> str:

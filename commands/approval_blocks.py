@@ -97,7 +97,9 @@ def _plan_text(request: ApprovalRequest, spec: NetworkSpec) -> str:
         lines.append(
             "_If a step fails after an earlier one ran:_ " + "; ".join(s.description for s in plan.rollback)
         )
-    return "\n".join(lines)
+    # Params, URLs and node answers are external and a placeholder reads `<stop_hash …>`; the plan has
+    # no link or mention of its own (`<@U…>` kept all the same).
+    return escape("\n".join(lines), keep_user_mentions=True)
 
 
 def finding_icon(finding: PreflightFinding, forced: bool) -> str:
@@ -201,7 +203,8 @@ def _outcome_text(request: ApprovalRequest) -> str:
         case "succeeded" | "failed":
             done = sum(1 for r in request.step_results if r.ok)
             total = len(request.plan.steps) if request.plan else len(request.step_results)
-            return f"*Outcome*: {request.outcome or request.state}\n{done} of {total} steps succeeded"
+            said = escape(request.outcome, keep_user_mentions=True) if request.outcome else request.state
+            return f"*Outcome*: {said}\n{done} of {total} steps succeeded"
         case "executing":
             return "*Outcome*: executing; step results follow in the thread"
         case "approved":

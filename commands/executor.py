@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from pydantic import JsonValue
 from redis.exceptions import RedisError
 
+from chat.text import escape
 from cluster.poller import poll_network
 from cluster.rpc import JsonRpcClient, RpcError
 from cluster.topology import NetworkSpec
@@ -130,7 +131,9 @@ async def _finish(
         return None
     icon = ":large_green_circle:" if outcome.success else ":red_circle:"
     # The mention tells the requester, who may have left the channel, how their request ended.
-    await thread_reply(ctx, final, f"{icon} <@{final.requester}> {outcome.text}")
+    await thread_reply(
+        ctx, final, f"{icon} <@{final.requester}> {escape(outcome.text, keep_user_mentions=True)}"
+    )
     return final
 
 
@@ -167,7 +170,10 @@ def reconfirm_text(request: ApprovalRequest, event: Reconfirm) -> str:
         f":arrows_counterclockwise: Nothing ran: the cluster changed since {approvers} approved, and "
         "preflight on a fresh snapshot now finds what was not shown then:"
     ]
-    lines += [f"• {'blocks' if f.level == 'block' else 'new warning'}: {f.message}" for f in new]
+    lines += [
+        f"• {'blocks' if f.level == 'block' else 'new warning'}: {escape(f.message, keep_user_mentions=True)}"
+        for f in new
+    ]
     lines.append(
         "The request is pending again with the new findings; approve it again only if it is still right."
     )

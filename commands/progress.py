@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Protocol
 
-from chat.text import plural
+from chat.text import escape, plural
 from commands.approval import ApprovalRequest
 from commands.approval_blocks import step_result_text, verification_text
 from commands.approval_messages import thread_reply
@@ -60,8 +60,8 @@ class SlackThread:
         await thread_reply(self._ctx, request, step_result_text(request, result))
 
     async def rolled_back(self, request: ApprovalRequest, line: str) -> None:
-        await thread_reply(self._ctx, request, f":leftwards_arrow_with_hook: rollback: {line}")
+        await thread_reply(self._ctx, request, f":leftwards_arrow_with_hook: rollback: {escape(line)}")
 
     async def verified(self, request: ApprovalRequest, failures: list[str], problems: list[str]) -> None:
-        chain = f"\n:warning: the chain is not advancing: {'; '.join(problems)}" if problems else ""
+        chain = f"\n:warning: the chain is not advancing: {escape('; '.join(problems))}" if problems else ""
         await thread_reply(self._ctx, request, verification_text(failures) + chain)

@@ -37,6 +37,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from chat import metrics, suggest
 from chat.context import BotContext
 from chat.errors import StaleAction, UsageError, describe, new_correlation_id, user_message
+from chat.text import escape
 
 logger = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ async def dispatch(
         )
         if handler is None:
             metrics.COMMANDS.labels(verb="unknown", outcome="unknown_verb").inc()
-            await reply.ephemeral(unknown_verb_text(cmd.verb, registry))
+            await reply.ephemeral(escape(unknown_verb_text(cmd.verb, registry)))
             return
         await handler(ctx, cmd, reply)
         metrics.COMMANDS.labels(verb=verb, outcome="ok").inc()

@@ -27,6 +27,7 @@ pushes an envelope and returns its id; the bot's acks are recorded as `socket:ac
 `oldest`, `limit`) and `conversations.replies` return it with `include_all_metadata`. Message `ts` are
 wall-clock based and strictly increasing, as Slack's are.
 `message_listeners` are called with each message as it stands after a chat.postMessage or chat.update.
+Every call goes through `sim.slack_checks.record` (what Slack would refuse; tests fail on any).
 
 Faults:
 - `fail_next(method, status=429, retry_after=1, error="ratelimited")` fails the next call of one method
@@ -54,6 +55,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+from sim import slack_checks
 from sim.slack_channels import BOT_ID, BOT_USER_ID, TEAM_ID, Call, FakeChannels, FakeMessage
 from sim.slack_files import FakeFile, FakeFiles
 
@@ -208,6 +210,7 @@ class FakeSlackApi:
     # --- HTTP handlers -----------------------------------------------------------------------
 
     async def _record(self, method: str, params: Call) -> None:
+        slack_checks.record(method, params)
         async with self._changed:
             self._calls.append((method, params))
             self._changed.notify_all()

@@ -25,6 +25,7 @@ from urllib.parse import quote, urlencode
 import httpx
 from slack_sdk.signature import SignatureVerifier
 
+from sim import slack_checks
 from sim.slack_api import TEAM_ID, FakeSlackApi
 
 COMMAND = "/conductor"
@@ -193,6 +194,8 @@ class SlackDriver:
             started = time.perf_counter()
             response = await client.post(self.events_url, content=body.encode(), headers=headers)
             elapsed = time.perf_counter() - started
+        if response.headers.get("content-type", "").startswith("application/json"):
+            slack_checks.record("ack", response.json())
         return Sent(status=response.status_code, body=response.text, elapsed=elapsed, response_name=name)
 
 

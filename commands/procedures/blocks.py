@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip
+from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, escape
 from cluster.snapshot import NetworkSnapshot
 from commands.approval_blocks import button
 from commands.procedures.state import FINAL_PHASES, ProcedureRun
@@ -141,7 +141,7 @@ def checklist_blocks(run: ProcedureRun, steps: tuple[Step, ...]) -> list[Block]:
         {
             "type": "section",
             "block_id": ProcedureBlock.STEPS.value,
-            "text": {"type": "mrkdwn", "text": clip("\n".join(step_lines(run, steps)), SECTION_LIMIT)},
+            "text": {"type": "mrkdwn", "text": clip(_mrkdwn(step_lines(run, steps)), SECTION_LIMIT)},
         },
     ]
     notes: list[str] = []
@@ -156,7 +156,7 @@ def checklist_blocks(run: ProcedureRun, steps: tuple[Step, ...]) -> list[Block]:
             {
                 "type": "section",
                 "block_id": ProcedureBlock.OUTCOME.value,
-                "text": {"type": "mrkdwn", "text": clip("\n".join(notes), SECTION_LIMIT)},
+                "text": {"type": "mrkdwn", "text": clip(_mrkdwn(notes), SECTION_LIMIT)},
             }
         )
     approvers = ", ".join(f"<@{u}>" for u in run.approvers) or "nobody"
@@ -181,7 +181,13 @@ def checklist_blocks(run: ProcedureRun, steps: tuple[Step, ...]) -> list[Block]:
 
 
 def checklist_text(run: ProcedureRun) -> str:
-    return f"{run.phase}: `{run.procedure.command}` (step {min(run.index + 1, 99)})"
+    return escape(f"{run.phase}: `{run.procedure.command}` (step {min(run.index + 1, 99)})")
+
+
+def _mrkdwn(lines: list[str]) -> str:
+    """Lines with step details and outcomes (node answers, typed commands) made safe for mrkdwn; the
+    `<@U…>` mentions are the runner's own."""
+    return escape("\n".join(lines), keep_user_mentions=True)
 
 
 def cluster_state(snap: NetworkSnapshot) -> str:

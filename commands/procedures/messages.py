@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from chat.text import clip
+from chat.text import clip, escape
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
 from commands import approval_store
@@ -48,7 +48,10 @@ async def post_or_update(ctx: BotContext, spec: NetworkSpec, run: ProcedureRun) 
 
 
 async def reply(ctx: BotContext, run: ProcedureRun, text: str) -> None:
-    """One reply in the checklist's thread, through the outbox, in order with its updates."""
+    """One reply in the checklist's thread, through the outbox, in order with its updates.
+
+    `text` is the runner's plain words (shared with the terminal), with node answers and preflight
+    findings in it: escaped here for mrkdwn, its `<@U…>` mentions kept."""
     if run.message is None:
         return
     write = SlackWrite(
@@ -56,7 +59,7 @@ async def reply(ctx: BotContext, run: ProcedureRun, text: str) -> None:
         op="reply",
         channel=run.message.channel,
         ts=run.message.ts,
-        text=text,
+        text=escape(text, keep_user_mentions=True),
         label="checklist_reply",
         queued_at=ctx.clock.now(),
     )

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 
 from redis.exceptions import RedisError
 
+from chat.text import plural
 from cluster.poller import poll_network
 from cluster.rpc import RpcError, call_step
 from cluster.snapshot import NetworkSnapshot
@@ -249,7 +250,7 @@ class _Driver:
             await self.out.reply(
                 run,
                 f":mag: step {run.index + 1}: preflight passed on a fresh snapshot; running "
-                f"`{step.operation.command}` ({len(prepared.plan.steps)} call(s)).{note}",
+                f"`{step.operation.command}` ({plural(len(prepared.plan.steps), 'call')}).{note}",
             )
             run = await self.apply(ActStarted(plan=prepared.plan))
         plan = run.plan

@@ -34,3 +34,4 @@ async def test_demo_tour_shows_status_alerts_and_an_approved_pause(tmp_path: Pat
             code = await proc.wait()
     assert code == 0, "".join(lines) + rest
     assert "Traceback" not in "".join(lines) + rest
+    assert "Slack would refuse" not in "".join(lines) + rest  # sim.slack_checks on what the bot posted

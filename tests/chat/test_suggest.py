@@ -105,3 +105,6 @@ def test_escape_leaves_nothing_slack_would_act_on() -> None:
     )
     # A mention cannot be smuggled in around a link: only the exact `<@ID>` form comes back.
     assert escape("<@U1|x> <@U123|x>", keep_user_mentions=True) == "&lt;@U1|x&gt; &lt;@U123|x&gt;"
+    # A channel named by id (a WrongChannel reply's "only accepted in <#C0OPS>") stays a link: it
+    # cannot ping anyone either.
+    assert escape("in <#C0OPS> & <#C0OPS|x>", keep_user_mentions=True) == "in <#C0OPS> &amp; &lt;#C0OPS|x&gt;"

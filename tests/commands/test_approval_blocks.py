@@ -94,6 +94,19 @@ def test_succeeded_golden_has_no_buttons_and_shows_outcome() -> None:
     assert all(b["type"] != "actions" for b in blocks)
 
 
+def test_a_failed_outcome_quoting_a_node_reads_as_written_and_pings_nobody() -> None:
+    req = handover_request()
+    t = req.created_at + 60
+    for event in (Approve(user="UAPPROVER1"), StartExecution()):
+        req = transition(req, event, t, authz=True).request or req
+    said = "step 1 failed: seq-1 said <!channel> & <http://x|docs>"
+    done = transition(req, Finish(success=False, outcome=said, step_results=()), t, True)
+    assert done.request is not None
+    blocks = approval_blocks(done.request, SPEC)
+    assert_valid_message("failed", blocks)
+    assert "seq-1 said &lt;!channel&gt; &amp; &lt;http://x|docs&gt;" in str(blocks)
+
+
 def test_rejected_golden() -> None:
     req = request(Pause(network=NET))
     d = transition(req, Reject(user="UAPPROVER2"), req.created_at + 5, authz=True)

@@ -15,6 +15,7 @@ from commands.procedures.effects import effect_seen, recovered_results
 from commands.procedures.state import ProcedureRun, StepOutcome
 from commands.procedures.steps import Act, Checkpoint, Wait
 from tests.commands.test_preflight import HEAD, NET, NOW, SPEC, cluster, down, lagging
+from tests.fixtures.blocks_valid import assert_valid_blocks
 from tests.fixtures.golden import assert_golden
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -115,6 +116,28 @@ def test_checklist_golden_waiting_with_live_lag() -> None:
     steps = steps_of(proc, SPEC)
     assert isinstance(steps[0], Wait)
     assert_golden(GOLDEN, "checklist_running", checklist_blocks(run, steps))
+
+
+def test_a_node_answer_in_the_checklist_reads_as_written_and_pings_nobody() -> None:
+    proc = Procedure(network=NET, name="add-sequencer", sequencer="seq-3")
+    evil = "preflight on a fresh snapshot blocks: seq-1 said <!channel> & <http://x|docs>"
+    run = ProcedureRun(
+        id="abc123",
+        network=NET,
+        procedure=proc,
+        requester="U_REQ",
+        approvers=("U_APPR",),
+        channel="C1",
+        created_at=NOW,
+        index=1,
+        phase="failed",
+        outcome=evil,
+        outcomes=(StepOutcome(index=0, status="failed", detail=evil),),
+    )
+    blocks = checklist_blocks(run, steps_of(proc, SPEC))
+    assert_valid_blocks(blocks)
+    shown = str(blocks)
+    assert "<!channel>" not in shown and "said &lt;!channel&gt; &amp; &lt;http://x|docs&gt;" in shown
 
 
 def test_help_lists_every_procedure_on_its_own_line() -> None:
