@@ -4,6 +4,7 @@ and what goes wrong is said where people look."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 
@@ -206,3 +207,24 @@ async def test_a_burst_of_replies_to_one_message_goes_out_as_one_reply_when_pace
         assert [r.text for r in parent.replies] == ["\n".join(f"step {i} done" for i in range(8))]
         [reply_call] = [c for c in bot.fake.calls("chat.postMessage") if c.get("thread_ts")]
         assert reply_call["metadata"]["event_payload"]["merged"] == [s.id for s in steps[1:]]
+
+
+async def test_the_pace_of_a_channel_is_shared_by_every_flusher_posting_there(running_bot: StartBot) -> None:
+    async with running_bot(networks=2, settings_env={"CONDUCTOR_BOT_SLACK_CHANNEL_RATE": RATE}) as bot:
+        shared = "C0SHARED"
+        # Two networks' flushers (each with its own lock, as on two replicas) post to one channel at once.
+        bursts = {
+            network: [
+                SlackWrite(message=f"test:{network}:{i}", op="post", channel=shared, text=f"{network} {i}")
+                for i in range(3)
+            ]
+            for network in ("sim-1", "sim-2")
+        }
+        await asyncio.gather(*(Deliverer(bot.ctx).submit(n, writes) for n, writes in bursts.items()))
+        await bot.fake.wait_for("chat.postMessage", count=6, timeout=5.0)
+        sent = [float(m.ts) for m in bot.fake.messages(shared)]
+        assert min(b - a for a, b in itertools.pairwise(sent)) >= 0.8 / RATE
+        for network in bursts:  # each network's own order holds
+            assert [m.text for m in bot.fake.messages(shared) if m.text.startswith(network)] == [
+                f"{network} {i}" for i in range(3)
+            ]
