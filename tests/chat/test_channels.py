@@ -11,6 +11,7 @@ import logging
 import httpx
 import pytest
 
+from chat import channel_check
 from chat.delivery import Deliverer
 from chat.refusals import NOT_FOUND_TRIES
 from commands import approval_store
@@ -228,3 +229,46 @@ async def test_the_pace_of_a_channel_is_shared_by_every_flusher_posting_there(ru
             assert [m.text for m in bot.fake.messages(shared) if m.text.startswith(network)] == [
                 f"{network} {i}" for i in range(3)
             ]
+
+
+async def test_an_invite_without_an_event_is_noticed_by_the_next_check(
+    running_bot: StartBot, fake_slack: FakeSlackApi
+) -> None:
+    channel = channel_for(NET)
+    fake_slack.set_member(channel, False)
+    async with running_bot() as bot:
+        await eventually(lambda: channel_check_failing(bot), within=5.0)
+        bot.fake.set_member(channel, True)  # invited, but the event was lost (or not subscribed)
+        assert await channel_check.check_all(bot.ctx) == {}
+        assert await not_failing(bot)
+
+
+async def test_a_merged_reply_sent_by_a_flusher_that_died_is_adopted_with_the_entries_it_carried(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(settings_env={"CONDUCTOR_BOT_SLACK_CHANNEL_RATE": RATE}) as bot:
+        channel = channel_for(NET)
+        deliverer = Deliverer(bot.ctx)
+        parent = await bot.ctx.slack.chat_postMessage(channel=channel, text="Executing")
+        first, second, third = [
+            SlackWrite(message="test:p", op="reply", channel=channel, ts=parent["ts"], text=f"step {i}")
+            for i in (1, 2, 3)
+        ]
+        await deliverer.outbox.enqueue(NET, [first, second, third])
+        # What the dead flusher did: recorded its attempt, and Slack took one reply carrying two entries.
+        await deliverer.outbox.mark_try(NET, first.id)
+        await bot.ctx.slack.chat_postMessage(
+            channel=channel,
+            thread_ts=parent["ts"],
+            text="step 1\nstep 2",
+            metadata=first.merged_metadata((second.id,)),
+        )
+        report = await deliverer.flush(NET)
+        assert report.adopted == 1
+
+        async def drained() -> bool:
+            return await deliverer.outbox.length(NET) == 0
+
+        await eventually(drained, within=5.0)
+        [message] = posts(bot)
+        assert [r.text for r in message.replies] == ["step 1\nstep 2", "step 3"]
