@@ -103,7 +103,8 @@ def build_app(
     @app.event("member_joined_channel")
     async def bot_joined(event: dict[str, Any], context: dict[str, Any]) -> None:
         # Slack sends it for every member; only the bot's own join releases anything.
-        if event.get("user") in {ctx.channels.bot_user_id or None, context.get("bot_user_id")}:
+        user = event.get("user")
+        if user and user in (ctx.channels.bot_user_id, context.get("bot_user_id")):
             channel = str(event.get("channel", ""))
             logger.info("bot joined channel=%s", channel)
             ctx.spawn(channel_check.joined(ctx, channel), name=f"joined-{channel}")
