@@ -55,8 +55,10 @@ class Replicas:
         *,
         poll_interval: float,
         access: dict[str, list[str]] | None = None,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.fake = fake
+        self.extra_env = dict(env or {})
         self.redis_url = redis_url
         self.workdir = workdir
         self.poll_interval = poll_interval
@@ -83,6 +85,7 @@ class Replicas:
                 "CONDUCTOR_BOT_CLUSTERS": str(self.workdir / "clusters.yml"),
                 "CONDUCTOR_BOT_POLL_INTERVAL": str(self.poll_interval),
                 "CONDUCTOR_BOT_STATE_DIR": str(self.workdir / "state"),
+                **self.extra_env,
             }
         )
         return env

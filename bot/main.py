@@ -46,7 +46,9 @@ from bot.server import Hook, Readiness, build_server
 from bot.settings import Settings, load_settings
 from bot.slack_app import build_app, build_web_client
 from bot.slack_connect import SlackRefused, SocketModeSupervisor, check_bot_token, open_socket_url
+from chat import channel_check
 from chat.authz import UserGroupDirectory
+from chat.channel_access import ChannelAccess
 from chat.context import BotContext
 from cluster.clock import Clock, SystemClock
 from cluster.http_pool import HttpPool
@@ -133,7 +135,7 @@ async def serve_bot(
         # Without it Bolt would accept unsigned requests: anyone could run /conductor.
         raise ConfigurationError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
     # Fail fast, before anything starts: a token Slack refuses raises SlackRefused (exit 2).
-    await check_bot_token(slack)
+    bot_user_id = await check_bot_token(slack)
     first_socket_url = (
         await open_socket_url(slack, settings.slack_app_token.get_secret_value())
         if settings.slack_app_token is not None
@@ -154,7 +156,9 @@ async def serve_bot(
             redis=redis,
             store=store if store is not None else Store(redis, Keys(prefix=settings.key_prefix)),
             http_pool=http_pool,
+            channels=ChannelAccess(slack.unpostable),
         )
+        ctx.channels.bot_user_id = bot_user_id
         app = build_app(
             ctx,
             signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),
@@ -170,7 +174,7 @@ async def serve_bot(
             slack_connected=(lambda: supervisor.connected) if supervisor is not None else None,
             tick_age=lambda: tick_age(ctx),
             tick_budget=max(TICK_BUDGET_INTERVALS * settings.poll_interval, MIN_TICK_BUDGET),
-            unpostable=lambda: slack.unpostable,
+            unpostable=lambda: ctx.channels.unpostable,
         )
         asgi = build_server(
             ctx,
@@ -186,8 +190,11 @@ async def serve_bot(
         bound_port = sock.getsockname()[1]
         server = _Server(uvicorn.Config(asgi, log_config=None, access_log=False, lifespan="on"))
         serving = asyncio.create_task(server.serve(sockets=[sock]), name="uvicorn")
+        checking: asyncio.Task[None] | None = None
         try:
             await _wait_ready(ready, serving)
+            # In the background: one conversations.info per channel must not delay serving.
+            checking = asyncio.create_task(channel_check.watch(ctx), name="channel-check")
             if supervisor is not None and first_socket_url is not None:
                 await supervisor.start(first_socket_url)
             url_host = "127.0.0.1" if host in ("0.0.0.0", "") else host
@@ -207,6 +214,8 @@ async def serve_bot(
         finally:
             # Stop taking work first: no new Socket Mode payloads, then no new HTTP requests; the
             # server's lifespan then stops the scheduler (leases back) and lets in-flight work finish.
+            if checking is not None:
+                checking.cancel()
             if supervisor is not None:
                 await supervisor.close()
             server.should_exit = True

@@ -12,6 +12,7 @@
 | CONDUCTOR_BOT_SNAPSHOT_MAX_AGE | snapshot_max_age | 0 s (shares a poll in flight; >0: one that recent) |
 | CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS | redis_max_connections | 128 (blocking pool: callers wait) |
 | CONDUCTOR_BOT_REDIS_POOL_TIMEOUT | redis_pool_timeout | 10.0 s (longest wait for a free connection) |
+| CONDUCTOR_BOT_SLACK_CHANNEL_RATE | slack_channel_rate | 1.0 posts/s per Slack channel (0: not paced) |
 | REDIS_URL                      | redis_url       | None (secret: a URL may hold a password) |
 | SLACK_BOT_TOKEN                | slack_bot_token | None (secret) |
 | SLACK_APP_TOKEN                | slack_app_token | None (secret; Socket Mode) |
@@ -53,6 +54,8 @@ class Settings(BaseSettings):
         default=128, ge=2, validation_alias="CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS"
     )
     redis_pool_timeout: float = Field(default=10.0, gt=0, validation_alias="CONDUCTOR_BOT_REDIS_POOL_TIMEOUT")
+    # Slack allows about one message a second per channel, across every replica (shared in Redis).
+    slack_channel_rate: float = Field(default=1.0, ge=0, validation_alias="CONDUCTOR_BOT_SLACK_CHANNEL_RATE")
     redis_url: SecretStr | None = Field(default=None, validation_alias="REDIS_URL")
     slack_bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     slack_app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")

@@ -16,7 +16,8 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.web.async_slack_response import AsyncSlackResponse
 
-from chat import metrics
+from chat import channel_check, metrics
+from chat.channel_access import UNPOSTABLE
 from chat.context import BotContext
 from chat.errors import handle_bolt_error
 from commands import router
@@ -52,8 +53,6 @@ def build_web_client(token: str, api_url: str | None = None) -> CountingWebClien
     return CountingWebClient(token=token, base_url=base_url if base_url.endswith("/") else base_url + "/")
 
 
-# Posting to the channel cannot succeed until someone changes something in Slack.
-_CHANNEL_ERRORS = frozenset({"channel_not_found", "not_in_channel", "is_archived", "restricted_action"})
 _POSTS = frozenset({"chat.postMessage", "chat.update"})
 
 
@@ -73,7 +72,8 @@ class CountingWebClient(AsyncWebClient):
         except SlackApiError as e:
             code = str(e.response.get("error") or "unknown")
             metrics.SLACK_ERRORS.labels(api_method, code).inc()
-            if channel and code in _CHANNEL_ERRORS:
+            logger.debug("slack call failed method=%s error=%s", api_method, code)
+            if channel and code in UNPOSTABLE:
                 self.unpostable[str(channel)] = code
             raise
         except (OSError, TimeoutError):
@@ -99,4 +99,14 @@ def build_app(
     )
     app.error(handle_bolt_error)
     router.register(app, ctx, verb_modules)
+
+    @app.event("member_joined_channel")
+    async def bot_joined(event: dict[str, Any], context: dict[str, Any]) -> None:
+        # Slack sends it for every member; only the bot's own join releases anything.
+        user = event.get("user")
+        if user and user in (ctx.channels.bot_user_id, context.get("bot_user_id")):
+            channel = str(event.get("channel", ""))
+            logger.info("bot joined channel=%s", channel)
+            ctx.spawn(channel_check.joined(ctx, channel), name=f"joined-{channel}")
+
     return app

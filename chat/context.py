@@ -15,6 +15,7 @@ import httpx
 from redis.asyncio import Redis
 from slack_sdk.web.async_client import AsyncWebClient
 
+from chat.channel_access import ChannelAccess
 from chat.errors import new_correlation_id
 from cluster.clock import Clock
 from cluster.http_pool import HttpPool
@@ -44,6 +45,9 @@ class RuntimeSettings(Protocol):
     @property
     def poll_concurrency(self) -> int: ...
 
+    @property
+    def slack_channel_rate(self) -> float: ...
+
 
 @dataclass
 class BotContext:
@@ -68,6 +72,10 @@ class BotContext:
     settle: Callable[[], Awaitable[None]] | None = None
     # Keep-alive clients per network for polling (`bot.main` makes one); without it polls use `http`.
     http_pool: HttpPool | None = None
+    # Channels the bot cannot post to (/readyz, commands), filled by checks and refused writes.
+    channels: ChannelAccess = field(default_factory=ChannelAccess)
+    # Networks with a paced outbox flush scheduled (`chat.delivery`): one at a time each.
+    later_flushes: set[str] = field(default_factory=set)
     _snapshots: SharedPoller | None = field(default=None, init=False, repr=False)
 
     @property

@@ -53,6 +53,12 @@ SLACK_ERRORS = Counter(
     "Slack Web API calls that failed, by method and code.",
     ["method", "code"],
 )
+# Outbox writes given up (`reason`: Slack's error code, e.g. message_not_found after its retries).
+SLACK_WRITES_LOST = Counter(
+    "conductor_bot_slack_writes_lost_total",
+    "Slack writes of the outbox given up, by label and reason.",
+    ["label", "reason"],
+)
 # Approval requests entering each state (`commands.approval` states: pending, approved, expired, …).
 REQUESTS = Counter("conductor_bot_requests_total", "Approval requests entering a state, by state.", ["state"])
 SOCKET_MODE_CONNECTED = Gauge(

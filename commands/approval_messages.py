@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 
 from chat.delivery import Deliverer
+from chat.lookup import slack_code
 from commands.approval import ApprovalRequest
 from commands.approval_blocks import approval_blocks, approval_text
 from store.outbox import SlackWrite
@@ -106,8 +107,7 @@ async def _direct(ctx: BotContext, network: str, write: SlackWrite) -> bool:
         else:
             await ctx.slack.chat_postMessage(channel=write.channel, thread_ts=write.ts, text=write.text)
     except (SlackApiError, aiohttp.ClientError, TimeoutError) as e:
-        logger.warning(
-            "message write failed network=%s message=%s error=%s", network, write.message, type(e).__name__
-        )
+        error = slack_code(e) if isinstance(e, SlackApiError) else type(e).__name__
+        logger.warning("message write failed network=%s message=%s error=%s", network, write.message, error)
         return False
     return True

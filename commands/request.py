@@ -2,6 +2,8 @@
 
     authz (channel, requester) → parse → fresh snapshot → preflight
         blocked  → ephemeral list of the blocking findings, refusal audited, nothing stored
+        the bot cannot post in the channel → "I'm not in #ops — `/invite @conductor-bot`", nothing
+                   stored (the approval message is where people approve)
         no-op    → (one named sequencer already as asked) answered at once, audited, nothing stored
         ok       → one open operation per network: refuse while another request is open or the
                    network's lock is held → store the request (record + open index + audit, one script)
@@ -18,8 +20,12 @@ import re
 import uuid
 from typing import TYPE_CHECKING
 
-from chat import authz, metrics
+from slack_sdk.errors import SlackApiError
+
+from chat import authz, channel_check, metrics
+from chat.channel_access import UNPOSTABLE
 from chat.errors import BotError
+from chat.lookup import slack_code
 from chat.text import escape
 from cluster.poller import poll_network
 from commands import approval_actions, approval_store
@@ -188,6 +194,11 @@ async def submit(
         )
         await reply.ephemeral(text)
         return
+    if (code := await channel_check.postable(ctx, cmd.channel_id)) is not None:
+        raise RequestRefused(
+            f"{ctx.channels.refusal(cmd.channel_id, code)}, then run the command again. "
+            "No request was opened."
+        )
     await _refuse_if_busy(ctx, spec)
     request = open_request(new_request_id(), prepared, cmd.user_id, spec, ctx.clock.now())
     entry = AuditEntry(
@@ -229,10 +240,20 @@ async def _post(ctx: BotContext, spec: NetworkSpec, request: ApprovalRequest, cm
         await approval_store.apply(
             ctx, spec.name, request.id, Cancel(user=request.requester), request.requester
         )
-        raise RequestRefused(
-            f"Could not post the approval message ({type(e).__name__}); "
-            "the request was withdrawn and nothing ran."
-        ) from e
+        code = slack_code(e) if isinstance(e, SlackApiError) else type(e).__name__
+        logger.error(
+            "approval message not posted network=%s request=%s channel=%s error=%s",
+            spec.name,
+            request.id,
+            cmd.channel_id,
+            code,
+        )
+        if code in UNPOSTABLE:
+            ctx.channels.refused(cmd.channel_id, code)
+            why = f"{ctx.channels.refusal(cmd.channel_id, code)}, then run the command again."
+        else:
+            why = f"Could not post the approval message (Slack said `{code}`)."
+        raise RequestRefused(f"{why} The request was withdrawn and nothing ran.") from e
     message = MessageRef(channel=cmd.channel_id, ts=ts)
     await approval_store.attach_message(ctx.store, spec.name, request.id, message)
     metrics.REQUESTS.labels(request.state).inc()

@@ -15,7 +15,8 @@ demo's console (`listeners` are called with every recorded call, e.g. to print i
 
 Methods: auth.test, chat.postMessage (incrementing `ts`; `thread_ts` adds a reply to the parent),
 chat.update (replaces text/blocks in place), chat.postEphemeral, usergroups.list,
-usergroups.users.list, users.info, conversations.info; any other method answers `{"ok": true}`.
+usergroups.users.list, users.info, conversations.info (`is_member`: `set_member(channel, False)` takes
+the bot out, then posts there answer `not_in_channel`); any other method answers `{"ok": true}`.
 chat.getPermalink (for a posted message; `message_not_found` otherwise).
 File uploads (`files_upload_v2`): files.getUploadURLExternal, the byte upload to `/upload/<id>`
 (recorded as an `upload` call) and files.completeUploadExternal (`sim.slack_files`); `fake.files(channel)`
@@ -141,6 +142,10 @@ class FakeSlackApi:
         self, method: str, status: int = 429, retry_after: int | None = 1, error: str = "ratelimited"
     ) -> None:
         self._failures.setdefault(method, []).append(_Failure(status, error, retry_after))
+
+    def set_member(self, channel: str, member: bool) -> None:
+        """Put the bot in `channel` or take it out (then posts there answer `not_in_channel`)."""
+        self._messages.set_member(channel, member)
 
     def set_down(self, down: bool) -> None:
         self._down = down
@@ -312,8 +317,7 @@ class FakeSlackApi:
                 history = method == "conversations.history"
                 return self._messages.history(p) if history else self._messages.replies(p)
             case "conversations.info":
-                cid = str(p.get("channel", ""))
-                return {"ok": True, "channel": {"id": cid, "name": cid.lower(), "is_channel": True}}
+                return self._messages.info(p)
             case _:
                 return {"ok": True}
 

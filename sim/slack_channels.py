@@ -1,7 +1,10 @@
 """The fake Slack's channels: messages as they now stand, thread replies, history and permalinks.
 
 `FakeChannels` holds what `sim.slack_api.FakeSlackApi` answers chat.postMessage, chat.update,
-conversations.history, conversations.replies and chat.getPermalink from.
+conversations.history, conversations.replies, conversations.info and chat.getPermalink from.
+
+The bot is in every channel unless taken out (`set_member(channel, False)`): then, as in Slack,
+posts and updates there answer `not_in_channel` and conversations.info says `is_member: false`.
 """
 
 from __future__ import annotations
@@ -49,6 +52,21 @@ class FakeChannels:
         self._by_ts: dict[str, FakeMessage] = {}
         self._ts = 0.0
         self._changed = changed
+        self._outside: set[str] = set()  # channels the bot is not in
+
+    def set_member(self, channel: str, member: bool) -> None:
+        if member:
+            self._outside.discard(channel)
+        else:
+            self._outside.add(channel)
+
+    def info(self, p: Call) -> Call:
+        cid = str(p.get("channel", ""))
+        member = cid not in self._outside
+        return {
+            "ok": True,
+            "channel": {"id": cid, "name": cid.lower(), "is_channel": True, "is_member": member},
+        }
 
     def messages(self, channel: str) -> list[FakeMessage]:
         return list(self._channels.get(channel, []))
@@ -84,6 +102,8 @@ class FakeChannels:
         channel = str(p.get("channel", ""))
         if not channel:
             return {"ok": False, "error": "channel_not_found"}
+        if channel in self._outside:
+            return {"ok": False, "error": "not_in_channel"}
         thread_ts = p.get("thread_ts")
         msg = FakeMessage(channel, self.next_ts(), str(p.get("text") or ""), _blocks(p), thread_ts)
         metadata = p.get("metadata")
@@ -100,6 +120,8 @@ class FakeChannels:
         return {"ok": True, "channel": channel, "ts": msg.ts, "message": {"text": msg.text, "ts": msg.ts}}
 
     def update(self, p: Call) -> Call:
+        if p.get("channel") in self._outside:
+            return {"ok": False, "error": "not_in_channel"}
         msg = self._by_ts.get(str(p.get("ts", "")))
         if msg is None or msg.channel != p.get("channel"):
             return {"ok": False, "error": "message_not_found"}

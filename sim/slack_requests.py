@@ -8,7 +8,8 @@
 
 Every call takes `forge=True` (signed with the wrong secret), `timestamp_offset=-600` (a stale
 signature) and `retry_num=1` (adds X-Slack-Retry-Num / X-Slack-Retry-Reason like a Slack retry).
-`socket_command(fake, text, name=...)` sends the same command over Socket Mode instead.
+`await driver.event({"type": "member_joined_channel", "user": BOT_USER_ID, "channel": "C1"})` delivers
+an Events API event. `socket_command(fake, text, name=...)` sends the same command over Socket Mode instead.
 Each request gets its own response_url name (`cmd-1`, `act-2`, …), returned as `sent.response_name`.
 """
 
@@ -26,7 +27,7 @@ import httpx
 from slack_sdk.signature import SignatureVerifier
 
 from sim import slack_checks
-from sim.slack_api import TEAM_ID, FakeSlackApi
+from sim.slack_api import BOT_USER_ID, TEAM_ID, FakeSlackApi
 
 COMMAND = "/conductor"
 
@@ -104,15 +105,36 @@ def block_actions_body(
     return "payload=" + quote(json.dumps(payload))
 
 
+def event_body(event: dict[str, Any], event_id: str) -> str:
+    """The JSON body of an Events API delivery (`event_callback`) carrying `event`."""
+    return json.dumps(
+        {
+            "token": "verification-token-unused",
+            "team_id": TEAM_ID,
+            "api_app_id": "A0001",
+            "event": {"event_ts": f"{time.time():.6f}", **event},
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": TEAM_ID, "user_id": BOT_USER_ID, "is_bot": True}],
+        }
+    )
+
+
 def signed_headers(
-    body: str, secret: str, *, timestamp_offset: int = 0, retry_num: int | None = None
+    body: str,
+    secret: str,
+    *,
+    timestamp_offset: int = 0,
+    retry_num: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
 ) -> dict[str, str]:
     # Real time, not a ManualClock: Bolt checks the timestamp against the system clock.
     timestamp = str(int(time.time()) + timestamp_offset)
     signature = SignatureVerifier(secret).generate_signature(timestamp=timestamp, body=body)
     assert signature is not None
     headers = {
-        "Content-Type": "application/x-www-form-urlencoded",
+        "Content-Type": content_type,
         "X-Slack-Request-Timestamp": timestamp,
         "X-Slack-Signature": signature,
     }
@@ -185,11 +207,24 @@ class SlackDriver:
         )
         return await self._post(body, name, forge, timestamp_offset, retry_num)
 
+    async def event(self, event: dict[str, Any]) -> Sent:
+        """Deliver one Events API event (e.g. the bot's own `member_joined_channel`), signed."""
+        name = f"evt-{next(self._ids)}"
+        return await self._post(event_body(event, f"Ev{name}"), name, False, 0, None, "application/json")
+
     async def _post(
-        self, body: str, name: str, forge: bool, timestamp_offset: int, retry_num: int | None
+        self,
+        body: str,
+        name: str,
+        forge: bool,
+        timestamp_offset: int,
+        retry_num: int | None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> Sent:
         secret = self.secret + "-forged" if forge else self.secret
-        headers = signed_headers(body, secret, timestamp_offset=timestamp_offset, retry_num=retry_num)
+        headers = signed_headers(
+            body, secret, timestamp_offset=timestamp_offset, retry_num=retry_num, content_type=content_type
+        )
         async with httpx.AsyncClient(timeout=httpx.Timeout(10.0)) as client:
             started = time.perf_counter()
             response = await client.post(self.events_url, content=body.encode(), headers=headers)

@@ -143,6 +143,19 @@ class Keys:
         flusher of any replica calls Slack for the network before then."""
         return self._net(network, "slack", "backoff")
 
+    def outbox_failures(self, network: str) -> str:
+        """Hash: outbox entry id -> how many times Slack answered `message_not_found` for it (an edit
+        may reach Slack before the message it edits is readable). No TTL: fields leave with their
+        entries, in the same script."""
+        return self._net(network, "outbox", "failures")
+
+    def channel_hold(self, network: str, channel: str) -> str:
+        """Set when Slack refused a write to `channel` for a reason only a person can fix (the bot
+        is not in it, it is archived...): the network's writes to that channel wait in the outbox.
+        Value: Slack's error code. TTL: a minute, after which one write probes the channel again;
+        an invite (`member_joined_channel`) or a passing access check deletes it at once."""
+        return self._net(network, "slack", "hold", channel)
+
     def watch_lease(self, network: str) -> str:
         """Watcher lease holding the owning replica's id. TTL: a few watch intervals, renewed
         every tick, so exactly one live replica watches a network and another takes over soon
@@ -186,6 +199,12 @@ class Keys:
         """Cached member list of a Slack user group. TTL: minutes, so membership changes apply
         soon and the cache stays bounded by the groups in the config."""
         return self._global("slack", "usergroup", handle)
+
+    def channel_pace(self, channel: str) -> str:
+        """When the next post to a Slack channel may go (unix ms; `lua/pace.lua`), shared by every
+        replica and network posting there (Slack allows about one message a second per channel).
+        TTL: one pacing interval, so an idle channel leaves nothing behind."""
+        return self._global("slack", "pace", channel)
 
     def seen(self, interaction_id: str) -> str:
         """Dedup marker for a Slack delivery (retry or double click). TTL: a few minutes, longer

@@ -10,9 +10,14 @@ Keys (see `store.keys.Keys`): the list `outbox(net)` (oldest first), the hash `o
 (entries whose send was attempted: their outcome is unknown until recorded), and one
 `slack_message(net, message)` record per delivered message holding its (channel, ts).
 
-Removing a delivered entry, forgetting its try and recording where its message landed is one Lua
-script (`outbox_done.lua`) guarded by the flusher's lock token: a flusher whose lock expired during
-a pause cannot record anything over the next holder's work.
+Removing a delivered entry (or the several entries one merged reply delivered), forgetting its try
+and recording where its message landed is one Lua script (`outbox_done.lua`) guarded by the
+flusher's lock token: a flusher whose lock expired during a pause cannot record anything over the
+next holder's work.
+
+Also here: per-network channel holds (`channel_hold`: writes to a channel the bot cannot post to
+wait instead of being dropped), `message_not_found` counts per entry (`outbox_failures`), and the
+per-channel posting pace shared by every replica (`pace.lua`).
 """
 
 from __future__ import annotations
@@ -65,7 +70,13 @@ class SlackWrite(BaseModel):
     @property
     def metadata(self) -> dict[str, Any]:
         """Slack message metadata tagging what this write creates, to find it again after a crash."""
-        payload = {"message": self.message, "entry": self.id, "queued_at": self.queued_at}
+        return self.merged_metadata(())
+
+    def merged_metadata(self, merged: tuple[str, ...]) -> dict[str, Any]:
+        """The metadata of one reply that also carries the entries `merged` (their ids)."""
+        payload: dict[str, Any] = {"message": self.message, "entry": self.id, "queued_at": self.queued_at}
+        if merged:
+            payload["merged"] = list(merged)
         return {"event_type": METADATA_EVENT, "event_payload": payload}
 
 
@@ -89,9 +100,9 @@ class Outbox:
         if writes:
             await self.store.redis.rpush(self.keys.outbox(network), *(w.model_dump_json() for w in writes))
 
-    async def pending(self, network: str, limit: int = 0) -> list[Pending]:
-        """The oldest `limit` entries (0: all)."""
-        raw = await self.store.redis.lrange(self.keys.outbox(network), 0, limit - 1)
+    async def pending(self, network: str, limit: int = 0, start: int = 0) -> list[Pending]:
+        """The oldest `limit` entries (0: all) from position `start` (past entries left waiting)."""
+        raw = await self.store.redis.lrange(self.keys.outbox(network), start, start + limit - 1)
         out: list[Pending] = []
         for item in raw:
             body = text(item)
@@ -122,28 +133,62 @@ class Outbox:
         await self.store.redis.hdel(self.keys.outbox_tries(network), entry_id)
 
     async def done(
-        self, network: str, entry: Pending, lock_key: str, token: str, landed: MessageRef | None = None
+        self,
+        network: str,
+        entries: Pending | list[Pending],
+        lock_key: str,
+        token: str,
+        landed: MessageRef | None = None,
     ) -> None:
-        """Remove a delivered (or dropped) entry; `landed`: where the message it posted is.
+        """Remove delivered (or dropped) entries; `landed`: where the message the first one posted is.
 
         Raises `LockLost` when the flush lock is no longer ours (nothing is written then).
         """
-        write = entry.write
-        entry_id = write.id if write is not None else ""
+        group = entries if isinstance(entries, list) else [entries]
+        write = group[0].write
         message_key = self.keys.slack_message(network, write.message) if write is not None else ""
+        pairs: list[str] = []
+        for entry in group:
+            pairs += [entry.raw, entry.write.id if entry.write is not None else ""]
         result = await self.store.run_script(
             "outbox_done",
-            [self.keys.outbox(network), self.keys.outbox_tries(network), lock_key, message_key or lock_key],
+            [
+                self.keys.outbox(network),
+                self.keys.outbox_tries(network),
+                lock_key,
+                message_key or lock_key,
+                self.keys.outbox_failures(network),
+            ],
             [
                 token,
-                entry.raw,
-                entry_id,
                 landed.model_dump_json() if landed is not None else "",
                 MESSAGE_TTL_MS if write is not None else 0,
+                *pairs,
             ],
         )
         if int(result) < 0:
             raise LockLost(f"flush lock {lock_key} is no longer held by this flusher")
+
+    async def failed(self, network: str, entry_id: str) -> int:
+        """Count one more `message_not_found` for an entry; returns how many so far."""
+        return int(await self.store.redis.hincrby(self.keys.outbox_failures(network), entry_id, 1))
+
+    async def hold(self, network: str, channel: str, code: str, ms: int) -> None:
+        """The network's writes to `channel` wait for `ms` (then one probes it): Slack said `code`."""
+        await self.store.redis.set(self.keys.channel_hold(network, channel), code, px=max(ms, 1))
+
+    async def held(self, network: str, channel: str) -> str | None:
+        """Slack's error code while the network's writes to `channel` wait, else None."""
+        raw = await self.store.redis.get(self.keys.channel_hold(network, channel))
+        return None if raw is None else text(raw)
+
+    async def release(self, network: str, channel: str) -> bool:
+        """Let the network's writes to `channel` go (the bot was invited); True if they were held."""
+        return bool(await self.store.redis.delete(self.keys.channel_hold(network, channel)))
+
+    async def pace(self, channel: str, interval_ms: int) -> int:
+        """Take the channel's next posting slot: 0 to post now, else the ms until one is free."""
+        return int(await self.store.run_script("pace", [self.keys.channel_pace(channel)], [interval_ms]))
 
     async def backoff_ms(self, network: str) -> int:
         """Milliseconds left of a Slack Retry-After for this network (0: none)."""

@@ -61,7 +61,11 @@ async def replicas(
     try:
         async with simulate(networks=len(NETWORKS), nodes=3, realtime=True) as sim:
             access = {"requesters": [REQUESTER], "approvers": [APPROVER]}
-            bots = Replicas(sim, fake, redis_url, tmp_path, poll_interval=POLL, access=access)
+            # Unpaced: the approval part kills the executor while its step report is in flight,
+            # which needs that report sent as the step ends, not in the channel's next slot.
+            # Pacing across replicas: tests/chat/test_channels.py.
+            unpaced = {"CONDUCTOR_BOT_SLACK_CHANNEL_RATE": "0"}
+            bots = Replicas(sim, fake, redis_url, tmp_path, poll_interval=POLL, access=access, env=unpaced)
             _RUNNING.append(bots)
             try:
                 bots.start(3)
