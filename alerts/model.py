@@ -74,6 +74,17 @@ class MessageRef(_Frozen):
     shared: bool = False
 
 
+class OperationCause(_Frozen):
+    """The approved request whose operation caused an alert episode (`alerts.own_ops`): the episode
+    is shown in the request's thread, naming the request."""
+
+    request_id: str
+    command: str
+    requester: str
+    channel: str
+    ts: str
+
+
 class AlertState(_Frozen):
     """The persisted record of one alert (stored as JSON; never forgets across restarts)."""
 
@@ -105,6 +116,8 @@ class AlertState(_Frozen):
     silenced_by: str | None = None
     summary: str = ""
     details: dict[str, DetailValue] = Field(default_factory=dict)
+    # Set when this episode was caused by the bot's own approved operation (None: an ordinary alert).
+    cause: OperationCause | None = None
     # The name of the transition branch that produced this state (for logs and tests).
     last_transition: str = "created"
 

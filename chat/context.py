@@ -44,6 +44,9 @@ class RuntimeSettings(Protocol):
     @property
     def poll_concurrency(self) -> int: ...
 
+    @property
+    def leader_flap_window(self) -> float: ...
+
 
 @dataclass
 class BotContext:

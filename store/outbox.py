@@ -61,6 +61,8 @@ class SlackWrite(BaseModel):
     queued_at: float = 0.0
     # The message's ts when it was posted outside the outbox (an approval message); else looked up.
     ts: str | None = None
+    # A post that goes into this thread (an alert caused by an approved request, under the request).
+    thread_ts: str | None = None
 
     @property
     def metadata(self) -> dict[str, Any]:
