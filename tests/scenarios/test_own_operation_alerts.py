@@ -7,7 +7,6 @@ shared ManualClock, everything the channel would show read back from the fake Sl
 from __future__ import annotations
 
 from alerts.ids import AlertBlock
-from alerts.watcher import Watcher
 from sim.slack_api import FakeMessage
 from tests.alerts.test_watcher_helpers import NET, posts, run, started_watcher
 from tests.fixtures.blocks_valid import assert_valid_message
@@ -53,7 +52,8 @@ async def test_an_approved_pause_all_is_one_expected_summary_in_the_request_thre
         )
         assert_valid_message(summary.text, summary.blocks)
         assert cause_line(summary) == (
-            f":link: Expected: caused by request `{request_id}`, `pause {NET} all` requested by <@{REQUESTER}>"
+            f":link: Expected: caused by request `{request_id}`, "
+            f"`pause {NET} all` requested by <@{REQUESTER}>"
         )
         # Still one message: the next ticks neither repost nor page.
         await run(bot, [watcher], 60)
