@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict
 
 from alerts.catalog import rule_spec
 from alerts.ids import AlertAction, AlertBlock
-from alerts.model import AlertState
+from alerts.model import AlertState, OperationCause
 from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, cause_text, detail_label, detail_value, silence_text
 from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape, plural, slack_date
 
@@ -118,14 +118,14 @@ def _actions(state: AlertState) -> Block:
     return {"type": "actions", "block_id": AlertBlock.ACTIONS.value, "elements": elements}
 
 
-def cause_block(state: AlertState) -> Block | None:
-    """The annotation naming the request whose operation caused this episode, if one did."""
-    if state.cause is None:
+def cause_block(cause: OperationCause | None) -> Block | None:
+    """The annotation naming the request whose operation caused this episode or event, if one did."""
+    if cause is None:
         return None
     return {
         "type": "context",
         "block_id": AlertBlock.CAUSE.value,
-        "elements": [{"type": "mrkdwn", "text": cause_text(state.cause)}],
+        "elements": [{"type": "mrkdwn", "text": cause_text(cause)}],
     }
 
 
@@ -156,7 +156,7 @@ def alert_blocks(state: AlertState, now: float) -> list[Block]:
         ]
         blocks.append({"type": "section", "block_id": AlertBlock.DETAILS.value, "fields": fields})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _context(state, now)}]})
-    if (cause := cause_block(state)) is not None:
+    if (cause := cause_block(state.cause)) is not None:
         blocks.append(cause)
     blocks.append(_actions(state))
     return blocks
@@ -218,15 +218,8 @@ def burst_summary_blocks(network: str, states: Sequence[AlertState], now: float)
             ],
         }
     )
-    cause = states[0].cause if states else None
-    if cause is not None:
-        blocks.append(
-            {
-                "type": "context",
-                "block_id": AlertBlock.CAUSE.value,
-                "elements": [{"type": "mrkdwn", "text": cause_text(cause)}],
-            }
-        )
+    if (cause := cause_block(states[0].cause if states else None)) is not None:
+        blocks.append(cause)
     value = AlertButtonValue(network=network)
     elements: list[Block] = []
     if any(s.phase != "resolved" for s in states):

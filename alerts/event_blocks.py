@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from alerts.blocks import Block, timeline_actions
-from alerts.texts import cause_text
+from alerts.blocks import Block, cause_block, timeline_actions
 from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape, plural, slack_date
 
 if TYPE_CHECKING:
@@ -58,7 +57,7 @@ def leader_chain_blocks(chain: LeaderChain, window: float) -> list[Block]:
         },
         {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
     ]
-    if chain.cause is not None:
-        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": cause_text(chain.cause)}]})
+    if (cause := cause_block(chain.cause)) is not None:
+        blocks.append(cause)
     blocks.append(timeline_actions(chain.network, None))
     return blocks

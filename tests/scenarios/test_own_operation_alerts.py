@@ -111,3 +111,20 @@ async def test_after_the_settle_window_the_same_condition_is_an_ordinary_alert_a
         assert "(resolved)" in first.text
         [alert] = [m for m in posts(bot) if "Conductor paused" in m.text]
         assert "(firing)" in alert.text and alert.thread_ts is None and cause_line(alert) == ""
+
+
+async def test_an_approved_transfer_leader_reports_the_change_in_the_request_thread(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        use_sim_settle(bot)
+        watcher = await started_watcher(bot, 10)
+        before = bot.sim.network(NET).leader_id()
+        target = next(s for s in ("seq-0", "seq-1", "seq-2") if s != before)
+        request, request_id = await approved(bot, f"transfer-leader {NET} {target}")
+        await run(bot, [watcher], 10)
+        assert [m.ts for m in posts(bot)] == [request.ts]
+        [event] = [r for r in request.replies if "Leader changed" in r.text]
+        assert event.text == f":arrows_counterclockwise: [{NET}] Leader changed: {before} → {target}"
+        assert f"caused by request `{request_id}`" in cause_line(event)
+        assert_valid_message(event.text, event.blocks)
