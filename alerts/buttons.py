@@ -314,7 +314,9 @@ async def clicked(
         seconds = SILENCE_SECONDS[action]
         await silence_network(ctx, spec.name, user, now + seconds)
         channel = str((body.get("channel") or {}).get("id", ""))
-        ts = str((body.get("message") or {}).get("ts", ""))
+        message = body.get("message") or {}
+        # A summary in a request's thread is itself a reply: answer in that thread, not under it.
+        ts = str(message.get("thread_ts") or message.get("ts", ""))
         if channel and ts:
             until = silence_text(now + seconds, now)
             text = f":no_bell: <@{user}> silenced every alert of `{spec.name}` {until}."
