@@ -7,9 +7,9 @@ and stored record for the same (network, rule, subject) meets under that one str
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from cluster.health import Severity
 
@@ -120,6 +120,15 @@ class AlertState(_Frozen):
     cause: OperationCause | None = None
     # The name of the transition branch that produced this state (for logs and tests).
     last_transition: str = "created"
+
+    @model_serializer(mode="wrap")
+    def _without_unset_cause(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A record without a cause is written exactly as before the field existed, so a replica
+        # still on the previous version (a rolling update) keeps reading ordinary alerts.
+        data: dict[str, Any] = handler(self)
+        if data.get("cause", "") is None:
+            del data["cause"]
+        return data
 
     def silenced_at(self, now: float) -> bool:
         """True while a per-alert silence is in force."""
