@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 from alerts.catalog import rule_spec
 from alerts.ids import AlertAction, AlertBlock
-from alerts.model import AlertState
-from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, detail_label, detail_value, silence_text
+from alerts.model import AlertState, OperationCause
+from alerts.texts import RESOLVED_EMOJI, SEVERITY_EMOJI, cause_text, detail_label, detail_value, silence_text
 from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape, plural, slack_date
 
 Block = dict[str, Any]
@@ -50,7 +50,10 @@ def _title(state: AlertState) -> str:
 def alert_text(state: AlertState) -> str:
     """The notification fallback text (what a phone push shows)."""
     summary = escape(state.summary)
-    return clip(f"{_emoji(state)} [{state.network}] {_title(state)} ({state.phase}): {summary}", 3000)
+    expected = f" (expected: request `{state.cause.request_id}`)" if state.cause is not None else ""
+    return clip(
+        f"{_emoji(state)} [{state.network}] {_title(state)} ({state.phase}): {summary}{expected}", 3000
+    )
 
 
 def _status_line(state: AlertState, now: float) -> str:
@@ -85,9 +88,24 @@ def _button(text: str, action: AlertAction, value: AlertButtonValue, style: str 
     return button
 
 
-def _actions(state: AlertState) -> Block | None:
+def timeline_button(network: str, fingerprint: str | None) -> Block:
+    return _button(
+        "Timeline", AlertAction.TIMELINE, AlertButtonValue(network=network, fingerprint=fingerprint)
+    )
+
+
+def timeline_actions(network: str, fingerprint: str | None) -> Block:
+    """The actions block of a message whose only button is Timeline (a resolved alert, an event)."""
+    return {
+        "type": "actions",
+        "block_id": AlertBlock.ACTIONS.value,
+        "elements": [timeline_button(network, fingerprint)],
+    }
+
+
+def _actions(state: AlertState) -> Block:
     if state.phase == "resolved":
-        return None
+        return timeline_actions(state.network, state.fingerprint)
     value = AlertButtonValue(network=state.network, fingerprint=state.fingerprint)
     elements: list[Block] = []
     if state.acked_by is None:
@@ -96,7 +114,19 @@ def _actions(state: AlertState) -> Block | None:
     elements.append(_button("Silence 2 h", AlertAction.SILENCE_2H, value))
     if state.silenced_until != "resolved":
         elements.append(_button("Silence until resolved", AlertAction.SILENCE_UNTIL_RESOLVED, value))
+    elements.append(timeline_button(state.network, state.fingerprint))
     return {"type": "actions", "block_id": AlertBlock.ACTIONS.value, "elements": elements}
+
+
+def cause_block(cause: OperationCause | None) -> Block | None:
+    """The annotation naming the request whose operation caused this episode or event, if one did."""
+    if cause is None:
+        return None
+    return {
+        "type": "context",
+        "block_id": AlertBlock.CAUSE.value,
+        "elements": [{"type": "mrkdwn", "text": cause_text(cause)}],
+    }
 
 
 def alert_blocks(state: AlertState, now: float) -> list[Block]:
@@ -126,8 +156,9 @@ def alert_blocks(state: AlertState, now: float) -> list[Block]:
         ]
         blocks.append({"type": "section", "block_id": AlertBlock.DETAILS.value, "fields": fields})
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _context(state, now)}]})
-    if (actions := _actions(state)) is not None:
-        blocks.append(actions)
+    if (cause := cause_block(state.cause)) is not None:
+        blocks.append(cause)
+    blocks.append(_actions(state))
     return blocks
 
 
@@ -140,6 +171,12 @@ def _summary_line(state: AlertState) -> str:
 def burst_summary_text(network: str, states: Sequence[AlertState]) -> str:
     firing = sum(1 for s in states if s.phase == "firing")
     started = f"[{network}] {plural(len(states), 'alert')} started together"
+    cause = states[0].cause if states else None
+    if cause is not None:
+        # Expected alerts in the request's thread: no siren for what the approvers asked for.
+        still = f", {firing} still firing" if firing else ", all resolved"
+        expected = plural(len(states), "expected alert")
+        return f":information_source: [{network}] {expected} of `{cause.command}`{still}"
     if firing == 0:
         return f"{RESOLVED_EMOJI} {started}, all resolved"
     return f":rotating_light: {started}, {firing} still firing"
@@ -181,18 +218,17 @@ def burst_summary_blocks(network: str, states: Sequence[AlertState], now: float)
             ],
         }
     )
+    if (cause := cause_block(states[0].cause if states else None)) is not None:
+        blocks.append(cause)
+    value = AlertButtonValue(network=network)
+    elements: list[Block] = []
     if any(s.phase != "resolved" for s in states):
-        value = AlertButtonValue(network=network)
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": AlertBlock.SUMMARY_ACTIONS.value,
-                "elements": [
-                    _button("Silence network 30 min", AlertAction.SILENCE_NETWORK_30M, value),
-                    _button("Silence network 2 h", AlertAction.SILENCE_NETWORK_2H, value),
-                ],
-            }
-        )
+        elements += [
+            _button("Silence network 30 min", AlertAction.SILENCE_NETWORK_30M, value),
+            _button("Silence network 2 h", AlertAction.SILENCE_NETWORK_2H, value),
+        ]
+    elements.append(timeline_button(network, None))
+    blocks.append({"type": "actions", "block_id": AlertBlock.SUMMARY_ACTIONS.value, "elements": elements})
     return blocks
 
 

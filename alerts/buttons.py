@@ -22,6 +22,7 @@ import logging
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from alerts import views
 from alerts.alert_store import AlertStore, NetworkSilence
 from alerts.blocks import AlertButtonValue
 from alerts.catalog import RULES, rule_spec
@@ -30,11 +31,12 @@ from alerts.model import AlertState, SilenceEnd, fingerprint
 from alerts.notifier import Notifier
 from alerts.observations import Acknowledge, Observation, Silence, Unsilence
 from alerts.state import transition
-from alerts.texts import SEVERITY_EMOJI, silence_text
+from alerts.texts import silence_text
+from alerts.views import NOTHING_FIRING, VIEW_ACTIONS, alerts_list, alerts_list_blocks
 from chat import authz
 from chat.errors import NotAuthorized, StaleAction, UsageError
 from chat.suggest import closest_duration, unknown
-from chat.text import duration, escape, parse_span
+from chat.text import duration, parse_span
 from cluster.topology import NetworkSpec
 from commands.router import Respond, add_button, button_value
 from commands.status import find_network
@@ -167,50 +169,12 @@ async def apply(ctx: BotContext, network: str, fp: str, observation: Observation
 async def handle_alerts(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
     if len(cmd.args) > 1:
         raise UsageError("Usage: `/conductor alerts [NETWORK]`")
-    if cmd.args:
-        specs = [find_network(ctx, cmd.args[0])]
-        await authz.require(
-            ctx, specs[0], authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id
-        )
-    else:
-        specs = [
-            s for s in ctx.topology.networks.values() if authz.command_allowed_in_channel(s, cmd.channel_id)
-        ]
-    now = ctx.clock.now()
-    alerts = AlertStore(ctx.store)
-    lines: list[str] = []
-    for spec in specs:
-        lines.extend(await network_lines(alerts, spec.name, now))
-    await reply.ephemeral("\n".join(lines) if lines else "No firing, pending or silenced alerts.")
-
-
-async def network_lines(alerts: AlertStore, network: str, now: float) -> list[str]:
-    """One line per firing, pending or silenced alert of the network (and one for a network silence)."""
-    lines: list[str] = []
-    silence = await alerts.silence(network, now)
-    if silence is not None:
-        lines.append(
-            f":no_bell: `{network}`: every alert silenced by <@{silence.by}> "
-            f"{silence_text(silence.until, now)}"
-        )
-    states = sorted((s.state for s in (await alerts.load(network)).values()), key=lambda s: s.fingerprint)
-    for state in states:
-        if state.phase in ("firing", "pending") or state.silenced_at(now):
-            lines.append(alert_line(state, now))
-    return lines
-
-
-def alert_line(state: AlertState, now: float) -> str:
-    started = state.fired_at if state.phase == "firing" else state.pending_since
-    line = (
-        f"{SEVERITY_EMOJI[state.severity]} *{state.phase}* {duration(now - (started or state.since))} "
-        f"`{state.fingerprint}`: {escape(state.summary)}"
-    )
-    if state.acked_by:
-        line += f" · acknowledged by <@{state.acked_by}>"
-    if state.silenced_at(now) and state.silenced_until is not None:
-        line += f" · silenced {silence_text(state.silenced_until, now)}"
-    return line[:600]
+    network = cmd.args[0] if cmd.args else None
+    if network is not None:
+        network = find_network(ctx, network).name
+    lines = await alerts_list(ctx, network, cmd.user_id, cmd.channel_id)
+    text = "\n".join(lines) if lines else NOTHING_FIRING
+    await reply.ephemeral(text, alerts_list_blocks(lines, network))
 
 
 async def handle_silence(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
@@ -322,7 +286,9 @@ def register(registry: VerbRegistry) -> None:
 
 def register_actions(app: AsyncApp, ctx: BotContext) -> None:
     for action in AlertAction:
-        add_button(app, ctx, action.value, partial(_clicked_button, ctx, action))
+        if action not in VIEW_ACTIONS:
+            add_button(app, ctx, action.value, partial(_clicked_button, ctx, action))
+    views.register_actions(app, ctx)
 
 
 async def _clicked_button(
@@ -348,7 +314,9 @@ async def clicked(
         seconds = SILENCE_SECONDS[action]
         await silence_network(ctx, spec.name, user, now + seconds)
         channel = str((body.get("channel") or {}).get("id", ""))
-        ts = str((body.get("message") or {}).get("ts", ""))
+        message = body.get("message") or {}
+        # A summary in a request's thread is itself a reply: answer in that thread, not under it.
+        ts = str(message.get("thread_ts") or message.get("ts", ""))
         if channel and ts:
             until = silence_text(now + seconds, now)
             text = f":no_bell: <@{user}> silenced every alert of `{spec.name}` {until}."

@@ -6,7 +6,7 @@ with one call and the record says only what a picture of the incident needs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from alerts.alert_store import Stored
 from alerts.model import AlertState
@@ -15,15 +15,20 @@ from store.history import HistoryPoint
 
 
 def history_point(
-    snapshot: NetworkSnapshot, before: Mapping[str, Stored], after: Mapping[str, AlertState]
+    snapshot: NetworkSnapshot,
+    before: Mapping[str, Stored],
+    after: Mapping[str, AlertState],
+    events: Sequence[str] = (),
 ) -> HistoryPoint:
-    """Heads, leaders and active sequencers of the tick, and the rules that started firing at it."""
+    """Heads, leaders and active sequencers of the tick, and the rules that started firing at it
+    (with `events`, the conditions that happened at it, like a leader change)."""
     fired = sorted(
         {
             state.rule
             for fp, state in after.items()
             if state.phase == "firing" and (fp not in before or before[fp].state.phase != "firing")
         }
+        | set(events)
     )
     return HistoryPoint(
         at=snapshot.taken_at,

@@ -15,6 +15,10 @@ class AlertAction(StrEnum):
     # On a burst summary: silence every alert of the network for a while.
     SILENCE_NETWORK_30M = "alert_silence_network_30m"
     SILENCE_NETWORK_2H = "alert_silence_network_2h"
+    # On alert, summary and leader event messages: post the network's timeline into the thread.
+    TIMELINE = "alert_timeline"
+    # On the `/conductor alerts` list (seen only by the caller): post it for the whole channel.
+    SHARE_LIST = "alerts_share"
 
 
 class AlertBlock(StrEnum):
@@ -27,6 +31,8 @@ class AlertBlock(StrEnum):
     SUMMARY_HEADER = "alert_summary_header"
     SUMMARY_MORE = "alert_summary_more"
     SUMMARY_ACTIONS = "alert_summary_actions"
+    CAUSE = "alert_cause"
+    LIST_ACTIONS = "alerts_list_actions"
 
 
 # How long each timed silence button silences for, in seconds.

@@ -7,9 +7,9 @@ and stored record for the same (network, rule, subject) meets under that one str
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from cluster.health import Severity
 
@@ -74,6 +74,17 @@ class MessageRef(_Frozen):
     shared: bool = False
 
 
+class OperationCause(_Frozen):
+    """The approved request whose operation caused an alert episode (`alerts.own_ops`): the episode
+    is shown in the request's thread, naming the request."""
+
+    request_id: str
+    command: str
+    requester: str
+    channel: str
+    ts: str
+
+
 class AlertState(_Frozen):
     """The persisted record of one alert (stored as JSON; never forgets across restarts)."""
 
@@ -105,8 +116,19 @@ class AlertState(_Frozen):
     silenced_by: str | None = None
     summary: str = ""
     details: dict[str, DetailValue] = Field(default_factory=dict)
+    # Set when this episode was caused by the bot's own approved operation (None: an ordinary alert).
+    cause: OperationCause | None = None
     # The name of the transition branch that produced this state (for logs and tests).
     last_transition: str = "created"
+
+    @model_serializer(mode="wrap")
+    def _without_unset_cause(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A record without a cause is written exactly as before the field existed, so a replica
+        # still on the previous version (a rolling update) keeps reading ordinary alerts.
+        data: dict[str, Any] = handler(self)
+        if data.get("cause", "") is None:
+            del data["cause"]
+        return data
 
     def silenced_at(self, now: float) -> bool:
         """True while a per-alert silence is in force."""

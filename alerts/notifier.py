@@ -10,6 +10,10 @@ episode it is about, and addressed to that episode's message:
   member that has since moved to a new episode as it last was);
 - `ThreadReply` → a reply in the thread of the episode the reply names.
 
+An episode the bot's own approved operation caused (`AlertState.cause`, `alerts.own_ops`) is posted
+(and summarised) as a reply in the request's thread, where later updates edit it; its thread
+replies (reminders, resolved) go to the request's thread too, naming the alert.
+
 So a newer episode never takes an older one's message: an alert that resolves and fires again during
 a Slack outage gets its first message updated to "resolved" with its resolution reply, and a new
 message for the new episode, in that order, once Slack is back. Delivery (order per message, once
@@ -23,10 +27,12 @@ from collections.abc import Mapping, Sequence
 
 from alerts.alert_store import AlertStore, own_message_key, summary_message_key
 from alerts.blocks import alert_blocks, alert_text, burst_summary_blocks, burst_summary_text
+from alerts.catalog import rule_spec
 from alerts.effects import Effect, PostAlert, PostSummary, ThreadReply, UpdateAlert
 from alerts.model import AlertState
 from chat.context import BotContext
 from chat.delivery import Deliverer, FlushReport
+from chat.text import escape
 from store.outbox import Outbox, SlackWrite
 
 logger = logging.getLogger(__name__)
@@ -44,10 +50,15 @@ class Notifier:
         self.outbox = Outbox(ctx.store)
 
     async def submit(
-        self, network: str, effects: Sequence[Effect], states: Mapping[str, AlertState] | None = None
+        self,
+        network: str,
+        effects: Sequence[Effect],
+        states: Mapping[str, AlertState] | None = None,
+        events: Sequence[SlackWrite] = (),
     ) -> FlushReport:
-        """Render `effects` (from `states` as just written, else as stored), queue them, deliver."""
-        writes = await self.render(network, effects, states or {})
+        """Render `effects` (from `states` as just written, else as stored), queue them after the
+        already rendered `events` (leader change messages), deliver."""
+        writes = [*events, *await self.render(network, effects, states or {})]
         return await self.deliverer.submit(network, writes)
 
     async def flush(self, network: str) -> FlushReport:
@@ -92,13 +103,15 @@ class Notifier:
             return None
         match effect:
             case PostAlert():
+                cause = state.cause
                 return SlackWrite(
                     message=own_message_key(state.fingerprint, state.episode),
                     op="post",
                     text=alert_text(state),
                     blocks=alert_blocks(state, now),
                     label="alert_post",
-                    channel=channel,
+                    channel=cause.channel if cause is not None else channel,
+                    thread_ts=cause.ts if cause is not None else None,
                     queued_at=now,
                 )
             case UpdateAlert():
@@ -126,6 +139,18 @@ class Notifier:
     ) -> SlackWrite:
         # The reply's own episode: queued before a newer episode began, it still belongs to the old thread.
         episode = reply.episode if reply.episode is not None else state.episode
+        cause = state.cause
+        if cause is not None and episode == state.episode:
+            # The episode's message is itself a reply in the request's thread: answer in that thread.
+            return SlackWrite(
+                message=f"request:{cause.request_id}",
+                op="reply",
+                channel=cause.channel,
+                ts=cause.ts,
+                text=f"*{escape(_title_of(state))}*: {reply.text}",
+                label=reply.kind,
+                queued_at=now,
+            )
         message = await self.alerts.message_key(network, state.fingerprint, episode)
         text = reply.text
         if message != own_message_key(state.fingerprint, episode):
@@ -150,10 +175,13 @@ class Notifier:
             return None
         message = summary_message_key(members[0])
         await self.alerts.start_summary(network, message, members)
+        # A burst is grouped by where it goes (`alerts.burst`): every member has the same cause.
+        cause = members[0].cause
         return SlackWrite(
             message=message,
             op="post",
-            channel=channel,
+            channel=cause.channel if cause is not None else channel,
+            thread_ts=cause.ts if cause is not None else None,
             text=burst_summary_text(network, members),
             blocks=burst_summary_blocks(network, members, now),
             label="burst_summary",
@@ -175,3 +203,8 @@ class Notifier:
                 continue
             lost.append(state)
         return lost
+
+
+def _title_of(state: AlertState) -> str:
+    title = rule_spec(state.rule).title
+    return f"{title}: {state.subject}" if state.subject else title

@@ -142,6 +142,7 @@ def _new_episode(state: AlertState, now: float) -> AlertState:
             "message": None,
             "acked_by": None,
             "acked_at": None,
+            "cause": None,
             "silenced_until": state.silenced_until if keep_silence else None,
             "silenced_by": state.silenced_by if keep_silence else None,
         }

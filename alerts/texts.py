@@ -6,7 +6,7 @@ mrkdwn-escaped wherever they are put into a message.
 
 from __future__ import annotations
 
-from alerts.model import AlertState, SilenceEnd
+from alerts.model import AlertState, OperationCause, SilenceEnd
 from chat.text import duration, escape, slack_date
 from cluster.health import DetailValue, Severity
 
@@ -82,3 +82,11 @@ def silenced_text(user: str, until: SilenceEnd, now: float) -> str:
 
 def unsilenced_text(user: str) -> str:
     return f":bell: Silence lifted by <@{user}>."
+
+
+def cause_text(cause: OperationCause) -> str:
+    """The annotation of an alert or event the bot's own approved operation caused."""
+    return (
+        f":link: Expected: caused by request `{escape(cause.request_id)}`, "
+        f"`{escape(cause.command)}` requested by <@{cause.requester}>"
+    )

@@ -21,8 +21,13 @@ Per tick (`Watcher.tick`):
    and re-apply this tick's observation to the fresh state, so nothing is done twice or lost.
    Then append the tick's compact record to the network's history (`store.history`, for
    `/conductor timeline`).
-5. Fold a burst of posts into one summary (`burst.group_effects`) and hand the effects to the
-   notifier, which queues them in Redis and delivers them (or retries them next tick).
+   An alert this tick posts is first checked against the operation the bot itself is running
+   (`alerts.own_ops`; the window is read only on a tick that posts something): one the approved
+   plan explains is attributed to its request and shown in the request's thread.
+   Leader changes are not alerts but events (`alerts.leader_events`): each is added, atomically,
+   to the network's chain of changes, which posts one message per flap and edits it after that.
+5. Fold a burst of posts into one summary (`burst.group_effects`, per destination) and hand the
+   effects to the notifier, which queues them in Redis and delivers them (or retries them next tick).
 6. Repair lost posts: an alert saved as "post requested" whose PostAlert never reached the outbox
    (a crash, a cancellation or a Redis error between its save and `notifier.submit`) would never be
    posted. A firing, unsilenced alert whose post was requested over `LOST_POST_GRACE_SECONDS` ago
@@ -40,9 +45,11 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from functools import partial
 
 from pydantic import BaseModel, ConfigDict
 
+from alerts import leader_events, own_ops
 from alerts.alert_store import AlertStore, Stored
 from alerts.burst import group_effects
 from alerts.effects import Effect, PostAlert, effect_fingerprints, is_post
@@ -50,11 +57,14 @@ from alerts.history_record import history_point
 from alerts.model import AlertState, Condition
 from alerts.notifier import Notifier
 from alerts.rules import evaluate
-from alerts.state import observe_network
+from alerts.state import TickOutcome, observe_network
 from chat.context import BotContext
+from cluster.health import LEADER_CHANGED
+from commands.own_operation import OperationWindow, read_window
 from store import history
 from store.gateway import retry_cas
 from store.locks import lease_and_read, release_lease
+from store.outbox import SlackWrite
 from store.rendezvous import owner as rendezvous_owner
 from store.replicas import ReplicaRegistry
 
@@ -171,15 +181,20 @@ class Watcher:
         silence = AlertStore.parse_silence(reads.value, now)
         silenced_until = silence.until if silence is not None else None
         stored = await self.alerts.load_members(network, reads.members)
+        window = _Window(self, network)
+        changes = [c for c in conditions if c.rule == LEADER_CHANGED]
+        conditions = [c for c in conditions if c.rule != LEADER_CHANGED]
         changed, effects, states = await self._apply(
-            network, conditions, stored, now, new_memory.held, silenced_until
+            network, conditions, stored, now, new_memory.held, silenced_until, window
         )
-        await history.append(self.ctx.store, network, history_point(snapshot, stored, states))
-        effects = group_effects(network, effects)
+        fired = (LEADER_CHANGED,) if changes else ()
+        await history.append(self.ctx.store, network, history_point(snapshot, stored, states, fired))
+        effects = group_effects(network, effects, thread_of=partial(_thread_of, states))
         if silenced_until is None:
             effects += await self._lost_posts(network, states, effects, now)
-        if effects or reads.queue_length:
-            report = await self.notifier.submit(network, effects, states)
+        events = await self._leader_events(network, changes, now, window) if silenced_until is None else []
+        if effects or events or reads.queue_length:
+            report = await self.notifier.submit(network, effects, states, events)
             delivered, remaining = report.delivered, report.remaining
         else:
             delivered = remaining = 0  # the quiet tick: nothing to queue or deliver, no round trip
@@ -188,7 +203,7 @@ class Watcher:
             leader=True,
             conditions=len(conditions),
             changed=changed,
-            effects=len(effects),
+            effects=len(effects) + len(events),
             delivered=delivered,
             outbox=remaining,
             seconds=time.perf_counter() - started,
@@ -202,13 +217,16 @@ class Watcher:
         now: float,
         held: tuple[str, ...],
         silenced_until: float | None,
+        window: _Window,
     ) -> tuple[int, list[Effect], dict[str, AlertState]]:
         """Apply the tick; returns how many alerts changed, their effects, and every alert's state
         as written (alerts that needed a retry are left out: the next tick sees them fresh)."""
         by_fp = {c.fingerprint: c for c in conditions}
         states = {fp: s.state for fp, s in stored.items()}
-        outcome = observe_network(
-            network, by_fp.values(), states, now, held=held, network_silenced_until=silenced_until
+        outcome = await window.attribute(
+            observe_network(
+                network, by_fp.values(), states, now, held=held, network_silenced_until=silenced_until
+            )
         )
         effects: list[Effect] = []
         for fp in sorted(outcome.changed.keys() | {e_fp for e in outcome.effects if (e_fp := _fp(e))}):
@@ -223,7 +241,7 @@ class Watcher:
                 effects.extend(own)
                 continue
             states.pop(fp, None)
-            effects.extend(await self._retry(network, fp, by_fp.get(fp), now, held, silenced_until))
+            effects.extend(await self._retry(network, fp, by_fp.get(fp), now, held, silenced_until, window))
         return len(outcome.changed), effects, states
 
     async def _lost_posts(
@@ -263,19 +281,22 @@ class Watcher:
         now: float,
         held: tuple[str, ...],
         silenced_until: float | None,
+        window: _Window,
     ) -> list[Effect]:
         """Re-apply this tick to a fresh copy of one alert that someone else wrote meanwhile."""
 
         async def attempt() -> list[Effect] | None:
             fresh = await self.alerts.get(network, fp)
             states: dict[str, AlertState] = {fp: fresh.state} if fresh is not None else {}
-            outcome = observe_network(
-                network,
-                [condition] if condition is not None else [],
-                states,
-                now,
-                held=held,
-                network_silenced_until=silenced_until,
+            outcome = await window.attribute(
+                observe_network(
+                    network,
+                    [condition] if condition is not None else [],
+                    states,
+                    now,
+                    held=held,
+                    network_silenced_until=silenced_until,
+                )
             )
             new = outcome.changed.get(fp)
             if new is not None and not await self.alerts.save(new, fresh.version if fresh else 0, now):
@@ -287,6 +308,30 @@ class Watcher:
             logger.error("alert write kept conflicting network=%s fingerprint=%s", network, fp)
         return effects or []
 
+    async def _leader_events(
+        self, network: str, changes: Sequence[Condition], now: float, window: _Window
+    ) -> list[SlackWrite]:
+        """Add this tick's leader change (at most one) to the network's chain; the post or edit."""
+        if not changes:
+            return []
+        spec = self.ctx.topology.network(network)
+        channel = spec.alert_channel if spec is not None else None
+        flap_window = self.ctx.settings.leader_flap_window
+        writes: list[SlackWrite] = []
+        for condition in changes:
+            cause = own_ops.cause_of(await window.get(), LEADER_CHANGED, "", now)
+            if cause is None and not channel:
+                logger.error("no alert_channel configured network=%s; leader change not posted", network)
+                continue
+            change = leader_events.change_of(condition, now)
+            recorded = await leader_events.record(self.ctx.store, network, change, flap_window, cause)
+            if recorded is None:
+                logger.error("leader change chain kept conflicting network=%s", network)
+                continue
+            chain, new = recorded
+            writes.append(leader_events.write_for(chain, new, channel or "", now, flap_window))
+        return writes
+
     async def release(self) -> None:
         """Leave the replica set and give up every lease this replica holds, so the others take
         over at once instead of after the heartbeat and lease TTLs (shutdown)."""
@@ -295,6 +340,32 @@ class Watcher:
         for network in self.ctx.topology.networks:
             await release_lease(self.ctx.store, self.ctx.store.keys.watch_lease(network), self.owner_id)
         self._leased.clear()
+
+
+class _Window:
+    """The network's operation window, read at most once per tick and only when needed."""
+
+    def __init__(self, watcher: Watcher, network: str) -> None:
+        self._watcher = watcher
+        self._network = network
+        self._read = False
+        self._value: OperationWindow | None = None
+
+    async def get(self) -> OperationWindow | None:
+        if not self._read:
+            self._value = await read_window(self._watcher.ctx.store, self._network)
+            self._read = True
+        return self._value
+
+    async def attribute(self, outcome: TickOutcome) -> TickOutcome:
+        if not own_ops.posts_anything(outcome.effects):
+            return outcome
+        return own_ops.attribute(outcome, await self.get())
+
+
+def _thread_of(states: Mapping[str, AlertState], fingerprint: str) -> str | None:
+    state = states.get(fingerprint)
+    return state.cause.request_id if state is not None and state.cause is not None else None
 
 
 def _fp(effect: Effect) -> str:

@@ -10,6 +10,7 @@
 | CONDUCTOR_BOT_KEY_PREFIX       | key_prefix      | cb      |
 | CONDUCTOR_BOT_POLL_CONCURRENCY | poll_concurrency | 128 networks polled at once by the watcher |
 | CONDUCTOR_BOT_SNAPSHOT_MAX_AGE | snapshot_max_age | 0 s (shares a poll in flight; >0: one that recent) |
+| CONDUCTOR_BOT_LEADER_FLAP_WINDOW | leader_flap_window | 300 s: leader changes this close edit one message |
 | CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS | redis_max_connections | 128 (blocking pool: callers wait) |
 | CONDUCTOR_BOT_REDIS_POOL_TIMEOUT | redis_pool_timeout | 10.0 s (longest wait for a free connection) |
 | CONDUCTOR_BOT_SLACK_CHANNEL_RATE | slack_channel_rate | 1.0 posts/s per Slack channel (0: not paced) |
@@ -50,6 +51,10 @@ class Settings(BaseSettings):
     # 0: concurrent status requests share a poll in flight, but none is answered from an older one (an
     # operator checking right after a change must see the change).
     snapshot_max_age: float = Field(default=0.0, ge=0, validation_alias="CONDUCTOR_BOT_SNAPSHOT_MAX_AGE")
+    # Leader changes within this many seconds of the previous one edit one event message.
+    leader_flap_window: float = Field(
+        default=300.0, ge=0, validation_alias="CONDUCTOR_BOT_LEADER_FLAP_WINDOW"
+    )
     redis_max_connections: int = Field(
         default=128, ge=2, validation_alias="CONDUCTOR_BOT_REDIS_MAX_CONNECTIONS"
     )

@@ -48,6 +48,9 @@ class RuntimeSettings(Protocol):
     @property
     def slack_channel_rate(self) -> float: ...
 
+    @property
+    def leader_flap_window(self) -> float: ...
+
 
 @dataclass
 class BotContext:

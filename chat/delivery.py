@@ -323,14 +323,18 @@ class Deliverer:
             return Outcome.DELIVERED, None  # posted and recorded by a flusher that died before removing it
         first_try = await self.outbox.first_try(network, write.id)
         if first_try is not None:
-            found = await find_sent(self.ctx.slack, write, first_try, thread_ts=None)
+            found = await find_sent(self.ctx.slack, write, first_try, thread_ts=write.thread_ts)
             if found is not None:
                 done.adopted += 1
                 logger.info("lost post found in history network=%s message=%s", network, write.message)
                 return Outcome.DELIVERED, found[0]
         await self.outbox.mark_try(network, write.id)
         response = await self.ctx.slack.chat_postMessage(
-            channel=write.channel, text=write.text, blocks=write.blocks, metadata=write.metadata
+            channel=write.channel,
+            thread_ts=write.thread_ts,
+            text=write.text,
+            blocks=write.blocks,
+            metadata=write.metadata,
         )
         return Outcome.DELIVERED, MessageRef(channel=write.channel, ts=str(response["ts"]))
 

@@ -34,7 +34,7 @@ from chat.text import escape
 from cluster.poller import poll_network
 from cluster.rpc import JsonRpcClient, RpcError
 from cluster.topology import NetworkSpec
-from commands import approval_store, steps
+from commands import approval_store, own_operation, steps
 from commands.approval import ApprovalRequest, Finish, Reconfirm, StartExecution
 from commands.approval_messages import thread_reply, update_message
 from commands.checks import new_findings
@@ -94,6 +94,11 @@ async def execute(
     outcome = Outcome(success=False, text="")
     try:
         async with locks.hold(ctx.store, ctx.store.keys.lock(network), LOCK_TTL_MS, RENEW_EVERY) as held:
+            # Under the lock, so no other operation of the network owns the window meanwhile: from
+            # here until shortly after it finishes, the alerts this request causes go to its thread.
+            window = own_operation.window_of(request, ctx.clock.now())
+            if window is not None:
+                await own_operation.open_window(ctx.store, window)
             try:
                 outcome = await run_plan(ctx, spec, request, outcome, settle or settle_of(ctx), held.lost)
             except asyncio.CancelledError:
@@ -102,6 +107,9 @@ async def execute(
                 outcome.text = f"interrupted by the bot shutting down; steps that ran: {ran}"
                 await asyncio.shield(_finish(ctx, request, outcome, held.lock.guard))
                 raise
+            finally:
+                if window is not None:
+                    await asyncio.shield(own_operation.close_window(ctx.store, window, ctx.clock.now()))
             if outcome.reconfirm is not None:
                 return await _reconfirm(ctx, request, outcome.reconfirm, held.lock.guard)
             return await _finish(ctx, request, outcome, held.lock.guard)

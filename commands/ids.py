@@ -25,3 +25,9 @@ class ApprovalBlock(StrEnum):
     OUTCOME = "approval_outcome"
     FOOTER = "approval_footer"
     ACTIONS = "approval_actions"
+
+
+class RequestsAction(StrEnum):
+    """`action_id` of the buttons on the `/conductor requests` list."""
+
+    SHARE = "requests_share"

@@ -4,7 +4,9 @@ Read from Redis (no RPC), through `commands.approval_store.open_requests`: each 
 index names the requests, their records hold them; each listed request links to its approval
 message (one chat.getPermalink per request, concurrently). Without a network it lists every network
 whose commands are accepted in this channel; with one, that network (READ permission, like `status`).
-`requests_blocks` is a pure function of the requests and `now`.
+`requests_blocks` is a pure function of the requests and `now`. The list is seen only by the caller;
+its "Share in channel" button posts a fresh copy for the whole channel through the click's
+`response_url`, saying who shared it and without the button (the copy records one moment).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Mapping, Sequence
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from pydantic import BaseModel, ConfigDict
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 
@@ -22,9 +26,13 @@ from chat.errors import StoreUnavailable, UsageError
 from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape
 from commands.approval import ApprovalRequest
 from commands.approval_store import open_requests
+from commands.ids import RequestsAction
+from commands.router import Respond, add_button, button_value
 from commands.status import find_network
 
 if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
     from chat.context import BotContext
     from commands.router import CommandInvocation, Reply, VerbRegistry
 
@@ -80,14 +88,24 @@ def requests_text(requests: Sequence[ApprovalRequest], network: str | None) -> s
     return f"{len(requests)} open approval request{'s' if len(requests) != 1 else ''}{where}"
 
 
+class ShareValue(BaseModel):
+    """What the Share button carries: the network listed, or none (every network of the channel)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    network: str | None = None
+
+
 def requests_blocks(
     requests: Sequence[ApprovalRequest],
     now: float,
     network: str | None,
     links: Mapping[str, str] | None = None,
+    shared_by: str | None = None,
 ) -> list[Block]:
     """The reply to `/conductor requests`: header, one section per request (linked to its message
-    when `links` has the request id), then a count of the rest."""
+    when `links` has the request id), a count of the rest, and the Share button (on the shared
+    copy instead: who shared it)."""
     links = links or {}
     title = "Open approval requests" + (f" · {network}" if network else "")
     blocks: list[Block] = [
@@ -97,7 +115,7 @@ def requests_blocks(
         scope = f"on *{network}*" if network else "on the networks of this channel"
         text = f"No open approval requests {scope}."
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-        return blocks
+        return [*blocks, _share(network, shared_by)]
     ordered = _ordered(requests)
     for request in ordered[:MAX_LISTED]:
         blocks.append(
@@ -111,23 +129,61 @@ def requests_blocks(
         )
     hidden = len(ordered) - MAX_LISTED
     footer = f"…and {hidden} more, not shown" if hidden > 0 else f"{len(ordered)} open"
+    if shared_by is not None:
+        footer += f" · shared by <@{shared_by}>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
+    if shared_by is None:
+        blocks.append(_share(network, None))
     return blocks
+
+
+def _share(network: str | None, shared_by: str | None) -> Block:
+    if shared_by is not None:
+        return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"shared by <@{shared_by}>"}]}
+    return {
+        "type": "actions",
+        "elements": [
+            {
+                "type": "button",
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "action_id": RequestsAction.SHARE.value,
+                "value": ShareValue(network=network).model_dump_json(),
+            }
+        ],
+    }
 
 
 async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
     if len(cmd.args) > 1:
         raise UsageError(USAGE)
-    if cmd.args:
-        spec = find_network(ctx, cmd.args[0])
-        await authz.require(ctx, spec, authz.Permission.READ, user_id=cmd.user_id, channel_id=cmd.channel_id)
+    text, blocks = await listing(ctx, cmd.args[0] if cmd.args else None, cmd.user_id, cmd.channel_id)
+    await reply.ephemeral(text, blocks)
+
+
+async def share(ctx: BotContext, body: dict[str, Any], respond: Respond) -> None:
+    """Post a fresh copy of the list for the whole channel (same READ rule as the command)."""
+    value = button_value(ShareValue, body, "This button does not belong to a list this bot made.")
+    user_id = str((body.get("user") or {}).get("id", ""))
+    channel_id = str((body.get("channel") or {}).get("id", ""))
+    text, blocks = await listing(ctx, value.network, user_id, channel_id, shared=True)
+    logger.info("requests list shared network=%s user=%s", value.network or "*", user_id)
+    await respond(text=text, blocks=blocks, response_type="in_channel", replace_original=False)
+
+
+async def listing(
+    ctx: BotContext, network: str | None, user_id: str, channel_id: str, *, shared: bool = False
+) -> tuple[str, list[Block]]:
+    """The list's text and blocks for `user_id` in `channel_id` (one network, or the channel's)."""
+    if network is not None:
+        spec = find_network(ctx, network)
+        await authz.require(ctx, spec, authz.Permission.READ, user_id=user_id, channel_id=channel_id)
         names = [spec.name]
         scope: str | None = spec.name
     else:
         names = [
             name
             for name, spec in ctx.topology.networks.items()
-            if authz.command_allowed_in_channel(spec, cmd.channel_id)
+            if authz.command_allowed_in_channel(spec, channel_id)
         ]
         scope = None
     try:
@@ -138,9 +194,8 @@ async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:
         ) from e
     requests = [r for per_network in found for r in per_network]
     links = await permalinks(ctx, _ordered(requests)[:MAX_LISTED])
-    await reply.ephemeral(
-        requests_text(requests, scope), requests_blocks(requests, ctx.clock.now(), scope, links)
-    )
+    blocks = requests_blocks(requests, ctx.clock.now(), scope, links, shared_by=user_id if shared else None)
+    return requests_text(requests, scope), blocks
 
 
 async def permalinks(ctx: BotContext, requests: Sequence[ApprovalRequest]) -> dict[str, str]:
@@ -168,3 +223,7 @@ async def permalinks(ctx: BotContext, requests: Sequence[ApprovalRequest]) -> di
 
 def register(registry: VerbRegistry) -> None:
     registry.add("requests", handle)
+
+
+def register_actions(app: AsyncApp, ctx: BotContext) -> None:
+    add_button(app, ctx, RequestsAction.SHARE.value, partial(share, ctx))

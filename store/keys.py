@@ -174,6 +174,17 @@ class Keys:
         lifts by itself."""
         return self._net(network, "silence")
 
+    def operation_window(self, network: str) -> str:
+        """The approved operation running (or just finished) on the network, as JSON
+        (`commands.own_operation.OperationWindow`), so the watcher threads the alerts it causes under
+        its request. TTL: the longest execution while it runs, a few minutes once it has finished."""
+        return self._net(network, "opwindow")
+
+    def leader_events(self, network: str) -> str:
+        """The network's current chain of leader changes (versioned record, `alerts.leader_events`):
+        one message lists every change of a flap. TTL: the flap window plus a margin."""
+        return self._net(network, "leaderevents")
+
     def once(self, network: str, token: str) -> str:
         """Idempotency marker for one scheduled slot or event (`SET NX PX`). TTL: about two slot
         lengths, long enough that overlapping leaders cannot both act on the same slot."""

@@ -27,7 +27,14 @@ import time
 import uuid
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    model_serializer,
+)
 
 from store.gateway import LockLost, Store, text
 
@@ -66,6 +73,16 @@ class SlackWrite(BaseModel):
     queued_at: float = 0.0
     # The message's ts when it was posted outside the outbox (an approval message); else looked up.
     ts: str | None = None
+    # A post that goes into this thread (an alert caused by an approved request, under the request).
+    thread_ts: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_unset_thread(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Entries that are not thread posts stay readable by a replica on the previous version.
+        data: dict[str, Any] = handler(self)
+        if data.get("thread_ts", "") is None:
+            del data["thread_ts"]
+        return data
 
     @property
     def metadata(self) -> dict[str, Any]:

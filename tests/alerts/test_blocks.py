@@ -93,6 +93,7 @@ def test_firing_alert_buttons_carry_only_network_and_fingerprint() -> None:
         AlertAction.SILENCE_30M,
         AlertAction.SILENCE_2H,
         AlertAction.SILENCE_UNTIL_RESOLVED,
+        AlertAction.TIMELINE,
     ]
     for element in actions["elements"]:
         assert AlertButtonValue.model_validate_json(element["value"]) == AlertButtonValue(
@@ -100,9 +101,10 @@ def test_firing_alert_buttons_carry_only_network_and_fingerprint() -> None:
         )
 
 
-def test_resolved_alert_has_no_buttons_and_says_how_long_it_lasted() -> None:
+def test_resolved_alert_keeps_only_the_timeline_button_and_says_how_long_it_lasted() -> None:
     blocks = alert_blocks(_state(phase="resolved", resolved_at=NOW), NOW)
-    assert all(b["type"] != "actions" for b in blocks)
+    [actions] = [b for b in blocks if b["type"] == "actions"]
+    assert [e["action_id"] for e in actions["elements"]] == [AlertAction.TIMELINE]
     assert "*Resolved*" in blocks[1]["text"]["text"] and "after 12m" in blocks[1]["text"]["text"]
 
 

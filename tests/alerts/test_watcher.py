@@ -18,6 +18,7 @@ from alerts.effects import Effect, PostAlert
 from alerts.model import AlertState
 from alerts.notifier import FlushReport, Notifier
 from alerts.watcher import LOST_POST_GRACE_SECONDS, Watcher
+from store.outbox import SlackWrite
 from tests.alerts.test_watcher_helpers import (
     INTERVAL,
     NET,
@@ -39,11 +40,16 @@ async def test_killed_leader_posts_one_leader_change_and_nothing_more_once_settl
         await bot.sim.kill(NET, "seq-0")
         await bot.sim.kill(NET, "seq-0", "node")
         await run(bot, [watcher], 60)
-        [changed] = titled(bot, "Raft leader changed")
-        assert "seq-0 → seq-1" in changed.text
+        # An event, not an alert: no firing or resolved, no Acknowledge or Silence, never updated.
+        [changed] = titled(bot, "Leader changed")
+        assert changed.text == ":arrows_counterclockwise: [sim-1] Leader changed: seq-0 → seq-1"
+        assert changed.updates == 0 and changed.replies == []
+        assert [
+            e["action_id"] for b in changed.blocks or [] if b["type"] == "actions" for e in b["elements"]
+        ] == ["alert_timeline"]
         # The dead node is reported as such; no leadership page (no leader, two leaders...).
         assert [m.text.split(":")[1].strip() for m in posts(bot)] == [
-            "white_check_mark",
+            "arrows_counterclockwise",
             "warning",
         ]
         assert "Node unreachable: seq-0" in posts(bot)[1].text
@@ -190,12 +196,16 @@ class LosesTheFirstPost(Notifier):
     lost = False
 
     async def submit(
-        self, network: str, effects: Sequence[Effect], states: Mapping[str, AlertState] | None = None
+        self,
+        network: str,
+        effects: Sequence[Effect],
+        states: Mapping[str, AlertState] | None = None,
+        events: Sequence[SlackWrite] = (),
     ) -> FlushReport:
         if not self.lost and any(isinstance(e, PostAlert) for e in effects):
             self.lost = True
             raise RedisConnectionError("Connection reset by peer")
-        return await super().submit(network, effects, states)
+        return await super().submit(network, effects, states, events)
 
 
 async def split_brain_whose_post_is_lost(bot: BotHandle) -> Watcher:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from alerts.event_blocks import leader_chain_blocks
 from alerts.ids import AlertAction
+from alerts.leader_events import LeaderChain, LeaderChange
+from alerts.views import alerts_list_blocks
 from commands.approval_blocks import approval_blocks
 from commands.help import CATALOGUE
-from commands.ids import ApprovalAction
+from commands.ids import ApprovalAction, RequestsAction
 from commands.operations import Procedure
 from commands.procedures.blocks import ProcedureAction, checklist_blocks
 from commands.procedures.definitions import steps_of
 from commands.procedures.state import ProcedureRun
+from commands.requests import requests_blocks
 from commands.router import build_registry
 from commands.status_blocks import StatusAction, status_blocks
 from tests.alerts.test_blocks import CASES as ALERT_CASES
@@ -59,12 +63,22 @@ def builder_outputs() -> list[list[dict[str, Any]]]:
         approval,
         *alerts,
         *checklists,
+        alerts_list_blocks(["a line"], None),
+        requests_blocks([], 0.0, None),
+        leader_chain_blocks(
+            LeaderChain(
+                network=SPEC.name, message="m", changes=(LeaderChange(at=0.0, before="a", after="b"),)
+            ),
+            300.0,
+        ),
     ]
 
 
 async def test_every_action_in_the_builders_reaches_a_handler(running_bot: StartBot) -> None:
     ids = set().union(*(action_ids(b) for b in builder_outputs()))
-    assert ids == {a.value for a in (*StatusAction, *ApprovalAction, *AlertAction, *ProcedureAction)}
+    assert ids == {
+        a.value for a in (*StatusAction, *ApprovalAction, *AlertAction, *ProcedureAction, *RequestsAction)
+    }
     async with running_bot() as bot:
         for action_id in sorted(ids):
             sent = await bot.driver.click(action_id, "sim-1", channel=bot.channel())

@@ -23,7 +23,7 @@ async def test_demo_tour_shows_status_alerts_and_an_approved_pause(tmp_path: Pat
                 lines.append(line)
         out = "".join(lines)
         assert "sim-1: healthy" in out  # step 1: the status reply
-        assert "leader changed seq-0 → " in out  # step 2: the watcher's alert
+        assert "Leader changed" in out and "*seq-0 → " in out  # step 2: the watcher's leader change event
         assert "you cannot approve your own request" in out  # step 4
         assert "Succeeded: pause sim-1" in out  # step 5: approved, run, verified
         assert (tmp_path / "clusters.yml").exists()

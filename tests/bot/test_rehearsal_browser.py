@@ -54,7 +54,9 @@ async def test_a_drill_kill_the_leader_then_pause_with_a_second_person(
     assert leader, "the panel shows no leader"
     await page.locator(f'.node[data-node="{leader}"] button[data-fault="kill-conductor"]').click()
     await expect(page.locator(f'.node[data-node="{leader}"]')).to_contain_text("conductor down", timeout=STEP)
-    alert = page.locator(".msg:not(.ephemeral)").filter(has_text=f"leader changed {leader} →")
+    alert = (
+        page.locator(".msg:not(.ephemeral)").filter(has_text="Leader changed").filter(has_text=f"{leader} →")
+    )
     await expect(alert).to_be_visible(timeout=STEP)
     await expect(cluster).not_to_have_attribute("data-leader", leader, timeout=STEP)
     await expect(cluster).not_to_have_attribute("data-leader", "", timeout=STEP)

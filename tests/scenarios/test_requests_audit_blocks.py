@@ -83,7 +83,8 @@ def test_many_requests_stay_within_block_kit_limits_and_count_the_rest() -> None
     blocks = requests_blocks(many, NOW, "mainnet")
     assert len(blocks) <= MAX_BLOCKS
     assert len(sections(blocks)) == MAX_LISTED
-    assert blocks[-1]["elements"][0]["text"] == f"…and {120 - MAX_LISTED} more, not shown"
+    assert blocks[-2]["elements"][0]["text"] == f"…and {120 - MAX_LISTED} more, not shown"
+    assert blocks[-1]["elements"][0]["text"]["text"] == "Share in channel"
 
 
 def entry(i: int, kind: AuditKind = AuditKind.VOTE, **changes: Any) -> AuditEntry:

@@ -12,6 +12,7 @@
     ballot_box_with_ballot: "🗳️", memo: "📝", mag: "🔍", lock: "🔒", leftwards_arrow_with_hook: "↩️",
     grey_question: "❔", eyes: "👀", crown: "👑", checkered_flag: "🏁", arrow_right: "➡️",
     tada: "🎉", fire: "🔥", stopwatch: "⏱️", zzz: "💤", heavy_check_mark: "✔️", skull: "💀",
+    arrows_counterclockwise: "🔄", link: "🔗",
   };
 
   function el(tag, className, text) {
