@@ -23,8 +23,13 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# The suite mostly waits (child processes, servers, real-time simulators), so workers overlap well even on
+# 2 cores; `--maxschedchunk 1` hands out one test at a time, long ones first (tests/fixtures/schedule.py).
+# `PYTEST_WORKERS=0 make pytest` runs it serially. A plain `.venv/bin/pytest tests/x` stays serial.
+PYTEST_WORKERS ?= 3
+
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist load --maxschedchunk 1
 
 demo: $(STAMP)
 	$(BIN)/conductor-bot demo

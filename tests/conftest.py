@@ -15,6 +15,7 @@ pytest_plugins = [
     "pytester",  # tests/sim/test_slack_checks.py runs a failing test to show the fixture below fails it
     "tests.fixtures.browser",
     "tests.fixtures.redis",
+    "tests.fixtures.schedule",
     "tests.fixtures.sim",
     "tests.fixtures.slack",
 ]

@@ -77,6 +77,8 @@ async def replicas(
         await fake.stop()
 
 
+# Three bot processes and a real-time simulator: ~17 s alone, more on a busy machine than the default 60 s.
+@pytest.mark.timeout(180)
 async def test_sigkilled_replicas_post_every_episode_once_and_finish_every_approval(
     replicas: tuple[Replicas, Store, Simulator],
 ) -> None:

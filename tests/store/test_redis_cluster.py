@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,37 +31,47 @@ SUBSET = (
     "tests/scenarios/test_requests_audit.py",
     "tests/store",
 )
+NOT_IN_SUBSET = (
+    Path(__file__),  # not this test again
+    # Starts its own primary, replica and Sentinel: it would run exactly as it does in the suite.
+    Path(__file__).with_name("test_redis_sentinel.py"),
+)
 
 
-async def test_a_cluster_url_gives_a_cluster_client_whose_scripts_run(tmp_path: Path) -> None:
-    with valkey_cluster(tmp_path) as url:
-        client = client_for(url)
-        try:
-            assert isinstance(client, RedisCluster)
-            store = Store(client, Keys(prefix="cbcluster"))
-            key = store.keys.watch_lease("op-mainnet")
-            assert await store.cas(key, 0, "first", 10_000)
-            assert not await store.cas(key, 0, "again", 10_000)  # compare-and-set, through Lua
-        finally:
-            await client.aclose()
+@pytest.fixture(scope="module")
+def cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One cluster for this module's tests (each uses keys of its own prefix): it takes seconds to form."""
+    with valkey_cluster(tmp_path_factory.mktemp("cluster")) as url:
+        yield url
+
+
+async def test_a_cluster_url_gives_a_cluster_client_whose_scripts_run(cluster_url: str) -> None:
+    client = client_for(cluster_url)
+    try:
+        assert isinstance(client, RedisCluster)
+        store = Store(client, Keys(prefix="cbcluster"))
+        key = store.keys.watch_lease("op-mainnet")
+        assert await store.cas(key, 0, "first", 10_000)
+        assert not await store.cas(key, 0, "again", 10_000)  # compare-and-set, through Lua
+    finally:
+        await client.aclose()
 
 
 @pytest.mark.timeout(900)
-def test_scenarios_pass_on_a_three_master_valkey_cluster(tmp_path: Path) -> None:
-    with valkey_cluster(tmp_path / "cluster") as url:
-        env = {**os.environ, "TEST_REDIS_URL": url}
-        result = subprocess.run(
-            [
-                *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUBSET),
-                f"--ignore={Path(__file__).relative_to(ROOT)}",  # not this test again
-                # Builds a plain bytes client from the URL on purpose; a cluster URL is not one.
-                "--deselect=tests/store/test_gateway.py::test_store_refuses_a_bytes_client",
-            ],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=850,
-        )
+def test_scenarios_pass_on_a_three_master_valkey_cluster(cluster_url: str) -> None:
+    env = {**os.environ, "TEST_REDIS_URL": cluster_url}
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *SUBSET),
+            *(f"--ignore={path.relative_to(ROOT)}" for path in NOT_IN_SUBSET),
+            # Builds a plain bytes client from the URL on purpose; a cluster URL is not one.
+            "--deselect=tests/store/test_gateway.py::test_store_refuses_a_bytes_client",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=850,
+    )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert "[100%]" in result.stdout  # tests ran (exit 0 also means some were collected)

@@ -23,6 +23,9 @@ from store.keys import Keys
 PRIMARY_NAME = "conductor"
 SETTLE_TIMEOUT_S = 30.0
 TTL_MS = 600_000  # outlives the failover (Sentinel takes several seconds)
+# Valkey's defaults wait for more replicas before a first sync (5 s) and, on SIGTERM, for replicas to
+# catch up (10 s); neither is what this test is about, and each would add seconds to it.
+QUICK = {"repl-diskless-sync-delay": "0", "shutdown-timeout": "0"}
 
 
 @dataclass
@@ -44,8 +47,10 @@ def _until(predicate: Any, what: str) -> None:
 
 @contextmanager
 def valkey_sentinel(base: Path) -> Iterator[SentinelSetup]:
-    primary = start_valkey(base / "primary", {}, persist=False)
-    replica = start_valkey(base / "replica", {"replicaof": f"127.0.0.1 {primary.port}"}, persist=False)
+    primary = start_valkey(base / "primary", QUICK, persist=False)
+    replica = start_valkey(
+        base / "replica", {**QUICK, "replicaof": f"127.0.0.1 {primary.port}"}, persist=False
+    )
     port = _ephemeral_port()
     conf = base / "sentinel.conf"
     conf.write_text(
