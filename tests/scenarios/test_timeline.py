@@ -10,6 +10,10 @@ from tests.commands.test_timeline_chart import png_size
 from tests.fixtures.blocks_valid import assert_valid_message
 from tests.fixtures.slack import StartBot
 
+# Drawing the chart is seconds of CPU (matplotlib's first import and a render), more on a busy machine:
+# the bound only keeps a broken upload from hanging the test.
+RENDERED_WITHIN = 30.0
+
 
 async def test_timeline_of_a_stalled_leader_is_uploaded_into_the_channel(running_bot: StartBot) -> None:
     async with running_bot() as bot:
@@ -30,7 +34,7 @@ async def test_timeline_of_a_stalled_leader_is_uploaded_into_the_channel(running
         assert points[11].heads == points[10].heads
 
         await bot.driver.command("timeline sim-1 10m", user="U1", channel=bot.channel())
-        [complete] = await bot.fake.wait_for("files.completeUploadExternal")
+        [complete] = await bot.fake.wait_for("files.completeUploadExternal", timeout=RENDERED_WITHIN)
         [asked] = bot.fake.calls("files.getUploadURLExternal")
         [uploaded] = bot.fake.files(bot.channel())
         assert uploaded.data is not None and int(asked["length"]) == len(uploaded.data)
@@ -50,7 +54,7 @@ async def test_a_refused_upload_says_why_and_how_to_fix_it(running_bot: StartBot
             "files.completeUploadExternal", status=200, retry_after=None, error="not_in_channel"
         )
         sent = await bot.driver.command("timeline sim-1", user="U1", channel=bot.channel())
-        [reply] = await bot.fake.wait_for_response(sent.response_name)
+        [reply] = await bot.fake.wait_for_response(sent.response_name, timeout=RENDERED_WITHIN)
         assert reply["text"] == (
             ":warning: Slack refused the timeline upload (`not_in_channel`)."
             " Invite the bot to this channel (`/invite @conductor-bot`)."
