@@ -28,8 +28,8 @@ app.command("networks")(networks_command)
 app.command("check-config")(check_config_command)
 
 
-def run(*args: str) -> Result:
-    env = {"COLUMNS": "250", "CONDUCTOR_BOT_RPC_TIMEOUT": "1.0", "CONDUCTOR_BOT_CLUSTERS": ""}
+def run(*args: str, rpc_timeout: float = 1.0) -> Result:
+    env = {"COLUMNS": "250", "CONDUCTOR_BOT_RPC_TIMEOUT": str(rpc_timeout), "CONDUCTOR_BOT_CLUSTERS": ""}
     return CliRunner().invoke(app, list(args), env=env)
 
 
@@ -182,12 +182,15 @@ async def test_status_trusts_https_endpoints_signed_by_the_clusters_files_cert_p
     # The test server answers `true` to everything: enough to tell a TLS failure from an answer.
     async with https_rpc_server() as url:
         path = write_config(tmp_path, url=url)
-        result = await asyncio.to_thread(run, "status", "op-sepolia", "--clusters", str(path), "--json")
+        # TLS handshakes with a server on this test's own event loop: seconds on a busy machine, and no
+        # step here waits out the timeout, so a generous one costs nothing.
+        status = ("status", "op-sepolia", "--clusters", str(path), "--json")
+        result = await asyncio.to_thread(run, *status, rpc_timeout=10.0)
         node = json.loads(result.output)["nodes"][0]
         assert node["leader"] is True and node["sequencer_active"] is True
         assert {e["kind"] for e in node["errors"]} == {"malformed"}
         path.write_text(path.read_text().replace('cert_path = "certs/ca.pem"', ""))
-        result = await asyncio.to_thread(run, "status", "op-sepolia", "--clusters", str(path), "--json")
+        result = await asyncio.to_thread(run, *status, rpc_timeout=10.0)
         node = json.loads(result.output)["nodes"][0]
         assert node["leader"] is None
         assert {e["kind"] for e in node["errors"]} == {"unreachable"}
