@@ -135,7 +135,7 @@ async def serve_bot(
         # Without it Bolt would accept unsigned requests: anyone could run /conductor.
         raise ConfigurationError("SLACK_SIGNING_SECRET is not set: HTTP mode cannot verify Slack's requests")
     # Fail fast, before anything starts: a token Slack refuses raises SlackRefused (exit 2).
-    bot_user_id = await check_bot_token(slack)
+    bot_user_id, bot_name = await check_bot_token(slack)
     first_socket_url = (
         await open_socket_url(slack, settings.slack_app_token.get_secret_value())
         if settings.slack_app_token is not None
@@ -159,6 +159,8 @@ async def serve_bot(
             channels=ChannelAccess(slack.unpostable),
         )
         ctx.channels.bot_user_id = bot_user_id
+        # The invite hint names the bot as this workspace knows it.
+        ctx.channels.bot_name = bot_name or ctx.channels.bot_name
         app = build_app(
             ctx,
             signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),

@@ -109,4 +109,16 @@ def build_app(
             logger.info("bot joined channel=%s", channel)
             ctx.spawn(channel_check.joined(ctx, channel), name=f"joined-{channel}")
 
+    @app.event("member_left_channel")
+    async def bot_left(event: dict[str, Any], context: dict[str, Any]) -> None:
+        # Removed from a channel: hold its writes and answer commands with the invite hint now,
+        # instead of learning it from the next refused post.
+        user = event.get("user")
+        if user and user in (ctx.channels.bot_user_id, context.get("bot_user_id")):
+            channel = str(event.get("channel", ""))
+            logger.warning(
+                "bot removed from channel=%s; invite it back: %s", channel, ctx.channels.invite_hint()
+            )
+            ctx.channels.refused(channel, "not_in_channel")
+
     return app

@@ -105,11 +105,11 @@ async def _retrying(what: str, attempt: Any, advice: dict[str, str], variable: s
         await asyncio.sleep(delay)
 
 
-async def check_bot_token(client: AsyncWebClient) -> str:
-    """auth.test with the bot token; returns the bot's user id. Raises `SlackRefused`."""
+async def check_bot_token(client: AsyncWebClient) -> tuple[str, str]:
+    """auth.test with the bot token; returns the bot's user id and name. Raises `SlackRefused`."""
     answer = await _retrying("auth.test", client.auth_test, _BOT_TOKEN_ADVICE, "SLACK_BOT_TOKEN")
     logger.info("slack bot token ok team=%s user=%s", answer.get("team_id"), answer.get("user_id"))
-    return str(answer.get("user_id") or "")
+    return str(answer.get("user_id") or ""), str(answer.get("user") or "")
 
 
 async def open_socket_url(client: AsyncWebClient, app_token: str) -> str:

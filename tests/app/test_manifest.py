@@ -29,4 +29,7 @@ def test_manifest_declares_the_command_interactivity_and_minimal_scopes() -> Non
         "groups:read",
     }
     # An invite releases the alerts held for that channel (chat.channel_check.joined).
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["member_joined_channel"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "member_joined_channel",
+        "member_left_channel",
+    ]

@@ -97,6 +97,28 @@ async def test_a_command_in_a_channel_the_bot_was_removed_from_withdraws_its_req
         assert await channel_check_failing(bot)
 
 
+async def test_the_bot_removed_from_a_channel_says_so_at_once_and_holds_it_until_invited_back(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot(network_overrides=OVERRIDES) as bot:
+        channel = channel_for(NET)
+        await eventually(lambda: _checked(bot, channel), within=5.0)
+        bot.fake.set_member(channel, False)
+        # Someone else's departure changes nothing; the bot's own is known without a refused post.
+        other = await bot.driver.event({"type": "member_left_channel", "user": REQUESTER, "channel": channel})
+        assert other.status == 200 and not await channel_check_failing(bot)
+        left = await bot.driver.event(
+            {"type": "member_left_channel", "user": BOT_USER_ID, "channel": channel}
+        )
+        assert left.status == 200
+        assert (await readyz(bot))["checks"]["channels"] == f"error: {channel} not_in_channel"  # type: ignore[index]
+        sent = await bot.driver.command(f"pause {NET} seq-2", user=REQUESTER, channel=channel)
+        assert (await ephemeral(bot, sent.response_name)).endswith("No request was opened.")
+        assert bot.fake.calls("chat.postMessage") == []
+        await invite(bot, channel)
+        await eventually(lambda: not_failing(bot), within=5.0)
+
+
 async def _checked(bot: BotHandle, channel: str) -> bool:
     return bot.ctx.channels.known_member(channel)
 
