@@ -92,6 +92,29 @@ class CommandInvocation(BaseModel):
 Respond = Callable[..., Awaitable[Any]]
 
 
+def logged(respond: Respond, where: str) -> Respond:
+    """Bolt's `respond`, saying in the log when Slack refused the post (`respond` returns Slack's
+    status and error text, e.g. 404 `expired_url` after 30 min, instead of raising)."""
+
+    async def send(**kwargs: Any) -> Any:
+        try:
+            answer = await respond(**kwargs)
+        except Exception as e:
+            logger.warning("response_url post failed where=%s error=%s", where, type(e).__name__)
+            raise
+        status = getattr(answer, "status_code", 200)
+        if status != 200:
+            logger.warning(
+                "response_url post refused where=%s status=%s code=%s",
+                where,
+                status,
+                str(getattr(answer, "body", ""))[:100],
+            )
+        return answer
+
+    return send
+
+
 class Reply:
     """Where a verb's answer goes: to the user only (`response_url`) or to the channel (chat.postMessage)."""
 
@@ -153,7 +176,9 @@ def register(app: AsyncApp, ctx: BotContext, modules: tuple[str, ...] = VERB_MOD
         # Ack before anything else: Slack retries (and users see a timeout) after 3 s.
         await ack()
         correlation_id = new_correlation_id()
-        reply = Reply(respond, ctx.slack, str(command.get("channel_id", "")))
+        reply = Reply(
+            logged(respond, f"command:{correlation_id}"), ctx.slack, str(command.get("channel_id", ""))
+        )
         ctx.spawn(dispatch(ctx, registry, command, reply, correlation_id), name=f"command-{correlation_id}")
 
     return registry
@@ -214,7 +239,8 @@ def add_button(app: AsyncApp, ctx: BotContext, action_id: str, work: ButtonWork)
     async def on_click(ack: Any, body: dict[str, Any], respond: Respond) -> None:
         await ack()
         metrics.ACTIONS.labels(action_id=action_id).inc()
-        spawn_after_ack(ctx, work(body, respond), respond, where=f"action:{action_id}")
+        sent = logged(respond, f"action:{action_id}")
+        spawn_after_ack(ctx, work(body, sent), sent, where=f"action:{action_id}")
 
     app.action(action_id)(on_click)
 

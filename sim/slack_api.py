@@ -47,18 +47,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl
 
 from aiohttp import web
 
 from sim import slack_checks
 from sim.slack_channels import BOT_ID, BOT_USER_ID, TEAM_ID, Call, FakeChannels, FakeMessage
 from sim.slack_files import FakeFile, FakeFiles
+from sim.slack_wire import request_params, reset
 
 __all__ = ["BOT_ID", "BOT_USER_ID", "TEAM_ID", "Call", "FakeMessage", "FakeSlackApi"]
 
@@ -225,6 +223,9 @@ class FakeSlackApi:
     async def _response(self, request: web.Request) -> web.Response:
         payload = json.loads(await request.text() or "{}")
         await self._record(f"response:{request.match_info['name']}", payload)
+        if self._failures.get("response"):  # `fail_next("response", 404, None, "expired_url")`
+            failure = self._failures["response"].pop(0)
+            return web.Response(status=failure.status, text=failure.error)
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
@@ -237,7 +238,7 @@ class FakeSlackApi:
 
     async def _api(self, request: web.Request) -> web.Response:
         method = request.match_info["method"]
-        params = await _params(request)
+        params = await request_params(request)
         await self._record(method, params)
         if self._down:
             return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
@@ -267,7 +268,7 @@ class FakeSlackApi:
                 await asyncio.sleep(self._fault_delay)
                 return web.json_response(answer)
             case "refuse":
-                _reset(request)
+                reset(request)
                 return web.json_response({"ok": False, "error": "fatal_error"}, status=500)
         if self._hold_when is not None and self._hold_when(method, params):
             answer = self._answer(method, params)
@@ -372,29 +373,6 @@ class FakeSlackApi:
     def _changed_message(self, method: str, msg: FakeMessage) -> None:
         for listener in self.message_listeners:
             listener(method, msg)
-
-
-async def _params(request: web.Request) -> Call:
-    params: Call = dict(request.query)
-    body = await request.read()
-    if not body:
-        return params
-    if request.content_type == "application/json":
-        params.update(json.loads(body))
-    else:
-        params.update(dict(parse_qsl(body.decode())))
-    return params
-
-
-def _reset(request: web.Request) -> None:
-    """Drop the connection with a TCP reset (SO_LINGER 0), so the client sees no answer at all."""
-    transport = request.transport
-    if transport is None:
-        return
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
 
 
 def _top_level_post(method: str, params: Call) -> bool:

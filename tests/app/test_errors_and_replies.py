@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import logging
+
+import pytest
 
 from chat.errors import BotError, StaleAction, UsageError, user_message
 from cluster.topology import Topology
 from commands.args import parse_operation
 from commands.router import VERB_MODULES
 from tests.app.boom_verb import SECRET_DETAIL
+from tests.fixtures.redis import eventually
 from tests.fixtures.slack import StartBot
 
 TEST_VERBS = (*VERB_MODULES, "tests.app.boom_verb")
@@ -43,6 +47,27 @@ async def test_in_channel_reply_posts_to_the_invoking_channel(running_bot: Start
         [message] = bot.fake.messages(bot.channel())
         assert message.text == "leader moved"
         assert reply["text"] == f"posted {message.ts}"
+
+
+async def test_a_reply_slack_refuses_is_logged_with_its_code(
+    running_bot: StartBot, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="commands.router")
+    async with running_bot() as bot:
+        # A response_url used after its 30 minutes: Slack answers 404 with the reason as text.
+        bot.fake.fail_next("response", status=404, retry_after=None, error="expired_url")
+        sent = await bot.driver.command("networks", channel=bot.channel())
+        await bot.fake.wait_for_response(sent.response_name)
+
+        def lines() -> list[str]:
+            return [r.getMessage() for r in caplog.records if "response_url" in r.getMessage()]
+
+        async def logged() -> bool:  # the bot logs once it has read Slack's answer
+            return bool(lines())
+
+        await eventually(logged, within=5.0)
+        [line] = lines()
+        assert "status=404 code=expired_url" in line and "where=command:" in line
 
 
 async def test_error_before_ack_is_answered_in_the_http_response(running_bot: StartBot) -> None:
