@@ -134,28 +134,20 @@ def window_of(request: ApprovalRequest, now: float) -> OperationWindow | None:
 
 async def open_window(store: Store, window: OperationWindow) -> None:
     """Best effort: without the record, the operation's alerts are posted as ordinary alerts."""
-    try:
-        await store.write_text(
-            store.keys.operation_window(window.network), window.model_dump_json(), OPEN_TTL_MS
-        )
-    except RedisError as e:
-        logger.warning(
-            "operation window not recorded network=%s request=%s error=%s",
-            window.network,
-            window.request_id,
-            type(e).__name__,
-        )
+    await _write(store, window, OPEN_TTL_MS, "recorded")
 
 
 async def close_window(store: Store, window: OperationWindow, now: float) -> None:
-    closed = window.model_copy(update={"finished_at": now})
+    await _write(store, window.model_copy(update={"finished_at": now}), CLOSED_TTL_MS, "closed")
+
+
+async def _write(store: Store, window: OperationWindow, ttl_ms: int, what: str) -> None:
     try:
-        await store.write_text(
-            store.keys.operation_window(window.network), closed.model_dump_json(), CLOSED_TTL_MS
-        )
+        await store.write_text(store.keys.operation_window(window.network), window.model_dump_json(), ttl_ms)
     except RedisError as e:
         logger.warning(
-            "operation window not closed network=%s request=%s error=%s",
+            "operation window not %s network=%s request=%s error=%s",
+            what,
             window.network,
             window.request_id,
             type(e).__name__,
