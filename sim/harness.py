@@ -49,13 +49,21 @@ class Simulator:
     """Running simulated networks: the model, its endpoints, and fault injection."""
 
     def __init__(
-        self, clock: ManualClock, params: SimParams, host: str, *, realtime: bool, speed: float
+        self,
+        clock: ManualClock,
+        params: SimParams,
+        host: str,
+        *,
+        realtime: bool,
+        speed: float,
+        step: float = STEP,
     ) -> None:
         self.clock = clock
         self.params = params
         self.host = host
         self.realtime = realtime
         self.speed = speed
+        self.step = step
         self.networks: dict[str, SimNetwork] = {}
         self.endpoints: dict[tuple[str, str], NodeEndpoints] = {}
         self.control: HttpEndpoint | None = None
@@ -149,7 +157,10 @@ class Simulator:
 
     def write_config(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "clusters.yml").write_text(yaml.safe_dump(self.clusters_yaml_dict(), sort_keys=False))
+        # libyaml's dumper when present: PyYAML's own takes seconds for hundreds of networks.
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        clusters = yaml.dump(self.clusters_yaml_dict(), Dumper=dumper, sort_keys=False)
+        (directory / "clusters.yml").write_text(clusters)
         (directory / "config.toml").write_text(config_toml(self.topology()))
         if self.control is not None:
             (directory / "control_url").write_text(self.control_url + "\n")
@@ -171,7 +182,7 @@ class Simulator:
     def _step_to(self, seconds: float) -> None:
         remaining = seconds
         while remaining > EPSILON:
-            dt = min(STEP, remaining)
+            dt = min(self.step, remaining)
             self.clock.advance(dt)
             remaining -= dt
             for net in self.networks.values():
@@ -315,6 +326,8 @@ async def simulate(
     nonvoters: int = 0,
     spare: int = 0,
     fresh: bool = False,
+    first: int = 1,
+    step: float = STEP,
     clock: ManualClock | None = None,
     realtime: bool = False,
     speed: float = 1.0,
@@ -322,19 +335,23 @@ async def simulate(
     host: str = "127.0.0.1",
     params: SimParams | None = None,
 ) -> AsyncIterator[Simulator]:
-    """Start `networks` networks `sim-1..` of `nodes` members (the last `nonvoters` of them nonvoters)
-    plus `spare` spares each; yield the running `Simulator`; close every port on exit."""
-    if nodes < 1 or networks < 1 or not 0 <= nonvoters < nodes or spare < 0:
-        raise ValueError("need networks >= 1, nodes >= 1, 0 <= nonvoters < nodes, spare >= 0")
+    """Start `networks` networks `sim-<first>..` of `nodes` members (the last `nonvoters` of them
+    nonvoters) plus `spare` spares each; yield the running `Simulator`; close every port on exit.
+    `first` lets several simulator processes serve disjoint slices of one fleet; `step` is the model's
+    time resolution (a benchmark of a thousand networks in real time may coarsen it to spare CPU)."""
+    if nodes < 1 or networks < 1 or first < 1 or not 0 <= nonvoters < nodes or spare < 0 or step <= 0:
+        raise ValueError(
+            "need networks >= 1, first >= 1, nodes >= 1, 0 <= nonvoters < nodes, spare >= 0, step > 0"
+        )
     if clock is None:
         clock = ManualClock(time.time()) if realtime else ManualClock()
     sim_params = params if params is not None else SimParams(block_time=block_time)
-    sim = Simulator(clock, sim_params, host, realtime=realtime, speed=speed)
+    sim = Simulator(clock, sim_params, host, realtime=realtime, speed=speed, step=step)
     from sim.control import CONTROL_METHODS
 
     runner: asyncio.Task[None] | None = None
     try:
-        for i in range(1, networks + 1):
+        for i in range(first, first + networks):
             await sim.build_network(f"sim-{i}", nodes=nodes, nonvoters=nonvoters, spare=spare, fresh=fresh)
         sim.control = HttpEndpoint("control", host, CONTROL_METHODS, sim)
         await sim.control.open()
