@@ -64,6 +64,8 @@ class Simulator:
         self.realtime = realtime
         self.speed = speed
         self.step = step
+        # Realtime model time starts now; building a thousand networks takes minutes (see run_realtime).
+        self._started = time.monotonic()
         self.networks: dict[str, SimNetwork] = {}
         self.endpoints: dict[tuple[str, str], NodeEndpoints] = {}
         self.control: HttpEndpoint | None = None
@@ -206,6 +208,12 @@ class Simulator:
         """Real-time mode: wait until a model step makes `predicate` true (bound it with asyncio.timeout)."""
         async with self._stepped:
             await self._stepped.wait_for(predicate)
+
+    def catch_up(self) -> None:
+        """Real-time mode: step the model through the time spent building the networks (minutes for
+        a thousand), before anyone polls; otherwise it runs that much behind the wall clock and every
+        head looks minutes old to a real-time bot."""
+        self._step_to((time.monotonic() - self._started) * self.speed)
 
     async def run_realtime(self) -> None:
         last = time.monotonic()
@@ -356,6 +364,7 @@ async def simulate(
         sim.control = HttpEndpoint("control", host, CONTROL_METHODS, sim)
         await sim.control.open()
         if realtime:
+            sim.catch_up()
             runner = asyncio.get_running_loop().create_task(sim.run_realtime())
         logger.info("sim started networks=%d nodes=%d control=%s", networks, nodes, sim.control_url)
         yield sim
