@@ -217,8 +217,11 @@ class Simulator:
 
     async def run_realtime(self) -> None:
         last = time.monotonic()
+        # A coarser model step only saves CPU if the loop wakes that rarely too (each wake-up steps
+        # every network at least once).
+        tick = max(_REALTIME_TICK, self.step / self.speed) if self.step > STEP else _REALTIME_TICK
         while True:
-            await asyncio.sleep(_REALTIME_TICK)
+            await asyncio.sleep(tick)
             now = time.monotonic()
             async with self._lock:
                 self._step_to((now - last) * self.speed)
