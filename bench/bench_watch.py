@@ -1,21 +1,27 @@
 """The watcher at scale, as `conductor-bot run` runs it: `python -m bench.bench_watch`.
 
     python -m bench.bench_watch [--networks 100,300,1000] [--nodes 3] [--seconds 12]
+        [--variants baseline,bot,botx3,legacy] [--sim-processes K]
 
-Per network count: the simulator in its own process (real time), one Valkey, a fake Slack Web API,
+Per network count: the simulator in its own processes (real time; one per 250 networks, each serving
+a slice, fault injection routed to the one serving the network), one Valkey, a fake Slack Web API,
 and replica processes each running the real `bot.scheduler.BotScheduler` (heartbeat, one jittered
 tick job per network, the expiry sweep) for `--seconds` after a warm-up. Variants, same run:
 
 - baseline: one replica polling through the old shared httpx client (no keep-alive above 100
   endpoints, so a TCP connect per request) instead of the keep-alive pool;
 - 1 replica: the bot as it is;
-- 3 replicas: three processes sharing the networks by rendezvous hashing.
+- 3 replicas: three processes sharing the networks by rendezvous hashing;
+- legacy (opt-in): one replica reading the clusters file as before the RSS work (pure-Python YAML,
+  composed twice), the same-run baseline for RSS.
 
 Reported per replica: networks it led, ticks per interval, failed ticks (exceptions), ticks whose
 snapshot had probe errors, CPU (cores) and RSS; overall: HTTP requests per node per interval (counted
 by the simulator), tick gap p99 (time between two ticks of one network: the interval plus lateness),
 fault → alert p50/p99 (split brain injected into a few networks mid-run; time until the fake Slack API
-gets the post), and the ceiling (networks one core could tick per interval at the measured CPU).
+gets the post), the simulator's CPU (its own processes, apart from the bot's), and the ceiling
+(networks one core could tick per interval at the measured CPU). `BENCH_TRACEMALLOC=1` prints each
+replica's live Python memory by package; `BENCH_PROFILE=file` dumps a cProfile of the replica.
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.simproc import SimProcess, machine_load, rss_mib, sim_process
+from cluster.topology import Topology
 from sim.config_files import channel_for
 from sim.slack_api import FakeSlackApi
 from store.connection import start_valkey
@@ -55,6 +62,10 @@ def _pct(values: list[float], q: float) -> float:
 
 async def replica(args: argparse.Namespace) -> None:
     """One bot replica: the real scheduler for warm-up + `seconds`; prints one JSON line of figures."""
+    if args.tracemalloc:
+        import tracemalloc
+
+        tracemalloc.start(int(args.tracemalloc))
     import httpx
 
     from alerts.watcher import TickReport
@@ -79,7 +90,8 @@ async def replica(args: argparse.Namespace) -> None:
         # The baseline's shared client is sized for the old gate of 8 networks in flight.
         CONDUCTOR_BOT_POLL_CONCURRENCY=8 if args.baseline else 128,
     )
-    topology = load_topology(Path(args.clusters))
+    read = _legacy_topology if args.legacy_yaml else load_topology
+    topology = read(Path(args.clusters))
     redis = client_for(args.redis, settings.redis_max_connections, settings.redis_pool_timeout)
     clock = SystemClock()
     slack = build_web_client("xoxb-bench", args.slack)
@@ -131,12 +143,14 @@ async def replica(args: argparse.Namespace) -> None:
         if args.profile:
             import cProfile
 
-            profiler = cProfile.Profile()
+            profiler = cProfile.Profile(time.process_time)  # CPU, not wall: the machine is shared
             profiler.enable()
         await asyncio.sleep(args.seconds)
         if profiler is not None:
             profiler.disable()
             profiler.dump_stats(args.profile)
+        if args.tracemalloc:
+            _print_allocations(int(args.tracemalloc))
         cpu, wall = time.process_time() - cpu, time.monotonic() - wall
         figures = {
             "owner": args.owner,
@@ -152,6 +166,45 @@ async def replica(args: argparse.Namespace) -> None:
         await scheduler.stop()
     await redis.aclose()
     print("figures " + json.dumps(figures), flush=True)
+
+
+def _legacy_topology(path: Path) -> Topology:
+    """The clusters file read as before issue 15's RSS work: PyYAML's pure-Python loader, the document
+    composed twice (values, and the line of every key up front). Same topology, for an RSS baseline."""
+    import yaml
+
+    from cluster.topology_file import parse_topology
+    from cluster.topology_yaml import _walk
+
+    text = path.read_text()
+    node = yaml.compose(text, Loader=yaml.SafeLoader)
+    raw = yaml.safe_load(text)
+    lines = {loc: n.start_mark.line + 1 for loc, n in _walk(node, ())} if node is not None else {}
+    return parse_topology(raw, str(path), lines).topology
+
+
+def _print_allocations(frames: int) -> None:
+    """Where the live Python memory of this replica was allocated (to stderr): by package, and the
+    top sites. `BENCH_TRACEMALLOC=N` on the driver turns it on, N frames per allocation."""
+    import tracemalloc
+
+    snapshot = tracemalloc.take_snapshot()
+    by_package: dict[str, int] = {}
+    for stat in snapshot.statistics("filename"):
+        name = stat.traceback[0].filename
+        parts = Path(name).parts
+        package = next((parts[i + 1] for i, p in enumerate(parts) if p == "site-packages"), None)
+        key = package or (name if "/lib/python" in name else Path(name).parent.name or name)
+        by_package[key] = by_package.get(key, 0) + stat.size
+    total = sum(by_package.values())
+    print(f"tracemalloc: {total / 2**20:.1f} MiB traced, RSS {rss_mib(os.getpid()):.0f} MiB", file=sys.stderr)
+    for key, size in sorted(by_package.items(), key=lambda kv: -kv[1])[:25]:
+        print(f"  {size / 2**20:7.2f} MiB  {key}", file=sys.stderr)
+    for stat in snapshot.statistics("traceback" if frames > 1 else "lineno")[:25]:
+        print(f"  {stat.size / 2**20:7.2f} MiB  {stat.count:7d} blocks", file=sys.stderr)
+        for line in stat.traceback.format()[-2 * frames :]:
+            print(f"      {line}", file=sys.stderr)
+    sys.stderr.flush()
 
 
 # ---- the driver --------------------------------------------------------------------------------
@@ -213,8 +266,12 @@ async def _variant(
     common += ["--prefix", prefix, "--seconds", str(seconds)]
     if os.environ.get("BENCH_PROFILE"):
         common += ["--profile", os.environ["BENCH_PROFILE"]]
+    if os.environ.get("BENCH_TRACEMALLOC"):
+        common += ["--tracemalloc", os.environ["BENCH_TRACEMALLOC"]]
     if name == "baseline":
         common.append("--baseline")
+    if name == "legacy":
+        common.append("--legacy-yaml")
     procs = [await _spawn([*common, "--owner", f"{name}-{i}"]) for i in range(replicas)]
     for p in procs:
         await _line(p, "started")
@@ -248,11 +305,12 @@ async def _variant(
         f"  {name:10s} x{replicas}: requests/node/interval {requests / nodes / (window / INTERVAL):4.2f}"
         f"  tick gap p50 {_pct(gaps, 0.5):5.2f} s p99 {_pct(gaps, 0.99):5.2f} s"
         f"  fault→alert p50 {_pct(latencies, 0.5):5.2f} s p99 {_pct(latencies, 0.99):5.2f} s"
-        f" ({len(latencies)}/{len(injected)} posted)  sim CPU {sim_cpu / window:.0%}",
+        f" ({len(latencies)}/{len(injected)} posted)  simulator {sim_cpu / window:.2f} cores"
+        f" ({len(sim.pids)} processes); {machine_load()}",
         flush=True,
     )
     for r in results:
-        per_core = r["led"] / max(r["cores"], 1e-9)
+        per_core = r["ticks_per_interval"] / max(r["cores"], 1e-9)  # networks ticked per core-interval
         print(
             f"    {r['owner']:12s} led {r['led']:5d} networks  ticks/interval {r['ticks_per_interval']:7.1f}"
             f"  failed {r['failed']}  with conditions {r['with_conditions']}"
@@ -262,14 +320,29 @@ async def _variant(
         )
 
 
-async def drive(networks: list[int], nodes: int, seconds: float, variants: list[str]) -> None:
+# Networks per simulator process: one process answers ~1,000 requests/s, 250 networks x 3 nodes ask
+# ~750/s (two requests per node per interval).
+NETWORKS_PER_SIM = 250
+# The model's time resolution: 0.5 s instead of 0.1 s cuts the simulator's idle CPU ~5x at 1,000
+# networks, and nothing measured here depends on finer steps (split brain shows on the next poll).
+SIM_STEP = 0.5
+
+
+async def drive(
+    networks: list[int], nodes: int, seconds: float, variants: list[str], sim_processes: int
+) -> None:
     print(f"watcher at scale, {nodes} nodes per network, interval {INTERVAL:g} s; {machine_load()}")
     fake = await FakeSlackApi.start()
     try:
         async with _valkey() as redis:
             for n in networks:
-                async with sim_process(n, nodes) as sim:
-                    print(f"{n} networks x {nodes} nodes = {n * nodes} nodes; {machine_load()}", flush=True)
+                k = sim_processes or -(-n // NETWORKS_PER_SIM)
+                async with sim_process(n, nodes, processes=k, step=SIM_STEP) as sim:
+                    print(
+                        f"{n} networks x {nodes} nodes = {n * nodes} nodes, simulator in {len(sim.pids)}"
+                        f" process(es); {machine_load()}",
+                        flush=True,
+                    )
                     names = list(sim.topology.networks)
                     random.shuffle(names)
                     for i, variant in enumerate(variants):
@@ -288,9 +361,13 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=12.0)
     parser.add_argument("--variants", default="baseline,bot,botx3")
+    parser.add_argument(
+        "--sim-processes", type=int, default=0, help=f"0: one per {NETWORKS_PER_SIM} networks"
+    )
     parser.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
-    for hidden in ("--redis", "--slack", "--clusters", "--prefix", "--owner", "--profile"):
+    parser.add_argument("--legacy-yaml", action="store_true", help=argparse.SUPPRESS)
+    for hidden in ("--redis", "--slack", "--clusters", "--prefix", "--owner", "--profile", "--tracemalloc"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.replica:
@@ -298,7 +375,13 @@ def main() -> None:
         return
     random.seed(15)
     asyncio.run(
-        drive([int(n) for n in args.networks.split(",")], args.nodes, args.seconds, args.variants.split(","))
+        drive(
+            [int(n) for n in args.networks.split(",")],
+            args.nodes,
+            args.seconds,
+            args.variants.split(","),
+            args.sim_processes,
+        )
     )
 
 

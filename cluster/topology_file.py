@@ -33,7 +33,7 @@ from __future__ import annotations
 import ssl
 import tomllib
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -44,6 +44,7 @@ from cluster.redact import redact_url
 from cluster.tls import ssl_context
 from cluster.topology import NetworkSpec, SequencerSpec, Thresholds, Topology
 from cluster.topology_problems import Loc, Problem, TopologyError, check_host_port, check_http_url
+from cluster.topology_yaml import parse_yaml
 
 __all__ = [
     "LoadedTopology",
@@ -118,13 +119,15 @@ def load_topology_with_warnings(path: Path) -> LoadedTopology:
     if path.suffix == ".toml":
         raw, lines = _parse_toml(file, text), None
     else:
-        raw, lines = _parse_yaml(file, text)
+        raw, lines = parse_yaml(file, text)
     return parse_topology(raw, file, lines)
 
 
-def parse_topology(raw: Any, file: str, lines: dict[Loc, int] | None = None) -> LoadedTopology:
-    """Validate already-decoded file content; `lines` maps locations to YAML lines for messages."""
-    lines = lines or {}
+def parse_topology(raw: Any, file: str, lines: Mapping[Loc, int] | None = None) -> LoadedTopology:
+    """Validate already-decoded file content; `lines` maps locations to YAML lines for messages
+    (looked up only when there is something to report: a YAML line map may be costly to build)."""
+    if lines is None:
+        lines = {}
 
     def problem(loc: Loc, message: str, hint: str | None = None) -> Problem:
         return Problem(
@@ -253,42 +256,12 @@ def _format_loc(loc: Loc) -> str:
     return out
 
 
-def _line(lines: dict[Loc, int], loc: Loc) -> int | None:
+def _line(lines: Mapping[Loc, int], loc: Loc) -> int | None:
     # The nearest enclosing node with a known line (a missing key has no line of its own).
     for end in range(len(loc), -1, -1):
         if (found := lines.get(tuple(loc[:end]))) is not None:
             return found
     return None
-
-
-def _parse_yaml(file: str, text: str) -> tuple[Any, dict[Loc, int]]:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc)
-        line = mark.line + 1 if mark is not None else None
-        raise TopologyError(
-            [Problem(file=file, location="", message=f"YAML syntax error: {problem}", line=line)]
-        ) from None
-    lines: dict[Loc, int] = {}
-    if node is not None:
-        for loc, n in _walk(node, ()):
-            lines[loc] = n.start_mark.line + 1
-    return raw, lines
-
-
-def _walk(node: yaml.Node, loc: Loc) -> Iterator[tuple[Loc, yaml.Node]]:
-    yield loc, node
-    if isinstance(node, yaml.MappingNode):
-        for key, value in node.value:
-            if isinstance(key, yaml.ScalarNode):
-                yield (*loc, key.value), key
-                yield from _walk(value, (*loc, key.value))
-    elif isinstance(node, yaml.SequenceNode):
-        for i, value in enumerate(node.value):
-            yield from _walk(value, (*loc, i))
 
 
 def _parse_toml(file: str, text: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from sim.harness import Simulator, simulate
+from sim.harness import STEP, Simulator, simulate
 
 
 def print_endpoints(sim: Simulator, console: Console) -> None:
@@ -34,6 +34,8 @@ async def run_foreground(
     block_time: float,
     speed: float,
     host: str,
+    first: int = 1,
+    step: float = STEP,
     quiet: bool = False,
 ) -> None:
     console = Console(highlight=False)
@@ -48,6 +50,8 @@ async def run_foreground(
             nonvoters=nonvoters,
             spare=spare,
             fresh=fresh,
+            first=first,
+            step=step,
             realtime=True,
             speed=speed,
             block_time=block_time,
@@ -86,6 +90,13 @@ def sim_command(
     block_time: float = typer.Option(2.0, help="Seconds between blocks (simulated time)."),
     speed: float = typer.Option(1.0, help="Simulated seconds per real second."),
     host: str = typer.Option("127.0.0.1", help="Address to listen on."),
+    first: int = typer.Option(
+        1, help="Number of the first network (sim-FIRST ...): several processes can serve one fleet."
+    ),
+    step: float = typer.Option(
+        STEP, help="Model time resolution in seconds (coarser costs less CPU for many networks)."
+    ),
+    quiet: bool = typer.Option(False, help="Do not print every endpoint (thousands of lines)."),
 ) -> None:
     """Run a local simulated op-conductor cluster in the foreground until SIGINT/SIGTERM."""
     asyncio.run(
@@ -99,5 +110,8 @@ def sim_command(
             block_time=block_time,
             speed=speed,
             host=host,
+            first=first,
+            step=step,
+            quiet=quiet,
         )
     )

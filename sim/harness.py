@@ -49,13 +49,23 @@ class Simulator:
     """Running simulated networks: the model, its endpoints, and fault injection."""
 
     def __init__(
-        self, clock: ManualClock, params: SimParams, host: str, *, realtime: bool, speed: float
+        self,
+        clock: ManualClock,
+        params: SimParams,
+        host: str,
+        *,
+        realtime: bool,
+        speed: float,
+        step: float = STEP,
     ) -> None:
         self.clock = clock
         self.params = params
         self.host = host
         self.realtime = realtime
         self.speed = speed
+        self.step = step
+        # Realtime model time starts now; building a thousand networks takes minutes (see run_realtime).
+        self._started = time.monotonic()
         self.networks: dict[str, SimNetwork] = {}
         self.endpoints: dict[tuple[str, str], NodeEndpoints] = {}
         self.control: HttpEndpoint | None = None
@@ -149,7 +159,10 @@ class Simulator:
 
     def write_config(self, directory: Path) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / "clusters.yml").write_text(yaml.safe_dump(self.clusters_yaml_dict(), sort_keys=False))
+        # libyaml's dumper when present: PyYAML's own takes seconds for hundreds of networks.
+        dumper = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+        clusters = yaml.dump(self.clusters_yaml_dict(), Dumper=dumper, sort_keys=False)
+        (directory / "clusters.yml").write_text(clusters)
         (directory / "config.toml").write_text(config_toml(self.topology()))
         if self.control is not None:
             (directory / "control_url").write_text(self.control_url + "\n")
@@ -171,7 +184,7 @@ class Simulator:
     def _step_to(self, seconds: float) -> None:
         remaining = seconds
         while remaining > EPSILON:
-            dt = min(STEP, remaining)
+            dt = min(self.step, remaining)
             self.clock.advance(dt)
             remaining -= dt
             for net in self.networks.values():
@@ -196,10 +209,19 @@ class Simulator:
         async with self._stepped:
             await self._stepped.wait_for(predicate)
 
+    def catch_up(self) -> None:
+        """Real-time mode: step the model through the time spent building the networks (minutes for
+        a thousand), before anyone polls; otherwise it runs that much behind the wall clock and every
+        head looks minutes old to a real-time bot."""
+        self._step_to((time.monotonic() - self._started) * self.speed)
+
     async def run_realtime(self) -> None:
         last = time.monotonic()
+        # A coarser model step only saves CPU if the loop wakes that rarely too (each wake-up steps
+        # every network at least once).
+        tick = max(_REALTIME_TICK, self.step / self.speed) if self.step > STEP else _REALTIME_TICK
         while True:
-            await asyncio.sleep(_REALTIME_TICK)
+            await asyncio.sleep(tick)
             now = time.monotonic()
             async with self._lock:
                 self._step_to((now - last) * self.speed)
@@ -315,6 +337,8 @@ async def simulate(
     nonvoters: int = 0,
     spare: int = 0,
     fresh: bool = False,
+    first: int = 1,
+    step: float = STEP,
     clock: ManualClock | None = None,
     realtime: bool = False,
     speed: float = 1.0,
@@ -322,23 +346,28 @@ async def simulate(
     host: str = "127.0.0.1",
     params: SimParams | None = None,
 ) -> AsyncIterator[Simulator]:
-    """Start `networks` networks `sim-1..` of `nodes` members (the last `nonvoters` of them nonvoters)
-    plus `spare` spares each; yield the running `Simulator`; close every port on exit."""
-    if nodes < 1 or networks < 1 or not 0 <= nonvoters < nodes or spare < 0:
-        raise ValueError("need networks >= 1, nodes >= 1, 0 <= nonvoters < nodes, spare >= 0")
+    """Start `networks` networks `sim-<first>..` of `nodes` members (the last `nonvoters` of them
+    nonvoters) plus `spare` spares each; yield the running `Simulator`; close every port on exit.
+    `first` lets several simulator processes serve disjoint slices of one fleet; `step` is the model's
+    time resolution (a benchmark of a thousand networks in real time may coarsen it to spare CPU)."""
+    if nodes < 1 or networks < 1 or first < 1 or not 0 <= nonvoters < nodes or spare < 0 or step <= 0:
+        raise ValueError(
+            "need networks >= 1, first >= 1, nodes >= 1, 0 <= nonvoters < nodes, spare >= 0, step > 0"
+        )
     if clock is None:
         clock = ManualClock(time.time()) if realtime else ManualClock()
     sim_params = params if params is not None else SimParams(block_time=block_time)
-    sim = Simulator(clock, sim_params, host, realtime=realtime, speed=speed)
+    sim = Simulator(clock, sim_params, host, realtime=realtime, speed=speed, step=step)
     from sim.control import CONTROL_METHODS
 
     runner: asyncio.Task[None] | None = None
     try:
-        for i in range(1, networks + 1):
+        for i in range(first, first + networks):
             await sim.build_network(f"sim-{i}", nodes=nodes, nonvoters=nonvoters, spare=spare, fresh=fresh)
         sim.control = HttpEndpoint("control", host, CONTROL_METHODS, sim)
         await sim.control.open()
         if realtime:
+            sim.catch_up()
             runner = asyncio.get_running_loop().create_task(sim.run_realtime())
         logger.info("sim started networks=%d nodes=%d control=%s", networks, nodes, sim.control_url)
         yield sim
