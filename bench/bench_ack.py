@@ -299,6 +299,8 @@ async def run_phases(
         (f"pause sim-1 seq-1, bursts of {width}", "pause sim-1 seq-1", mutating_count, width),
     ]
     for label, text, count, burst in phases:
+        if count == 0:
+            continue
         floor_p50 = bare["sequential" if burst == 1 else "burst"]
         sample = await bursts(sender, text, count, burst, channel, "U_REQ")
         report(label, sample, {"bare Bolt": floor_p50, "help": help_p50})

@@ -161,11 +161,8 @@ async def serve_bot(
         ctx.channels.bot_user_id = bot_user_id
         # The invite hint names the bot as this workspace knows it.
         ctx.channels.bot_name = bot_name or ctx.channels.bot_name
-        app = build_app(
-            ctx,
-            signing_secret=None if socket_mode or secret is None else secret.get_secret_value(),
-            verb_modules=verb_modules,
-        )
+        http_secret = None if socket_mode or secret is None else secret.get_secret_value()
+        app = build_app(ctx, signing_secret=http_secret, verb_modules=verb_modules)
         ready = asyncio.Event()
         supervisor = (
             SocketModeSupervisor(app, settings.slack_app_token.get_secret_value())
@@ -185,6 +182,7 @@ async def serve_bot(
             shutdown=shutdown,
             ready=ready,
             readiness=readiness,
+            signing_secret=http_secret,
         )
         # Bound and listening before uvicorn starts, so the port is known at once and early
         # connections wait in the backlog instead of being refused.

@@ -20,8 +20,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequenc
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler
+from slack_bolt.adapter.starlette.async_handler import AsyncSlackRequestHandler, to_async_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.signature import SignatureVerifier
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -61,8 +62,12 @@ def build_server(
     ready: asyncio.Event | None = None,
     drain_seconds: float = 10.0,
     readiness: Readiness | None = None,
+    signing_secret: str | None = None,
 ) -> Starlette:
-    """The ASGI app; `bolt_app` None (Socket Mode) leaves out /slack/events."""
+    """The ASGI app; `bolt_app` None (Socket Mode) leaves out /slack/events.
+
+    With `signing_secret`, a signed slash command is acknowledged before Bolt sees it (`_slack_events`).
+    """
     routes = [
         Route("/healthz", _healthz(ctx), methods=["GET"]),
         Route("/readyz", _readyz(ctx, readiness or Readiness()), methods=["GET"]),
@@ -70,7 +75,11 @@ def build_server(
     ]
     if bolt_app is not None:
         routes.append(
-            Route("/slack/events", _slack_events(AsyncSlackRequestHandler(bolt_app)), methods=["POST"])
+            Route(
+                "/slack/events",
+                _slack_events(ctx, AsyncSlackRequestHandler(bolt_app), signing_secret),
+                methods=["POST"],
+            )
         )
 
     @asynccontextmanager
@@ -93,14 +102,40 @@ def build_server(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
-def _slack_events(handler: AsyncSlackRequestHandler) -> Callable[[Request], Awaitable[Response]]:
+def _slack_events(
+    ctx: BotContext, handler: AsyncSlackRequestHandler, signing_secret: str | None
+) -> Callable[[Request], Awaitable[Response]]:
+    """Slack's requests to Bolt; a signed slash command is answered 200 at once and handed to Bolt after.
+
+    Every `/conductor` listener acks with an empty body and works after the ack (`commands.router`),
+    so answering for it loses nothing, and it takes Bolt's own cost (its middleware chain, about as
+    much CPU as the rest of the request) off the time Slack waits: in a burst of 20 commands that
+    cost, paid 20 times in a row, is what made the last ack late. Bolt still verifies the signature
+    itself; interactions (buttons) go through Bolt as before, since some answer in the response.
+    """
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+
+    async def after_ack(request: Request, body: bytes) -> None:
+        answer = await handler.app.async_dispatch(to_async_bolt_request(request, body))
+        if answer.status != 200:
+            logger.warning("slash command refused after its ack status=%s", answer.status)
+
     async def slack_events(request: Request) -> Response:
         started = time.perf_counter()
         try:
+            body = await request.body()
+            if (
+                verifier is not None
+                and request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded")
+                and b"&command=" in b"&" + body
+                and verifier.is_valid_request(body, dict(request.headers))
+            ):
+                ctx.spawn(after_ack(request, body), name="slash-command")
+                return Response(status_code=200)
             response: Response = await handler.handle(request)
             return response
         finally:
-            # Bolt answers as soon as the listener acks, so this is the ack latency Slack sees.
+            # The ack latency Slack sees (Bolt answers as soon as a listener acks).
             metrics.ACK_SECONDS.observe(time.perf_counter() - started)
 
     return slack_events

@@ -1,8 +1,10 @@
 """Bolt wiring: the `AsyncApp` with our Web API client, the `/conductor` router and the error handler.
 
 Served over HTTP by `bot.server` (signed requests on /slack/events) or over Socket Mode by `bot.main`.
-Not `process_before_response`: listeners ack first and Bolt answers Slack as soon as they do (§3.2 of
-the Slack reference), so slow RPCs never cause Slack retries.
+`process_before_response`: Bolt runs a listener inline and answers when it returns. Every listener
+acks and hands its work to a background task before returning (`commands.router`), so Slack gets its
+answer as soon as the ack (§3.2 of the Slack reference) without Bolt's 10 ms polling for it; slow RPCs
+never cause Slack retries. Slash commands are acked even before Bolt sees them (`bot.server`).
 """
 
 from __future__ import annotations
@@ -94,7 +96,7 @@ def build_app(
         client=ctx.slack,
         signing_secret=signing_secret or "",
         request_verification_enabled=signing_secret is not None,
-        process_before_response=False,
+        process_before_response=True,
         logger=bolt_logger,
     )
     app.error(handle_bolt_error)

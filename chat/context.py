@@ -106,11 +106,20 @@ class BotContext:
             logger.error("background task failed task=%s", task.get_name(), exc_info=exc)
 
     async def drain(self, within: float) -> None:
-        """Let running work finish (bounded), then cancel what is left; used at shutdown."""
-        pending = set(self.tasks)
-        if not pending:
-            return
-        _done, still = await asyncio.wait(pending, timeout=within)
+        """Let running work finish (bounded), then cancel what is left; used at shutdown.
+
+        Work spawned by work being drained (a command acked before Bolt saw it spawns its handler,
+        which spawns the command) is waited for too, within the same bound.
+        """
+        deadline = asyncio.get_running_loop().time() + within
+        still: set[asyncio.Task[None]] = set()
+        while pending := set(self.tasks) - still:
+            left = deadline - asyncio.get_running_loop().time()
+            if left <= 0:
+                still |= pending
+                break
+            _done, unfinished = await asyncio.wait(pending, timeout=left)
+            still |= unfinished
         for task in still:
             logger.warning("cancelling unfinished task at shutdown task=%s", task.get_name())
             task.cancel()
