@@ -33,7 +33,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -101,6 +101,12 @@ class Episodes:
 SKIP_EPISODE_QUIET_SECONDS = 60.0
 
 
+class _NetworkMetrics(NamedTuple):
+    tick_seconds: Any
+    lease_held: Any
+    outbox_depth: Any
+
+
 class BotScheduler:
     """Owns the APScheduler instance and the watcher of one bot process."""
 
@@ -114,6 +120,18 @@ class BotScheduler:
         self.failing = Episodes()
         self.last_tick: float | None = None  # monotonic time of the last completed tick (readiness)
         self.scheduler.add_listener(self._on_skip, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+        # Per-network metric children, looked up once: `labels()` costs more than the update itself.
+        self._metrics: dict[str, _NetworkMetrics] = {}
+
+    def _children(self, network: str) -> _NetworkMetrics:
+        children = self._metrics.get(network)
+        if children is None:
+            children = self._metrics[network] = _NetworkMetrics(
+                metrics.TICK_SECONDS.labels(network),
+                metrics.LEASE_HELD.labels(network),
+                metrics.OUTBOX_DEPTH.labels(network),
+            )
+        return children
 
     def start(self) -> None:
         """Schedule the jobs; call from inside the running event loop (APScheduler captures it)."""
@@ -226,7 +244,7 @@ class BotScheduler:
             logger.exception("watch tick failed network=%s", network)
             return
         finally:
-            metrics.TICK_SECONDS.labels(network).observe(time.monotonic() - started)
+            self._children(network).tick_seconds.observe(time.monotonic() - started)
         self.last_tick = time.monotonic()
         failed = self.failing.end(network)
         if failed:
@@ -234,15 +252,15 @@ class BotScheduler:
         self._record(report)
 
     def _record(self, report: TickReport) -> None:
-        network = report.network
-        metrics.LEASE_HELD.labels(network).set(1 if report.leader else 0)
+        children = self._children(report.network)
+        children.lease_held.set(1 if report.leader else 0)
         if report.leader:
-            metrics.OUTBOX_DEPTH.labels(network).set(report.outbox)
+            children.outbox_depth.set(report.outbox)
         # Not for a non-empty outbox alone: a Slack outage would log it every tick (the gauge shows it).
         if report.effects or report.delivered:
             logger.info(
                 "watch tick network=%s effects=%d delivered=%d outbox=%d seconds=%.3f",
-                network,
+                report.network,
                 report.effects,
                 report.delivered,
                 report.outbox,

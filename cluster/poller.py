@@ -111,7 +111,15 @@ async def poll_network(
 ) -> NetworkSnapshot:
     """One snapshot of `spec`; bounded by about one `timeout` however many nodes are down."""
     rpc = JsonRpcClient(http, timeout)
-    nodes = await asyncio.gather(*(poll_node(rpc, seq) for seq in spec.sequencers))
+    # Every endpoint of every node in one gather: one task per request, none per node.
+    answers = await asyncio.gather(
+        *(
+            _read_endpoint(rpc, url, endpoint, reads)
+            for seq in spec.sequencers
+            for url, endpoint, reads in _endpoints(seq)
+        )
+    )
+    nodes = [_node(seq, *answers[2 * i : 2 * i + 2]) for i, seq in enumerate(spec.sequencers)]
     snapshot = analyze(spec, nodes, clock.now())
     log.debug("polled network=%s leaders=%s", spec.name, ",".join(snapshot.leaders))
     return snapshot
@@ -138,11 +146,20 @@ async def poll_all(
 
 async def poll_node(rpc: JsonRpcClient, seq: SequencerSpec) -> NodeStatus:
     """What one sequencer's conductor and op-node say; failures recorded, never raised."""
-    (conductor, c_errors), (node, n_errors) = await asyncio.gather(
-        _read_endpoint(rpc, seq.conductor_rpc_url, "conductor", CONDUCTOR_READS),
-        _read_endpoint(rpc, seq.node_rpc_url, "node", NODE_READS),
-    )
-    return NodeStatus(id=seq.id, **conductor, **node, errors=(*c_errors, *n_errors))
+    conductor, node = await asyncio.gather(*(_read_endpoint(rpc, *e) for e in _endpoints(seq)))
+    return _node(seq, conductor, node)
+
+
+_Answer = tuple[dict[str, Any], list[ProbeError]]
+
+
+def _endpoints(seq: SequencerSpec) -> tuple[tuple[str, Endpoint, dict[str, tuple[str, _Parser]]], ...]:
+    return (seq.conductor_rpc_url, "conductor", CONDUCTOR_READS), (seq.node_rpc_url, "node", NODE_READS)
+
+
+def _node(seq: SequencerSpec, conductor: _Answer, node: _Answer) -> NodeStatus:
+    (c_fields, c_errors), (n_fields, n_errors) = conductor, node
+    return NodeStatus(id=seq.id, **c_fields, **n_fields, errors=(*c_errors, *n_errors))
 
 
 async def _read_endpoint(

@@ -22,6 +22,7 @@ a connection per endpoint and costs about a third of httpx's CPU per request (`b
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import json
 import logging
@@ -31,13 +32,14 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import httpx
 
-from cluster.metrics import RPC_CALLS, RPC_SECONDS
+from cluster.metrics import count_call, observe_seconds
 from cluster.redact import redact_text, redact_url
 from cluster.snapshot import ErrorKind
 
 if TYPE_CHECKING:
     # Imported where used: `conductor-bot status` never polls through aiohttp and should not load it.
     import aiohttp
+    import yarl
 
 log = logging.getLogger(__name__)
 
@@ -123,11 +125,11 @@ class JsonRpcClient:
         try:
             result = await self._call(url, method, params, deadline)
         except RpcError as err:
-            RPC_CALLS.labels(method, err.kind).inc()
+            count_call(method, err.kind)
             raise
         finally:
-            RPC_SECONDS.labels(method).observe(time.perf_counter() - started)
-        RPC_CALLS.labels(method, "ok").inc()
+            observe_seconds(method, time.perf_counter() - started)
+        count_call(method, "ok")
         return result
 
     async def _call(self, url: str, method: str, params: Sequence[Any], deadline: float | None) -> Any:
@@ -159,12 +161,12 @@ class JsonRpcClient:
             out = await self._batch(url, calls, deadline)
         except RpcError as err:
             for method, _ in calls:
-                RPC_CALLS.labels(method, err.kind).inc()
+                count_call(method, err.kind)
             raise
         finally:
-            RPC_SECONDS.labels("batch").observe(time.perf_counter() - started)
+            observe_seconds("batch", time.perf_counter() - started)
         for (method, _), item in zip(calls, out, strict=True):
-            RPC_CALLS.labels(method, item.kind if isinstance(item, RpcError) else "ok").inc()
+            count_call(method, item.kind if isinstance(item, RpcError) else "ok")
         return out
 
     async def _batch(self, url: str, calls: Sequence[Call], deadline: float | None) -> list[Any | RpcError]:
@@ -231,7 +233,9 @@ async def _post_aiohttp(
     try:
         async with (
             asyncio.timeout(deadline),
-            http.post(url, data=json.dumps(payload).encode(), headers=_JSON, allow_redirects=False) as r,
+            http.post(
+                _yarl(url), data=json.dumps(payload).encode(), headers=_JSON, allow_redirects=False
+            ) as r,
         ):
             content = await r.read()
             if log.isEnabledFor(logging.DEBUG):
@@ -246,6 +250,17 @@ async def _post_aiohttp(
     except aiohttp.ClientError as exc:
         # The server closed without answering, or a broken response: not JSON-RPC either.
         raise MalformedResponse(url, _describe(exc), method) from exc
+
+
+@functools.lru_cache(maxsize=16384)
+def _yarl(url: str) -> yarl.URL | str:
+    """The parsed URL, once per endpoint: aiohttp would parse the string again on every request."""
+    import yarl
+
+    try:
+        return yarl.URL(url)
+    except ValueError:
+        return url  # aiohttp raises its InvalidURL for it, as for any string it cannot parse
 
 
 def _describe(exc: Exception) -> str:
