@@ -26,8 +26,10 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter
 
 from alerts.model import AlertState
 from alerts.rules import WatchMemory
+from store import history
 from store.audit import AuditEntry, stage
 from store.gateway import IndexUpdate, Store, Versioned
+from store.history import HistoryPoint
 from store.outbox import MESSAGE_TTL_MS, MessageRef, Outbox
 
 logger = logging.getLogger(__name__)
@@ -126,10 +128,16 @@ class AlertStore:
             return 0, WatchMemory()
         return found.version, WatchMemory.model_validate_json(found.data)
 
-    async def save_memory(self, network: str, version: int, memory: WatchMemory) -> bool:
-        """CAS the memory: the fence of a whole tick (a second writer of the same tick loses here)."""
-        return await self.store.cas(
-            self.keys.memory(network), version, memory.model_dump_json(), MEMORY_TTL_SECONDS * 1000
+    async def save_memory(
+        self, network: str, version: int, memory: WatchMemory, point: HistoryPoint | None = None
+    ) -> bool:
+        """CAS the memory: the fence of a whole tick (a second writer of the same tick loses here).
+        With `point`, the tick's history point is appended in the same round trip if the CAS won."""
+        key, data, ttl_ms = self.keys.memory(network), memory.model_dump_json(), MEMORY_TTL_SECONDS * 1000
+        if point is None:
+            return await self.store.cas(key, version, data, ttl_ms)
+        return await self.store.cas_append(
+            key, version, data, ttl_ms, history.appending(self.store, network, point)
         )
 
     # --- network silence ---------------------------------------------------------------------

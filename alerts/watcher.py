@@ -20,7 +20,8 @@ Per tick (`Watcher.tick`):
    CAS. A conflict means someone else (a button click, another replica) moved that alert: re-read it
    and re-apply this tick's observation to the fresh state, so nothing is done twice or lost.
    Then append the tick's compact record to the network's history (`store.history`, for
-   `/conductor timeline`).
+   `/conductor timeline`); a tick with no condition and no stored alert has nothing to apply and
+   appends it in step 3's round trip instead (`Store.cas_append`, only if the CAS wins).
    An alert this tick posts is first checked against the operation the bot itself is running
    (`alerts.own_ops`; the window is read only on a tick that posts something): one the approved
    plan explains is attributed to its request and shown in the request's thread.
@@ -173,22 +174,31 @@ class Watcher:
             snapshot = await self.ctx.snapshots.snapshot(spec)
         now = self.ctx.clock.now()
         conditions, new_memory = evaluate(snapshot, spec, memory, now)
-        if not await self.alerts.save_memory(network, memory_version, new_memory):
+        # No condition and no stored alert (most ticks of a healthy fleet): nothing to apply, so the
+        # history point goes with the memory's CAS, in its round trip, and only if the CAS wins.
+        quiet = not conditions and not reads.members
+        point = history_point(snapshot, {}, {}) if quiet else None
+        if not await self.alerts.save_memory(network, memory_version, new_memory, point):
             logger.warning("watch tick lost to another replica network=%s owner=%s", network, self.owner_id)
             return TickReport(
                 network=network, leader=True, lost_race=True, seconds=time.perf_counter() - started
             )
         silence = AlertStore.parse_silence(reads.value, now)
         silenced_until = silence.until if silence is not None else None
-        stored = await self.alerts.load_members(network, reads.members)
         window = _Window(self, network)
         changes = [c for c in conditions if c.rule == LEADER_CHANGED]
         conditions = [c for c in conditions if c.rule != LEADER_CHANGED]
-        changed, effects, states = await self._apply(
-            network, conditions, stored, now, new_memory.held, silenced_until, window
-        )
-        fired = (LEADER_CHANGED,) if changes else ()
-        await history.append(self.ctx.store, network, history_point(snapshot, stored, states, fired))
+        effects: list[Effect]
+        states: dict[str, AlertState]
+        if quiet:
+            changed, effects, states = 0, [], {}
+        else:
+            stored = await self.alerts.load_members(network, reads.members)
+            changed, effects, states = await self._apply(
+                network, conditions, stored, now, new_memory.held, silenced_until, window
+            )
+            fired = (LEADER_CHANGED,) if changes else ()
+            await history.append(self.ctx.store, network, history_point(snapshot, stored, states, fired))
         effects = group_effects(network, effects, thread_of=partial(_thread_of, states))
         if silenced_until is None:
             effects += await self._lost_posts(network, states, effects, now)

@@ -97,6 +97,17 @@ class Guard(BaseModel):
     token: str
 
 
+class ListAppend(BaseModel):
+    """An entry pushed onto a capped list (the newest `keep` stay) whose TTL is renewed."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    entry: str
+    keep: int = Field(ge=1)
+    ttl_ms: int = Field(ge=1)
+
+
 def text(value: object) -> str:
     """A reply value as str; with decode_responses=True it already is, this only narrows types."""
     if isinstance(value, bytes):
@@ -286,6 +297,17 @@ class Store:
             log.warning("guarded write refused: lock lost key=%s record=%s", guard.key, key)
             raise LockLost(f"lock {guard.key} is no longer held by this writer")
         return result > 0
+
+    async def cas_append(
+        self, key: str, expected_version: int, data_json: str, ttl_ms: int | None, append: ListAppend
+    ) -> bool:
+        """`cas` without index, guard or audit, and `append` pushed only if the record was written."""
+        _check_ttl(ttl_ms)
+        if expected_version < 0:
+            raise StoreError("expected_version must be >= 0")
+        args: list[str | int | float] = [expected_version, data_json, ttl_ms or 0]
+        args += [append.entry, append.keep, append.ttl_ms]
+        return int(await self.run_script("cas_append", [key, append.key], args)) > 0
 
     async def claim_once(self, key: str, ttl_ms: int) -> bool:
         """Claim a slot or event exactly once across replicas (`SET NX PX`)."""

@@ -12,7 +12,7 @@ import logging
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
 
-from store.gateway import Store, text
+from store.gateway import ListAppend, Store, text
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,13 @@ async def append(store: Store, network: str, point: HistoryPoint, max_points: in
         pipe.ltrim(key, -max_points, -1)
         pipe.expire(key, TTL_SECONDS)
         await pipe.execute()
+
+
+def appending(store: Store, network: str, point: HistoryPoint, max_points: int = MAX_POINTS) -> ListAppend:
+    """`append` as a `ListAppend`, to go in the same round trip as another write (`Store.cas_append`)."""
+    return ListAppend(
+        key=store.keys.history(network), entry=point.dump(), keep=max_points, ttl_ms=TTL_SECONDS * 1000
+    )
 
 
 async def read(store: Store, network: str, since: float) -> list[HistoryPoint]:

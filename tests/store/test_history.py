@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from store import history
-from store.gateway import Store
+from store.gateway import Store, Versioned
 from store.history import HistoryPoint
 
 NET = "op-mainnet"
@@ -44,3 +44,19 @@ async def test_an_unreadable_point_does_not_hide_the_others(store: Store) -> Non
     await store.redis.rpush(store.keys.history(NET), "not json")
     await history.append(store, NET, point(2.0))
     assert [p.at for p in await history.read(store, NET, since=0.0)] == [1.0, 2.0]
+
+
+async def test_a_point_written_with_a_record_is_kept_only_when_the_record_is_written(store: Store) -> None:
+    record = store.keys.memory(NET)
+    for at in range(6):
+        assert await store.cas_append(
+            record, at, '{"n": 1}', 60_000, history.appending(store, NET, point(at), 4)
+        )
+    # A writer still at an old version loses the CAS, and its point is not appended either.
+    assert not await store.cas_append(
+        record, 2, '{"n": 2}', 60_000, history.appending(store, NET, point(99.0))
+    )
+    assert [p.at for p in await history.read(store, NET, since=0.0)] == [2.0, 3.0, 4.0, 5.0]
+    assert await store.get(record) == Versioned(version=6, data='{"n": 1}')
+    assert 0 < await store.redis.ttl(store.keys.history(NET)) <= history.TTL_SECONDS
+    assert 0 < await store.redis.pttl(record) <= 60_000
