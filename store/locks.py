@@ -18,7 +18,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
-from redis.asyncio.client import Pipeline
 from redis.exceptions import RedisError
 
 from store.gateway import Guard, Store, StoreError, Versioned, text
@@ -172,7 +171,8 @@ async def lease_and_read(
     store: Store, key: str, owner: str, ttl_ms: int, *, record: str, value: str, index: str, queue: str
 ) -> LeaseRead:
     """`acquire_or_renew_lease`, plus reads of a versioned `record`, a plain `value`, an `index`'s
-    members and a `queue`'s length, all in ONE round trip (a watcher tick's whole read).
+    members and a `queue`'s length, all in ONE command (a watcher tick's whole read); the keys must
+    share a hash tag (one Redis Cluster slot).
 
     The reads are not fenced by the lease (they run either way); the caller ignores them when
     `leased` is False, and fences its writes with CAS as usual.
@@ -180,22 +180,9 @@ async def lease_and_read(
     _check_ttl(ttl_ms)
     if not owner:
         raise StoreError("lease owner must not be empty")
-
-    in_pipeline = store.scripts_in_pipelines
-
-    def build(pipe: Pipeline) -> None:
-        if in_pipeline:
-            store.queue_script(pipe, "lease", [key], [owner, ttl_ms])
-        store.queue_get(pipe, record)
-        pipe.get(value)
-        pipe.zrange(index, 0, -1)
-        pipe.llen(queue)
-
-    if in_pipeline:
-        leased, found, raw, members, length = await store.execute(build)
-    else:  # Redis Cluster: the lease first, then the reads
-        leased = await store.run_script("lease", [key], [owner, ttl_ms])
-        found, raw, members, length = await store.execute(build)
+    leased, found, raw, members, length = await store.run_script(
+        "lease_read", [key, record, value, index, queue], [owner, ttl_ms]
+    )
     return LeaseRead(
         leased=bool(leased),
         record=Store.versioned(found),
