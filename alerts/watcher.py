@@ -8,7 +8,7 @@ Per tick (`Watcher.tick`):
    so the new owner takes it at once. With no live set yet (before the first heartbeat, or while
    Redis is failing) every network is tried and the lease alone decides.
 1. Take a polling slot (the process-wide semaphore, `settings.poll_concurrency`), THEN, in one
-   pipelined round trip, hold the network's lease (`lease` script) and read the tick's state (memory,
+   Lua command (`lease_and_read`), hold the network's lease and read the tick's state (memory,
    silence, alert index, outbox length), so the lease is renewed right before polling and a long wait
    for a slot cannot outlast it. A replica that does not get the lease does nothing, so each network
    is watched by one replica at a time.

@@ -1,8 +1,9 @@
 """Each network's recent past, one compact `HistoryPoint` per watcher tick, for `/conductor timeline`.
 
 A Redis list (`Keys.history`), oldest first: `append` pushes a point, trims the list to the newest
-`MAX_POINTS` and renews its TTL in one pipelined round trip, so the watcher's tick pays one call and
-the memory is bounded per network (about 100 bytes a point for 3 nodes: ~200 KB a network).
+`MAX_POINTS` and renews its TTL in one pipelined round trip (a quiet watcher tick does it in its
+memory write's round trip instead: `appending`, `Store.cas_append`), so the watcher's tick pays at
+most one call and the memory is bounded per network (about 100 bytes a point for 3 nodes: ~200 KB a network).
 Points are written by the replica holding the network's watch lease only, so they are in time order.
 """
 
