@@ -122,13 +122,16 @@ class Notifier:
                     members = await self.alerts.summary_members(network, message, state)
                     text = burst_summary_text(network, members)
                     blocks = burst_summary_blocks(network, members, now)
+                # Queued for the channel its message lives in (holds, pacing and order go by it): a
+                # caused episode and its summary were posted in the request's thread, every member of a
+                # summary with the same cause (`alerts.burst`).
                 return SlackWrite(
                     message=message,
                     op="update",
                     text=text,
                     blocks=blocks,
                     label="alert_update",
-                    channel=channel,
+                    channel=state.cause.channel if state.cause is not None else channel,
                     queued_at=now,
                 )
             case ThreadReply():
@@ -152,6 +155,8 @@ class Notifier:
                 queued_at=now,
             )
         message = await self.alerts.message_key(network, state.fingerprint, episode)
+        # An older episode may have been caused (posted in a request's thread): reply where it landed.
+        landed = await self.outbox.message(network, message)
         text = reply.text
         if message != own_message_key(state.fingerprint, episode):
             # Several alerts share the summary's thread: say which one this is about.
@@ -161,7 +166,7 @@ class Notifier:
             op="reply",
             text=text,
             label=reply.kind,
-            channel=channel,
+            channel=landed.channel if landed is not None else channel,
             queued_at=now,
         )
 

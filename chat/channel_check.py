@@ -148,10 +148,20 @@ async def _flush(ctx: BotContext, network: str) -> None:
 
 
 async def watch(ctx: BotContext, interval: float = RECHECK_SECONDS) -> None:
-    """The start-up check, then a re-check of the failing channels every `interval` (until cancelled)."""
-    await check_all(ctx)
+    """The start-up check, then a re-check of the failing channels every `interval` (until cancelled).
+
+    A round that fails (Redis away while releasing, an unexpected Slack answer) is logged and the
+    next one runs: a dead checker would leave a channel failing in /readyz until the next invite.
+    """
+    try:
+        await check_all(ctx)
+    except Exception as e:
+        logger.warning("channel check failed error=%s; retrying in %.0fs", type(e).__name__, interval)
     while True:
         await asyncio.sleep(interval)
-        for channel in list(ctx.channels.unpostable):
-            if await probe(ctx, channel) is None:
-                await joined(ctx, channel)
+        try:
+            for channel in list(ctx.channels.unpostable):
+                if await probe(ctx, channel) is None:
+                    await joined(ctx, channel)
+        except Exception as e:
+            logger.warning("channel re-check failed error=%s; retrying in %.0fs", type(e).__name__, interval)

@@ -222,7 +222,12 @@ class Deliverer:
                 done.stop = True
                 return
             if outcome is Outcome.WAIT:
-                done.left += 1
+                # The write that probes a held channel ages out like those waiting behind it.
+                if refusals.expired(self.ctx, network, write, done.waiting.get(write.channel, "")):
+                    await self.outbox.done(network, group, lock.key, lock.token)
+                    done.dropped += len(group)
+                else:
+                    done.left += 1
                 continue
             await self.outbox.done(network, group, lock.key, lock.token, landed)
             taken.update(p.write.id for p in group if p.write is not None)

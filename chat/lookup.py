@@ -62,13 +62,15 @@ async def find_sent(
 async def _history(
     slack: AsyncWebClient, write: SlackWrite, first_try: float, thread_ts: str | None
 ) -> list[dict[str, Any]]:
+    oldest = f"{max(first_try - LOOKUP_MARGIN_SECONDS, 0):.6f}"
     if thread_ts is None:
-        oldest = f"{max(first_try - LOOKUP_MARGIN_SECONDS, 0):.6f}"
         response = await slack.conversations_history(
             channel=write.channel, oldest=oldest, limit=LOOKUP_LIMIT, include_all_metadata=True
         )
     else:
+        # `oldest` too: a request's thread can be long (step reports, caused alerts), and only the
+        # replies since the first try can be this write.
         response = await slack.conversations_replies(
-            channel=write.channel, ts=thread_ts, limit=LOOKUP_LIMIT, include_all_metadata=True
+            channel=write.channel, ts=thread_ts, oldest=oldest, limit=LOOKUP_LIMIT, include_all_metadata=True
         )
     return list(response.get("messages") or [])

@@ -96,7 +96,10 @@ class FakeChannels:
             return {"ok": False, "error": "thread_not_found"}
         meta = _flag(p.get("include_all_metadata"))
         limit = int(p.get("limit") or 100)
-        return {"ok": True, "messages": [m.listing(meta) for m in [parent, *parent.replies][:limit]]}
+        oldest = float(p.get("oldest") or 0)
+        # Slack lists the parent first, then the replies after `oldest`.
+        replies = [m for m in parent.replies if float(m.ts) > oldest]
+        return {"ok": True, "messages": [m.listing(meta) for m in [parent, *replies][:limit]]}
 
     def post(self, p: Call) -> Call:
         channel = str(p.get("channel", ""))
