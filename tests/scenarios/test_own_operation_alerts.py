@@ -7,9 +7,11 @@ shared ManualClock, everything the channel would show read back from the fake Sl
 from __future__ import annotations
 
 from alerts.ids import AlertBlock
-from sim.slack_api import FakeMessage
+from sim.slack_api import BOT_USER_ID, FakeMessage
+from store.outbox import Outbox
 from tests.alerts.test_watcher_helpers import NET, posts, run, started_watcher
 from tests.fixtures.blocks_valid import assert_valid_message
+from tests.fixtures.redis import eventually
 from tests.fixtures.slack import BotHandle, StartBot
 from tests.scenarios.approval_support import (
     OVERRIDES,
@@ -128,3 +130,36 @@ async def test_an_approved_transfer_leader_reports_the_change_in_the_request_thr
         assert event.text == f":arrows_counterclockwise: [{NET}] Leader changed: {before} → {target}"
         assert f"caused by request `{request_id}`" in cause_line(event)
         assert_valid_message(event.text, event.blocks)
+
+
+async def test_a_caused_alert_held_with_its_request_channel_goes_out_with_its_latest_state(
+    running_bot: StartBot,
+) -> None:
+    # Alerts page in their own channel; the request (and what it causes) lives in the command channel.
+    overrides = {**OVERRIDES, "alert_channel": "C0PAGES"}
+    async with running_bot(network_overrides=overrides) as bot:
+        use_sim_settle(bot)
+        watcher = await started_watcher(bot, 10)
+        request, request_id = await approved(bot, f"pause {NET} seq-1")
+        # The bot is removed from the command channel: the caused alert waits there, and so must its
+        # update once it resolves (queued for that channel, not for the alert channel).
+        bot.fake.set_member(bot.channel(), False)
+        await run(bot, [watcher], 24)
+        await bot.sim.kill(NET, "seq-1")
+        await bot.sim.revive(NET, "seq-1")
+        await run(bot, [watcher], 40)
+        assert not [r for r in request.replies if "Conductor paused" in r.text]
+        bot.fake.set_member(bot.channel(), True)
+        sent = await bot.driver.event(
+            {"type": "member_joined_channel", "user": BOT_USER_ID, "channel": bot.channel()}
+        )
+        assert sent.status == 200
+
+        async def delivered() -> bool:
+            return await Outbox(bot.ctx.store).length(NET) == 0
+
+        await eventually(delivered, within=10.0)
+        [paused] = [r for r in request.replies if f"[{NET}] Conductor paused" in r.text]
+        assert "(resolved)" in paused.text, paused.text
+        assert f"caused by request `{request_id}`" in cause_line(paused)
+        assert bot.fake.messages("C0PAGES") == []
