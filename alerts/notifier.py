@@ -193,6 +193,16 @@ class Notifier:
             queued_at=now,
         )
 
+    async def posted_or_queued(self, network: str, message: str) -> bool:
+        """Whether `message` is in Slack or its post waits in the outbox (`outbox_done` does both
+        in one script, so an entry is always one or the other)."""
+        if await self.outbox.message(network, message) is not None:
+            return True
+        return any(
+            p.write is not None and p.write.op == "post" and p.write.message == message
+            for p in await self.outbox.pending(network)
+        )
+
     async def unposted(self, network: str, candidates: Sequence[AlertState]) -> list[AlertState]:
         """Of `candidates` (episodes whose post was requested), those with neither a message in Slack
         nor a post waiting in the outbox: their post was lost before it was queued."""

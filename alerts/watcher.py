@@ -339,6 +339,10 @@ class Watcher:
                 logger.error("leader change chain kept conflicting network=%s", network)
                 continue
             chain, new = recorded
+            if not new and not await self.notifier.posted_or_queued(network, chain.message):
+                # The chain's first post was lost between its record and the outbox (a crash there):
+                # post the whole chain now instead of editing a message that does not exist.
+                new = True
             writes.append(leader_events.write_for(chain, new, channel or "", now, flap_window))
         return writes
 

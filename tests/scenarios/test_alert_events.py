@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from alerts import leader_events as chains
 from alerts.ids import AlertAction
 from alerts.watcher import Watcher
 from commands.ids import RequestsAction
@@ -77,6 +78,25 @@ async def test_a_flapping_leader_edits_one_message_listing_the_whole_chain_acros
         await run(bot, [second], 12)
         assert len(leader_events(bot)) == 2
         assert leader_events(bot)[0].text == event.text
+
+
+async def test_a_leader_change_whose_post_was_lost_is_posted_with_the_next_change(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        watcher = await started_watcher(bot, 10)
+        now_leading = leader(bot)
+        other = next(s for s in ("seq-0", "seq-1", "seq-2") if s != now_leading)
+        # A replica recorded a change and died before queueing its post: the chain has no message.
+        lost = chains.LeaderChange(at=bot.ctx.clock.now() - 30, before=other, after=now_leading)
+        assert await chains.record(bot.ctx.store, NET, lost, chains.DEFAULT_FLAP_WINDOW, None) is not None
+        await bot.sim.kill(NET, now_leading)
+        await run(bot, [watcher], 12)
+        # The next change posts the whole chain instead of editing a message that was never posted.
+        [event] = leader_events(bot)
+        assert event.text == (
+            f":arrows_counterclockwise: [{NET}] Leader changed: {other} → {now_leading} → {leader(bot)}"
+        )
 
 
 async def test_the_timeline_button_posts_the_picture_into_the_alert_thread_once(
