@@ -27,8 +27,11 @@ DEFAULT_RETRY_AFTER = 5.0
 HOLD_PROBE_SECONDS = 60.0
 # A write waiting that long for its channel is given up: the outbox must not grow for ever.
 HOLD_MAX_AGE_SECONDS = 24 * 3600.0
-# Attempts of an update Slack answers `message_not_found` before it is reported as lost.
+# Attempts of an update Slack answers `message_not_found` before it is reported as lost, and the
+# least time since it was queued: flushes can run back to back, and the point of retrying is to give
+# Slack time to make a new message readable.
 NOT_FOUND_TRIES = 3
+NOT_FOUND_MIN_SECONDS = 10.0
 PACED = "paced"
 
 
@@ -56,7 +59,8 @@ async def refused(ctx: BotContext, outbox: Outbox, network: str, write: SlackWri
         return Outcome.WAIT
     if error == "message_not_found" and write.op == "update":
         tries = await outbox.failed(network, write.id)
-        if tries < NOT_FOUND_TRIES:
+        young = bool(write.queued_at) and ctx.clock.now() - write.queued_at < NOT_FOUND_MIN_SECONDS
+        if tries < NOT_FOUND_TRIES or young:
             logger.warning(
                 "slack could not find a message to update network=%s message=%s error=%s try=%d; "
                 "retrying on the next flush",

@@ -13,7 +13,7 @@ import pytest
 
 from chat import channel_check
 from chat.delivery import Deliverer
-from chat.refusals import NOT_FOUND_TRIES
+from chat.refusals import NOT_FOUND_MIN_SECONDS, NOT_FOUND_TRIES
 from commands import approval_store
 from sim.config_files import channel_for
 from sim.slack_api import BOT_USER_ID, FakeSlackApi
@@ -187,6 +187,20 @@ async def test_an_update_slack_cannot_find_is_retried_then_reported_with_its_con
         assert notice.blocks is None  # no live buttons in the copy
         errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
         assert any("message could not be updated" in e and "error=message_not_found" in e for e in errors)
+        # Flushes back to back are not time for Slack to catch up: a fresh edit waits its 10 s too.
+        fresh = SlackWrite(
+            message="request:r3",
+            op="update",
+            channel=channel,
+            ts="1.000002",
+            text="Succeeded",
+            queued_at=bot.ctx.clock.now(),
+        )
+        await deliverer.submit(NET, [fresh])
+        for _ in range(NOT_FOUND_TRIES + 1):
+            assert (await deliverer.flush(NET)).remaining == 1
+        await bot.sim.advance(NOT_FOUND_MIN_SECONDS + 1)
+        assert (await deliverer.flush(NET)).dropped == 1
 
 
 async def test_a_burst_to_one_channel_is_paced_and_another_channel_is_not_held_up(
