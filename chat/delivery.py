@@ -26,8 +26,9 @@ Used by the alert notifier and by approval messages alike; any replica may call 
   `refusals.HOLD_PROBE_SECONDS`; an invite (`chat.channel_check.joined`) releases them at once, in order.
   A write still waiting after `refusals.HOLD_MAX_AGE_SECONDS` is given up (logged, counted).
 - `message_not_found` on an update (an edit can reach Slack before its message is readable) is
-  retried on later flushes (`NOT_FOUND_TRIES` tries, `NOT_FOUND_MIN_SECONDS` after it was queued), then reported: logged, counted
-  (`slack_writes_lost_total`), and the message's latest text posted anew with a warning. Other
+  retried on later flushes (`NOT_FOUND_TRIES` tries and `NOT_FOUND_MIN_SECONDS` since it was
+  queued), then reported: logged, counted (`slack_writes_lost_total`), and the message's latest
+  text posted anew with a warning. Other
   refusals (`invalid_blocks`, ...) drop the entry with an error log naming Slack's code.
 - **Pacing** (`slack_channel_rate` posts a second per channel, 0: off): each post or reply takes
   the channel's next slot (`Outbox.pace`, shared by every replica); a channel whose slot is not
