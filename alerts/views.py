@@ -18,8 +18,6 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from alerts.alert_store import AlertStore
 from alerts.blocks import AlertButtonValue, Block
 from alerts.ids import AlertAction, AlertBlock
@@ -28,7 +26,7 @@ from alerts.texts import SEVERITY_EMOJI, silence_text
 from chat import authz
 from chat.errors import BotError, StaleAction, WrongChannel
 from chat.text import SECTION_LIMIT, clip, duration, escape
-from commands.router import Respond, add_button, button_value
+from commands.router import Respond, ShareValue, add_button, button_value
 from commands.status import find_network
 from commands.timeline import DEFAULT_WINDOW, load_timeline, post_timeline
 
@@ -45,15 +43,6 @@ NOTHING_FIRING = "No firing, pending or silenced alerts."
 # The alert actions this module handles (`alerts.buttons` handles the rest).
 VIEW_ACTIONS = frozenset({AlertAction.TIMELINE, AlertAction.SHARE_LIST})
 STALE_TEXT = "This button does not belong to a message this bot knows; use `/conductor alerts`."
-
-
-class ShareValue(BaseModel):
-    """What the Share button of the alerts list carries: the network asked for, or none (all of the
-    channel's networks)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    network: str | None = None
 
 
 # --- the list -----------------------------------------------------------------------------------

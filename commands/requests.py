@@ -17,7 +17,6 @@ from collections.abc import Mapping, Sequence
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
 from redis.exceptions import RedisError
 from slack_sdk.errors import SlackApiError
 
@@ -27,7 +26,7 @@ from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape
 from commands.approval import ApprovalRequest
 from commands.approval_store import open_requests
 from commands.ids import RequestsAction
-from commands.router import Respond, add_button, button_value
+from commands.router import Respond, ShareValue, add_button, button_value
 from commands.status import find_network
 
 if TYPE_CHECKING:
@@ -86,14 +85,6 @@ def requests_text(requests: Sequence[ApprovalRequest], network: str | None) -> s
     if not requests:
         return f"No open approval requests{where}."
     return f"{len(requests)} open approval request{'s' if len(requests) != 1 else ''}{where}"
-
-
-class ShareValue(BaseModel):
-    """What the Share button carries: the network listed, or none (every network of the channel)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    network: str | None = None
 
 
 def requests_blocks(
