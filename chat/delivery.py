@@ -28,8 +28,8 @@ Used by the alert notifier and by approval messages alike; any replica may call 
 - `message_not_found` on an update (an edit can reach Slack before its message is readable) is
   retried on later flushes (`NOT_FOUND_TRIES` tries and `NOT_FOUND_MIN_SECONDS` since it was
   queued), then reported: logged, counted (`slack_writes_lost_total`), and the message's latest
-  text posted anew with a warning. Other
-  refusals (`invalid_blocks`, ...) drop the entry with an error log naming Slack's code.
+  text posted anew with a warning. Other refusals (`invalid_blocks`, ...) drop the entry with an
+  error log naming Slack's code.
 - **Pacing** (`slack_channel_rate` posts a second per channel, 0: off): each post or reply takes
   the channel's next slot (`Outbox.pace`, shared by every replica); a channel whose slot is not
   free waits for a flush scheduled when it is, other channels are not held up. Replies queued for
@@ -203,11 +203,7 @@ class Deliverer:
             if write.id in taken:
                 continue
             if await self._waits(network, write, done):
-                if refusals.expired(self.ctx, network, write, done.waiting[write.channel]):
-                    await self.outbox.done(network, entry, lock.key, lock.token)
-                    done.dropped += 1
-                else:
-                    done.left += 1
+                await self._keep_waiting(network, [entry], held, done)
                 continue
             if write.op == "update" and _superseded(write, batch[i + 1 :]):
                 await self.outbox.done(network, entry, lock.key, lock.token)
@@ -224,11 +220,7 @@ class Deliverer:
                 return
             if outcome is Outcome.WAIT:
                 # The write that probes a held channel ages out like those waiting behind it.
-                if refusals.expired(self.ctx, network, write, done.waiting.get(write.channel, "")):
-                    await self.outbox.done(network, group, lock.key, lock.token)
-                    done.dropped += len(group)
-                else:
-                    done.left += 1
+                await self._keep_waiting(network, group, held, done)
                 continue
             await self.outbox.done(network, group, lock.key, lock.token, landed)
             taken.update(p.write.id for p in group if p.write is not None)
@@ -238,6 +230,18 @@ class Deliverer:
                 done.dropped += 1
                 if write.op == "post":
                     logger.error("message dropped network=%s message=%s", network, write.message)
+
+    async def _keep_waiting(
+        self, network: str, group: list[Pending], held: locks.HeldLock, done: _Round
+    ) -> None:
+        """Leave a waiting write in the outbox, unless it has waited too long for its channel."""
+        write = group[0].write
+        assert write is not None
+        if refusals.expired(self.ctx, network, write, done.waiting.get(write.channel, "")):
+            await self.outbox.done(network, group, held.lock.key, held.lock.token)
+            done.dropped += len(group)
+        else:
+            done.left += 1
 
     async def _waits(self, network: str, write: SlackWrite, done: _Round) -> bool:
         """Whether the write must wait: its channel is held, or an earlier write to it waits."""
