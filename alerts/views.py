@@ -26,7 +26,8 @@ from alerts.texts import SEVERITY_EMOJI, silence_text
 from chat import authz
 from chat.errors import BotError, StaleAction, WrongChannel
 from chat.text import SECTION_LIMIT, clip, duration, escape
-from commands.router import Respond, ShareValue, add_button, button_value
+from commands.router import Respond, add_button, button_value
+from commands.share import ShareValue, share_block
 from commands.status import find_network
 from commands.timeline import DEFAULT_WINDOW, load_timeline, post_timeline
 
@@ -91,25 +92,8 @@ def alerts_list_blocks(lines: list[str], network: str | None, shared_by: str | N
         if len(blocks) >= 45:
             break
     blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": clip(chunk, SECTION_LIMIT)}})
-    if shared_by is not None:
-        blocks.append(
-            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"shared by <@{shared_by}>"}]}
-        )
-        return blocks
-    value = ShareValue(network=network).model_dump_json()
     blocks.append(
-        {
-            "type": "actions",
-            "block_id": AlertBlock.LIST_ACTIONS.value,
-            "elements": [
-                {
-                    "type": "button",
-                    "text": {"type": "plain_text", "text": "Share in channel"},
-                    "action_id": AlertAction.SHARE_LIST.value,
-                    "value": value,
-                }
-            ],
-        }
+        share_block(AlertAction.SHARE_LIST.value, network, shared_by, AlertBlock.LIST_ACTIONS.value)
     )
     return blocks
 

@@ -26,7 +26,8 @@ from chat.text import HEADER_LIMIT, SECTION_LIMIT, clip, duration, escape
 from commands.approval import ApprovalRequest
 from commands.approval_store import open_requests
 from commands.ids import RequestsAction
-from commands.router import Respond, ShareValue, add_button, button_value
+from commands.router import Respond, add_button, button_value
+from commands.share import ShareValue, share_block
 from commands.status import find_network
 
 if TYPE_CHECKING:
@@ -106,7 +107,7 @@ def requests_blocks(
         scope = f"on *{network}*" if network else "on the networks of this channel"
         text = f"No open approval requests {scope}."
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": text}})
-        return [*blocks, _share(network, shared_by)]
+        return [*blocks, share_block(RequestsAction.SHARE.value, network, shared_by)]
     ordered = _ordered(requests)
     for request in ordered[:MAX_LISTED]:
         blocks.append(
@@ -124,24 +125,8 @@ def requests_blocks(
         footer += f" · shared by <@{shared_by}>"
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": footer}]})
     if shared_by is None:
-        blocks.append(_share(network, None))
+        blocks.append(share_block(RequestsAction.SHARE.value, network, None))
     return blocks
-
-
-def _share(network: str | None, shared_by: str | None) -> Block:
-    if shared_by is not None:
-        return {"type": "context", "elements": [{"type": "mrkdwn", "text": f"shared by <@{shared_by}>"}]}
-    return {
-        "type": "actions",
-        "elements": [
-            {
-                "type": "button",
-                "text": {"type": "plain_text", "text": "Share in channel"},
-                "action_id": RequestsAction.SHARE.value,
-                "value": ShareValue(network=network).model_dump_json(),
-            }
-        ],
-    }
 
 
 async def handle(ctx: BotContext, cmd: CommandInvocation, reply: Reply) -> None:

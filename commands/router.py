@@ -224,15 +224,6 @@ ButtonWork = Callable[[dict[str, Any], Respond], Coroutine[Any, Any, None]]
 ButtonValue = TypeVar("ButtonValue", bound=BaseModel)
 
 
-class ShareValue(BaseModel):
-    """What a list's "Share in channel" button carries (`/conductor alerts`, `/conductor requests`):
-    the network listed, or none (every network of the channel)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    network: str | None = None
-
-
 def button_value(model: type[ButtonValue], body: dict[str, Any], stale_text: str) -> ButtonValue:
     """The clicked button's value as `model`, or `StaleAction` for anything our builders did not produce
     (an old message, a foreign app's button, a hand-crafted payload)."""
