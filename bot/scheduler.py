@@ -42,7 +42,7 @@ from redis.exceptions import RedisError
 from alerts.watcher import TickReport, Watcher
 from chat import metrics
 from chat.context import BotContext
-from commands.expiry import sweep_expired, sweep_orphaned
+from commands.expiry import open_networks, sweep_expired, sweep_orphaned
 from commands.procedures.lifecycle import resume_unfinished
 from store.rendezvous import phase
 
@@ -284,10 +284,11 @@ class BotScheduler:
             logger.exception("approval request sweep failed")
 
     async def _sweep(self) -> None:
-        await sweep_expired(self.ctx)
-        await sweep_orphaned(self.ctx)
+        networks = await open_networks(self.ctx)
+        await sweep_expired(self.ctx, networks)
+        await sweep_orphaned(self.ctx, networks)
         # A procedure whose replica died (its network lock expired) continues here, from its record.
-        await resume_unfinished(self.ctx)
+        await resume_unfinished(self.ctx, networks)
 
 
 _RUNNING: dict[int, BotScheduler] = {}

@@ -355,6 +355,16 @@ class Store:
         """Every member of a sorted-set index, lowest score first."""
         return [text(m) for m in await self.redis.zrange(index_key, 0, -1)]
 
+    async def nonempty(self, keys: Sequence[str]) -> list[bool]:
+        """Which of `keys` exist, in `keys` order, in one round trip (an index exists while it has
+        members)."""
+        if not keys:
+            return []
+        pipe = self.pipeline()
+        for key in keys:
+            pipe.exists(key)
+        return [bool(n) for n in await pipe.execute()]
+
     async def due(self, index_key: str, now: float, limit: int | None = None) -> list[str]:
         """Members whose score (a due time in unix seconds) is at or before `now`."""
         if limit is None:

@@ -9,6 +9,7 @@ record lost its replica before the record existed; both are driven again from Re
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from commands import approval_store
@@ -53,11 +54,12 @@ async def start(ctx: BotContext, network: str, request_id: str) -> None:
     await drive(ctx, network, request.id)
 
 
-async def resume_unfinished(ctx: BotContext) -> int:
-    """Drive every running procedure whose runner is gone (its lock free), and start an approved one
-    whose replica died before its run existed; returns how many were started."""
+async def resume_unfinished(ctx: BotContext, networks: Iterable[str] | None = None) -> int:
+    """Drive every running procedure of `networks` (default: all) whose runner is gone (its lock
+    free), and start an approved one whose replica died before its run existed; returns how many
+    were started."""
     started = 0
-    for network in ctx.topology.networks:
+    for network in ctx.topology.networks if networks is None else networks:
         if await locks.holder_token(ctx.store, ctx.store.keys.lock(network)) is not None:
             continue
         runs = {run.id: run for run in await records.unfinished(ctx.store, network)}

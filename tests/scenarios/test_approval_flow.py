@@ -6,7 +6,7 @@ import asyncio
 import json
 
 from commands import approval_store
-from commands.expiry import sweep_expired
+from commands.expiry import open_networks, sweep_expired
 from commands.ids import ApprovalAction, ApprovalBlock
 from store.audit import AuditKind
 from tests.fixtures.blocks_valid import assert_valid_message
@@ -123,10 +123,14 @@ async def test_a_second_request_while_one_is_open_is_refused(running_bot: StartB
 
 async def test_expired_request_loses_its_buttons_and_cannot_be_approved(running_bot: StartBot) -> None:
     async with running_bot(network_overrides={**OVERRIDES, "request_ttl_seconds": 60}) as bot:
+        assert await open_networks(bot.ctx) == []
         message = await open_request(bot, f"pause {NETWORK} seq-2")
+        # The scheduler's sweep looks only at networks with something open, found in one round trip.
+        assert await open_networks(bot.ctx) == [NETWORK]
         assert await sweep_expired(bot.ctx) == 0
         await bot.sim.advance(61)
-        assert await sweep_expired(bot.ctx) == 1
+        assert await sweep_expired(bot.ctx, await open_networks(bot.ctx)) == 1
+        assert await open_networks(bot.ctx) == []
         assert await sweep_expired(bot.ctx) == 0, "a second sweep finds nothing left to expire"
         await wait_message_state(bot, message, "Expired")
         request = await stored(bot, request_id_of(message))
