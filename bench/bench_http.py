@@ -9,10 +9,13 @@ the answers. Figures are this process's CPU per HTTP request and wall per round,
 - httpx-shared-keepalive: one shared httpx client keeping a connection per endpoint (httpcore scans its
   whole pool per request, so this gets slower with endpoints);
 - httpx-per-network: one keep-alive httpx client per network (small pools to scan);
-- aiohttp: one keep-alive `aiohttp.ClientSession` (`cluster.http_pool.HttpPool`, per-host pools found by
-  a dict lookup): what the watcher polls with.
+- aiohttp: one keep-alive `aiohttp.ClientSession` (per-host pools found by a dict lookup): what the
+  watcher polled with before `cluster.keepalive`;
+- keepalive: `cluster.http_pool.HttpPool`, a connection kept per endpoint on a bare
+  `asyncio.Protocol`: once with one `batch` call (a task) per request like the others, once with a
+  network's requests in one `JsonRpcClient.batches` call as the poller sends them (no task each).
 
-Every variant goes through `cluster.rpc.JsonRpcClient.batch`, so the figures include the typed error
+Every variant goes through `cluster.rpc.JsonRpcClient`, so the figures include the typed error
 mapping and the whole-call deadline, as in the bot.
 """
 
@@ -25,6 +28,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import httpx
 
 from bench.simproc import machine_load, sim_process
@@ -35,14 +39,27 @@ from cluster.topology import Topology
 
 # Generous: the simulator shares the machine; a timeout would measure the error path instead.
 TIMEOUT = 30.0
-Post = Callable[[str, str, list[Call]], Awaitable[Any]]
+# (network, [(endpoint url, its batch)]) -> per request its answer (a list) or its error
+Post = Callable[[str, list[tuple[str, list[Call]]]], Awaitable[list[Any]]]
 CONDUCTOR: list[Call] = [(m, ()) for m in CONDUCTOR_READS]
 NODE: list[Call] = [(m, ()) for m in NODE_READS]
 
 
-def _shared(rpc: JsonRpcClient) -> Post:
-    def post(_network: str, url: str, calls: list[Call]) -> Awaitable[Any]:
-        return rpc.batch(url, calls)
+def _each(rpc: Callable[[str], JsonRpcClient]) -> Post:
+    """One `batch` call (and task) per request, through the network's client."""
+
+    async def post(network: str, requests: list[tuple[str, list[Call]]]) -> list[Any]:
+        client = rpc(network)
+        return list(await asyncio.gather(*(client.batch(u, c) for u, c in requests), return_exceptions=True))
+
+    return post
+
+
+def _all(rpc: JsonRpcClient) -> Post:
+    """The network's requests in one `batches` call, as the poller sends them."""
+
+    async def post(_network: str, requests: list[tuple[str, list[Call]]]) -> list[Any]:
+        return await rpc.batches(requests)
 
     return post
 
@@ -55,10 +72,10 @@ async def _round(topology: Topology, post: Post, concurrency: int) -> int:
     async def network(name: str) -> None:
         nonlocal errors
         async with gate:
-            calls = []
+            requests = []
             for s in topology.networks[name].sequencers:
-                calls += [post(name, s.conductor_rpc_url, conductor), post(name, s.node_rpc_url, node)]
-            for answer in await asyncio.gather(*calls, return_exceptions=True):
+                requests += [(s.conductor_rpc_url, conductor), (s.node_rpc_url, node)]
+            for answer in await post(name, requests):
                 if not isinstance(answer, list) or any(isinstance(a, RpcError) for a in answer):
                     errors += 1
 
@@ -94,16 +111,12 @@ async def main(networks: int, nodes: int, rounds: int, concurrency: int) -> None
         )
         async with httpx.AsyncClient(limits=old_limits) as shared:
             rpc = JsonRpcClient(shared, TIMEOUT)
-            await _measure(
-                "baseline (no keep-alive)", topo, lambda _n, u, c: rpc.batch(u, c), rounds, concurrency
-            )
+            await _measure("baseline (no keep-alive)", topo, _each(lambda _n: rpc), rounds, concurrency)
         if endpoints <= 2000:  # past a few thousand connections the pool scan makes this take minutes
             limits = httpx.Limits(max_connections=endpoints, max_keepalive_connections=endpoints)
             async with httpx.AsyncClient(limits=limits) as shared:
                 rpc = JsonRpcClient(shared, TIMEOUT)
-                await _measure(
-                    "httpx-shared-keepalive", topo, lambda _n, u, c: rpc.batch(u, c), rounds, concurrency
-                )
+                await _measure("httpx-shared-keepalive", topo, _each(lambda _n: rpc), rounds, concurrency)
         async with contextlib.AsyncExitStack() as stack:
             per_network: dict[str, JsonRpcClient] = {}
             for name, spec in topo.networks.items():
@@ -111,12 +124,14 @@ async def main(networks: int, nodes: int, rounds: int, concurrency: int) -> None
                 limits = httpx.Limits(max_connections=size, max_keepalive_connections=size)
                 client = await stack.enter_async_context(httpx.AsyncClient(limits=limits))
                 per_network[name] = JsonRpcClient(client, TIMEOUT)
-            await _measure(
-                "httpx-per-network", topo, lambda n, u, c: per_network[n].batch(u, c), rounds, concurrency
-            )
+            await _measure("httpx-per-network", topo, _each(per_network.__getitem__), rounds, concurrency)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=4096)) as session:
+            aio = JsonRpcClient(session, TIMEOUT)
+            await _measure("aiohttp", topo, _each(lambda _n: aio), rounds, concurrency)
         async with HttpPool(topo) as pool:
             rpc = JsonRpcClient(pool.client(""), TIMEOUT)
-            await _measure("aiohttp (HttpPool)", topo, _shared(rpc), rounds, concurrency)
+            await _measure("keepalive, one task each", topo, _each(lambda _n: rpc), rounds, concurrency)
+            await _measure("keepalive (the poller)", topo, _all(rpc), rounds, concurrency)
 
 
 def cli() -> None:

@@ -1,16 +1,16 @@
 """Take a `NetworkSnapshot` by asking every sequencer of a network what it knows, concurrently.
 
-Per node, the conductor reads go in ONE batch request and the op-node reads in ONE batch request,
-both at once; every node at once. A hung endpoint therefore costs one timeout for the whole
-snapshot, never one per node or per method. Nothing here raises because a node is down: every
-failure becomes a `ProbeError` on that node (method=None when the whole endpoint failed).
+Per node, the conductor reads go in ONE batch request and the op-node reads in ONE batch request;
+every request of a network at once (`JsonRpcClient.batches`). A hung endpoint therefore costs one
+timeout for the whole snapshot, never one per node or per method. Nothing here raises because a node
+is down: every failure becomes a `ProbeError` on that node (method=None when the whole endpoint failed).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import httpx
@@ -24,7 +24,7 @@ from cluster.client import (
     parse_sync_status,
 )
 from cluster.clock import Clock
-from cluster.rpc import DEFAULT_TIMEOUT, HttpClient, JsonRpcClient, JsonRpcError, RpcError
+from cluster.rpc import DEFAULT_TIMEOUT, Call, HttpClient, JsonRpcClient, JsonRpcError, RpcError
 from cluster.snapshot import Endpoint, NetworkSnapshot, NodeStatus, ProbeError, analyze
 from cluster.tls import ssl_context
 from cluster.topology import NetworkSpec, SequencerSpec, Topology
@@ -54,6 +54,10 @@ NODE_READS: dict[str, tuple[str, _Parser]] = {
     "admin_sequencerActive": ("sequencer_active", parse_bool),
     "optimism_syncStatus": ("*", _sync_fields),
     "opp2p_peerStats": ("peers", lambda v: parse_peer_stats(v).connected),
+}
+_CALLS: dict[Endpoint, list[Call]] = {
+    "conductor": [(m, ()) for m in CONDUCTOR_READS],
+    "node": [(m, ()) for m in NODE_READS],
 }
 
 # 8 networks of 5 nodes is 80 requests in flight: enough to hide latency; more only makes each
@@ -111,14 +115,9 @@ async def poll_network(
 ) -> NetworkSnapshot:
     """One snapshot of `spec`; bounded by about one `timeout` however many nodes are down."""
     rpc = JsonRpcClient(http, timeout)
-    # Every endpoint of every node in one gather: one task per request, none per node.
-    answers = await asyncio.gather(
-        *(
-            _read_endpoint(rpc, url, endpoint, reads)
-            for seq in spec.sequencers
-            for url, endpoint, reads in _endpoints(seq)
-        )
-    )
+    endpoints = [e for seq in spec.sequencers for e in _endpoints(seq)]
+    # Every endpoint of every node at once, in one call: one request each, no task per node.
+    answers = await _read_endpoints(rpc, endpoints)
     nodes = [_node(seq, *answers[2 * i : 2 * i + 2]) for i, seq in enumerate(spec.sequencers)]
     snapshot = analyze(spec, nodes, clock.now())
     log.debug("polled network=%s leaders=%s", spec.name, ",".join(snapshot.leaders))
@@ -146,14 +145,17 @@ async def poll_all(
 
 async def poll_node(rpc: JsonRpcClient, seq: SequencerSpec) -> NodeStatus:
     """What one sequencer's conductor and op-node say; failures recorded, never raised."""
-    conductor, node = await asyncio.gather(*(_read_endpoint(rpc, *e) for e in _endpoints(seq)))
+    conductor, node = await _read_endpoints(rpc, list(_endpoints(seq)))
     return _node(seq, conductor, node)
 
 
 _Answer = tuple[dict[str, Any], list[ProbeError]]
 
 
-def _endpoints(seq: SequencerSpec) -> tuple[tuple[str, Endpoint, dict[str, tuple[str, _Parser]]], ...]:
+_Reads = tuple[str, Endpoint, dict[str, tuple[str, _Parser]]]  # url, which endpoint, what to read
+
+
+def _endpoints(seq: SequencerSpec) -> tuple[_Reads, ...]:
     return (seq.conductor_rpc_url, "conductor", CONDUCTOR_READS), (seq.node_rpc_url, "node", NODE_READS)
 
 
@@ -162,21 +164,36 @@ def _node(seq: SequencerSpec, conductor: _Answer, node: _Answer) -> NodeStatus:
     return NodeStatus(id=seq.id, **c_fields, **n_fields, errors=(*c_errors, *n_errors))
 
 
-async def _read_endpoint(
-    rpc: JsonRpcClient, url: str, endpoint: Endpoint, reads: dict[str, tuple[str, _Parser]]
-) -> tuple[dict[str, Any], list[ProbeError]]:
-    methods = list(reads)
-    try:
-        try:
-            results = await rpc.batch(url, [(m, ()) for m in methods])
-        except JsonRpcError:
-            # A server without batch support answers one error object: ask call by call.
-            results = await asyncio.gather(*(rpc.call(url, m) for m in methods), return_exceptions=True)
-    except RpcError as err:
-        return {}, [ProbeError(endpoint=endpoint, kind=err.kind, message=err.message)]
+async def _read_endpoints(rpc: JsonRpcClient, endpoints: list[_Reads]) -> list[_Answer]:
+    """The fields and probe errors of each endpoint, all asked at once."""
+    batches = await rpc.batches([(url, _CALLS[endpoint]) for url, endpoint, _ in endpoints])
+    # A server without batch support answers one error object: ask it call by call.
+    unbatched = [i for i, batch in enumerate(batches) if isinstance(batch, JsonRpcError)]
+    if unbatched:
+        one_by_one = await asyncio.gather(
+            *(
+                asyncio.gather(
+                    *(rpc.call(endpoints[i][0], m) for m in endpoints[i][2]), return_exceptions=True
+                )
+                for i in unbatched
+            )
+        )
+        for i, results in zip(unbatched, one_by_one, strict=True):
+            batches[i] = list(results)
+    return [
+        _fields(endpoint, reads, batch)
+        for (_, endpoint, reads), batch in zip(endpoints, batches, strict=True)
+    ]
+
+
+def _fields(
+    endpoint: Endpoint, reads: dict[str, tuple[str, _Parser]], batch: Sequence[Any] | RpcError
+) -> _Answer:
+    if isinstance(batch, RpcError):
+        return {}, [ProbeError(endpoint=endpoint, kind=batch.kind, message=batch.message)]
     fields: dict[str, Any] = {}
     errors: list[ProbeError] = []
-    for method, result in zip(methods, results, strict=True):
+    for method, result in zip(reads, batch, strict=True):
         field, parse = reads[method]
         if isinstance(result, BaseException):
             kind = result.kind if isinstance(result, RpcError) else "malformed"

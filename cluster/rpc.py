@@ -14,9 +14,10 @@ Messages never carry credentials: every URL goes through `cluster.redact` first.
 The deadline is for the whole call: httpx's per-phase timeouts alone would let a server that
 trickles bytes hold a call for much longer, so each request also runs under `asyncio.timeout`.
 
-Two transports, one tree: the process's shared `httpx.AsyncClient` (operation steps, the status
-overview), and for the watcher's polling an `aiohttp.ClientSession` (`cluster.http_pool`), which keeps
-a connection per endpoint and costs about a third of httpx's CPU per request (`bench/bench_http.py`).
+Transports, one tree: the process's shared `httpx.AsyncClient` (operation steps, the status
+overview), and for the watcher's polling `cluster.keepalive.KeepAlivePool`, a connection kept per
+endpoint at a fraction of httpx's CPU per request (`bench/bench_http.py`); an `aiohttp.ClientSession`
+is accepted too (the benchmark's baseline for the keep-alive pool).
 """
 
 from __future__ import annotations
@@ -27,11 +28,12 @@ import itertools
 import json
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeAlias
 
 import httpx
 
+from cluster.keepalive import AnswerBroken, ConnectFailed, KeepAlivePool, TransportError
 from cluster.metrics import count_call, observe_seconds
 from cluster.redact import redact_text, redact_url
 from cluster.snapshot import ErrorKind
@@ -105,7 +107,7 @@ class MalformedResponse(RpcError):
 
 Call = tuple[str, Sequence[Any]]
 # What JSON-RPC can go over; both are pooled and owned by the caller.
-HttpClient: TypeAlias = "httpx.AsyncClient | aiohttp.ClientSession"
+HttpClient: TypeAlias = "httpx.AsyncClient | KeepAlivePool | aiohttp.ClientSession"
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -158,55 +160,118 @@ class JsonRpcClient:
             return []
         started = time.perf_counter()
         try:
-            out = await self._batch(url, calls, deadline)
+            ids = [next(self._ids) for _ in calls]
+            body = await self._post(url, _batch_payload(ids, calls), deadline, None)
+            out = _batch_results(url, ids, calls, body)
         except RpcError as err:
-            for method, _ in calls:
-                count_call(method, err.kind)
+            _count(calls, err)
             raise
         finally:
             observe_seconds("batch", time.perf_counter() - started)
-        for (method, _), item in zip(calls, out, strict=True):
-            count_call(method, item.kind if isinstance(item, RpcError) else "ok")
+        _count(calls, out)
         return out
 
-    async def _batch(self, url: str, calls: Sequence[Call], deadline: float | None) -> list[Any | RpcError]:
-        ids = [next(self._ids) for _ in calls]
-        payload = [
-            {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
-            for i, (m, p) in zip(ids, calls, strict=True)
+    async def batches(
+        self, requests: Sequence[tuple[str, Sequence[Call]]], deadline: float | None = None
+    ) -> list[list[Any | RpcError] | RpcError]:
+        """`batch` to several endpoints at once, each its own HTTP request; per request its results
+        or the `RpcError` that failed it as a whole. A poll's hot path: through a `KeepAlivePool`
+        every request goes out on its kept-alive connection with no task of its own."""
+        if not isinstance(self._http, KeepAlivePool):
+            return list(
+                await asyncio.gather(
+                    *(_or_error(self.batch(url, calls, deadline)) for url, calls in requests)
+                )
+            )
+        deadline = self.timeout if deadline is None else deadline
+        started = time.perf_counter()
+        ids = [[next(self._ids) for _ in calls] for _, calls in requests]
+        bodies = [
+            (url, json.dumps(_batch_payload(i, calls)).encode())
+            for i, (url, calls) in zip(ids, requests, strict=True)
         ]
-        body = await self._post(url, payload, deadline, None)
-        if isinstance(body, dict) and isinstance(body.get("error"), dict):
-            _result_or_raise(url, None, body)
-        if not isinstance(body, list):
-            raise MalformedResponse(url, "expected a JSON array for a batch request")
-        by_id: dict[object, Any] = {
-            item.get("id"): item for item in body if isinstance(item, dict) and "id" in item
-        }
-        out: list[Any | RpcError] = []
-        for request_id, (method, _) in zip(ids, calls, strict=True):
-            item = by_id.get(request_id)
-            if item is None:
-                out.append(MalformedResponse(url, "no answer for this call in the batch", method))
-                continue
+        answers = await self._http.post_all(bodies, deadline)
+        seconds = time.perf_counter() - started
+        out: list[list[Any | RpcError] | RpcError] = []
+        for (url, calls), request_ids, answer in zip(requests, ids, answers, strict=True):
+            observe_seconds("batch", seconds)
+            if log.isEnabledFor(logging.DEBUG) and not isinstance(answer, BaseException):
+                log.debug('HTTP Request: POST %s "HTTP/1.1 %d"', redact_url(url), answer[0])
             try:
-                out.append(_result_or_raise(url, method, item))
+                if isinstance(answer, BaseException):
+                    raise _keepalive_error(url, answer, deadline, None) from answer
+                results = _batch_results(url, request_ids, calls, _decode(url, *answer, None))
             except RpcError as err:
+                _count(calls, err)
                 out.append(err)
+                continue
+            _count(calls, results)
+            out.append(results)
         return out
 
     async def _post(self, url: str, payload: Any, deadline: float | None, method: str | None) -> Any:
         deadline = self.timeout if deadline is None else deadline
-        if isinstance(self._http, httpx.AsyncClient):
+        if isinstance(self._http, KeepAlivePool):
+            status, content = await _post_keepalive(self._http, url, payload, deadline, method)
+        elif isinstance(self._http, httpx.AsyncClient):
             status, content = await _post_httpx(self._http, url, payload, deadline, method)
         else:
             status, content = await _post_aiohttp(self._http, url, payload, deadline, method)
-        if status != 200:
-            raise HttpStatusError(url, status, method)
+        return _decode(url, status, content, method)
+
+
+def _batch_payload(ids: Sequence[int], calls: Sequence[Call]) -> list[dict[str, Any]]:
+    return [
+        {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
+        for i, (m, p) in zip(ids, calls, strict=True)
+    ]
+
+
+def _decode(url: str, status: int, content: bytes, method: str | None) -> Any:
+    if status != 200:
+        raise HttpStatusError(url, status, method)
+    try:
+        return json.loads(content)
+    except ValueError as exc:
+        raise MalformedResponse(url, "answer is not valid JSON", method) from exc
+
+
+def _batch_results(url: str, ids: Sequence[int], calls: Sequence[Call], body: Any) -> list[Any | RpcError]:
+    """A batch answer's results in call order; raises when the answer as a whole is an error."""
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        _result_or_raise(url, None, body)
+    if not isinstance(body, list):
+        raise MalformedResponse(url, "expected a JSON array for a batch request")
+    by_id: dict[object, Any] = {
+        item.get("id"): item for item in body if isinstance(item, dict) and "id" in item
+    }
+    out: list[Any | RpcError] = []
+    for request_id, (method, _) in zip(ids, calls, strict=True):
+        item = by_id.get(request_id)
+        if item is None:
+            out.append(MalformedResponse(url, "no answer for this call in the batch", method))
+            continue
         try:
-            return json.loads(content)
-        except ValueError as exc:
-            raise MalformedResponse(url, "answer is not valid JSON", method) from exc
+            out.append(_result_or_raise(url, method, item))
+        except RpcError as err:
+            out.append(err)
+    return out
+
+
+def _count(calls: Sequence[Call], outcome: RpcError | list[Any | RpcError]) -> None:
+    if isinstance(outcome, RpcError):
+        for method, _ in calls:
+            count_call(method, outcome.kind)
+        return
+    for (method, _), item in zip(calls, outcome, strict=True):
+        count_call(method, item.kind if isinstance(item, RpcError) else "ok")
+
+
+async def _or_error(batch: Awaitable[list[Any | RpcError]]) -> list[Any | RpcError] | RpcError:
+    try:
+        return await batch
+    except RpcError as err:
+        return err
 
 
 async def _post_httpx(
@@ -223,6 +288,29 @@ async def _post_httpx(
     except httpx.HTTPError as exc:
         # Protocol violations (e.g. the server closed without answering) are not JSON-RPC.
         raise MalformedResponse(url, _describe(exc), method) from exc
+
+
+async def _post_keepalive(
+    pool: KeepAlivePool, url: str, payload: Any, deadline: float, method: str | None
+) -> tuple[int, bytes]:
+    try:
+        status, content = await pool.post(url, json.dumps(payload).encode(), deadline)
+    except (TimeoutError, TransportError) as exc:
+        raise _keepalive_error(url, exc, deadline, method) from exc
+    if log.isEnabledFor(logging.DEBUG):
+        # The line httpx writes for each request at DEBUG, so every transport shows the same.
+        log.debug('HTTP Request: POST %s "HTTP/1.1 %d"', redact_url(url), status)
+    return status, content
+
+
+def _keepalive_error(url: str, exc: BaseException, deadline: float, method: str | None) -> RpcError:
+    if isinstance(exc, TimeoutError):
+        return RpcTimeout(url, f"no answer within {deadline:g}s", method)
+    if isinstance(exc, ConnectFailed):
+        return Unreachable(url, _describe(exc), method)
+    if isinstance(exc, AnswerBroken):
+        return MalformedResponse(url, _describe(exc), method)
+    raise exc  # not the transport's: a bug, not an answer
 
 
 async def _post_aiohttp(
@@ -263,7 +351,7 @@ def _yarl(url: str) -> yarl.URL | str:
         return url  # aiohttp raises its InvalidURL for it, as for any string it cannot parse
 
 
-def _describe(exc: Exception) -> str:
+def _describe(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     return redact_text(text)
 

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import aiohttp
 import httpx
 import pytest
 from aiohttp import web
@@ -88,12 +89,17 @@ def echo(method: str, params: list[Any]) -> Any:
     return {"method": method, "params": params}
 
 
-@pytest.fixture(params=["httpx", "aiohttp"])
+@pytest.fixture(params=["httpx", "keepalive", "aiohttp"])
 async def http(request: pytest.FixtureRequest) -> AsyncIterator[HttpClient]:
-    """Both transports: the shared httpx client and the watcher's aiohttp session give one error tree."""
-    if request.param == "aiohttp":
+    """Every transport (the shared httpx client, the watcher's keep-alive pool, and aiohttp, the
+    benchmark's baseline for it) gives one error tree."""
+    if request.param == "keepalive":
         async with HttpPool(Topology(networks={})) as pool:
             yield pool.client("any")
+        return
+    if request.param == "aiohttp":
+        async with aiohttp.ClientSession() as session:
+            yield session
         return
     async with httpx.AsyncClient() as client:
         yield client
