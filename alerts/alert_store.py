@@ -30,6 +30,7 @@ from store import history
 from store.audit import AuditEntry, stage
 from store.gateway import IndexUpdate, Store, Versioned
 from store.history import HistoryPoint
+from store.locks import lease_and_write
 from store.outbox import MESSAGE_TTL_MS, MessageRef, Outbox
 
 logger = logging.getLogger(__name__)
@@ -128,16 +129,37 @@ class AlertStore:
             return 0, WatchMemory()
         return found.version, WatchMemory.model_validate_json(found.data)
 
-    async def save_memory(
-        self, network: str, version: int, memory: WatchMemory, point: HistoryPoint | None = None
-    ) -> bool:
-        """CAS the memory: the fence of a whole tick (a second writer of the same tick loses here).
-        With `point`, the tick's history point is appended in the same round trip if the CAS won."""
-        key, data, ttl_ms = self.keys.memory(network), memory.model_dump_json(), MEMORY_TTL_SECONDS * 1000
-        if point is None:
-            return await self.store.cas(key, version, data, ttl_ms)
-        return await self.store.cas_append(
-            key, version, data, ttl_ms, history.appending(self.store, network, point)
+    async def save_memory(self, network: str, version: int, memory: WatchMemory) -> bool:
+        """CAS the memory: the fence of a whole tick (a second writer of the same tick loses here)."""
+        key, ttl_ms = self.keys.memory(network), MEMORY_TTL_SECONDS * 1000
+        return await self.store.cas(key, version, memory.model_dump_json(), ttl_ms)
+
+    async def save_quiet(
+        self,
+        network: str,
+        lease: tuple[str, int],
+        version: int,
+        memory: WatchMemory,
+        point: HistoryPoint,
+        unread: bool,
+    ) -> int:
+        """A quiet tick's whole write in one round trip: the watch `lease` (owner, ttl ms) held, the
+        memory CAS (the tick's fence) and the history point. With `unread` (the tick did not read
+        the network's silence, alerts and outbox) nothing is written if any of them exists now.
+        Returns the memory's new version or a `store.locks` reason for writing nothing."""
+        owner, ttl_ms = lease
+        keys = self.keys
+        return await lease_and_write(
+            self.store,
+            keys.watch_lease(network),
+            owner,
+            ttl_ms,
+            record=keys.memory(network),
+            expected_version=version,
+            data_json=memory.model_dump_json(),
+            record_ttl_ms=MEMORY_TTL_SECONDS * 1000,
+            append=history.appending(self.store, network, point),
+            absent=(keys.silence(network), keys.alerts(network), keys.outbox(network)) if unread else (),
         )
 
     # --- network silence ---------------------------------------------------------------------

@@ -16,12 +16,18 @@ Per tick (`Watcher.tick`):
    rules against the stored `WatchMemory`.
 3. Write the new memory with compare-and-set. This is the tick's fence: if another replica wrote
    it since we read it (a lease hand-over race), we lost the tick and stop before acting.
+   A quiet tick (below) writes it with the lease renewal and the history point in one command;
+   the tick after a quiet one whose memory this replica wrote skips step 1's read and uses the
+   memory it wrote, and if it is quiet too its one command also checks that nothing it did not
+   read (silence, stored alerts, outbox) exists and that the memory is still at its version.
+   Otherwise it reads as in step 1 and goes on from there with the snapshot it took. A healthy
+   network therefore costs one Redis command per tick.
 4. Apply the tick to every stored alert (`state.observe_network`) and write each changed alert with
    CAS. A conflict means someone else (a button click, another replica) moved that alert: re-read it
    and re-apply this tick's observation to the fresh state, so nothing is done twice or lost.
    Then append the tick's compact record to the network's history (`store.history`, for
    `/conductor timeline`); a tick with no condition and no stored alert has nothing to apply and
-   appends it in step 3's round trip instead (`Store.cas_append`, only if the CAS wins).
+   appends it in step 3's round trip instead (`store.locks.lease_and_write`, only if the CAS wins).
    An alert this tick posts is first checked against the operation the bot itself is running
    (`alerts.own_ops`; the window is read only on a tick that posts something): one the approved
    plan explains is attributed to its request and shown in the request's thread.
@@ -46,6 +52,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 from pydantic import BaseModel, ConfigDict
@@ -57,14 +64,16 @@ from alerts.effects import Effect, PostAlert, effect_fingerprints, is_post
 from alerts.history_record import history_point
 from alerts.model import AlertState, Condition
 from alerts.notifier import Notifier
-from alerts.rules import evaluate
+from alerts.rules import WatchMemory, evaluate
 from alerts.state import TickOutcome, observe_network
 from chat.context import BotContext
 from cluster.health import LEADER_CHANGED
+from cluster.snapshot import NetworkSnapshot
+from cluster.topology import NetworkSpec
 from commands.own_operation import OperationWindow, read_window
 from store import history
 from store.gateway import retry_cas
-from store.locks import lease_and_read, release_lease
+from store.locks import LEASE_TAKEN, LeaseRead, lease_and_read, release_lease
 from store.outbox import SlackWrite
 from store.rendezvous import owner as rendezvous_owner
 from store.replicas import ReplicaRegistry
@@ -118,6 +127,8 @@ class Watcher:
         self.live: tuple[str, ...] | None = None
         # Networks whose lease we took, so one assigned elsewhere is handed over at once.
         self._leased: set[str] = set()
+        # Networks whose last tick was quiet, with the memory it wrote: the next tick skips the read.
+        self._quiet: dict[str, _Known] = {}
         # Each tick in the gate holds at most one Redis connection and one network's HTTP polls.
         self._poll_gate = asyncio.Semaphore(ctx.settings.poll_concurrency)
 
@@ -147,6 +158,8 @@ class Watcher:
         spec = self.ctx.topology.network(network)
         if spec is None:
             raise KeyError(f"unknown network {network!r}")
+        # Taken out first: a tick that fails anywhere leaves the next one to read everything again.
+        known = self._quiet.pop(network, None)
         if not self.assigned(network):
             if network in self._leased:
                 self._leased.discard(network)
@@ -155,30 +168,64 @@ class Watcher:
             return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
         async with self._poll_gate:
             # The lease is renewed only once we may poll, so waiting for a slot never eats into it.
-            keys = self.ctx.store.keys
-            reads = await lease_and_read(
-                self.ctx.store,
-                keys.watch_lease(network),
-                self.owner_id,
-                self.lease_ms,
-                record=keys.memory(network),
-                value=keys.silence(network),
-                index=keys.alerts(network),
-                queue=keys.outbox(network),
-            )
-            if not reads.leased:
-                self._leased.discard(network)
-                return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
-            self._leased.add(network)
-            memory_version, memory = AlertStore.parse_memory(reads.record)
+            reads = await self._lease_and_read(network) if known is None else None
+            if reads is not None and not reads.leased:
+                return self._not_leased(network, started)
             snapshot = await self.ctx.snapshots.snapshot(spec)
         now = self.ctx.clock.now()
+        if known is not None:
+            quiet = await self._tick_known(network, spec, snapshot, known, now, started)
+            if isinstance(quiet, TickReport):
+                return quiet
+            reads = quiet
+        assert reads is not None
+        return await self._tick_read(network, spec, snapshot, reads, now, started)
+
+    async def _tick_known(
+        self,
+        network: str,
+        spec: NetworkSpec,
+        snapshot: NetworkSnapshot,
+        known: _Known,
+        now: float,
+        started: float,
+    ) -> TickReport | LeaseRead:
+        """The tick after a quiet one whose memory this replica wrote: with no condition, it needs no
+        read at all unless something changed meanwhile (checked by its one write). Returns the
+        tick's report, or the full read (leased) when the tick must go the long way."""
+        conditions, new_memory = evaluate(snapshot, spec, known.memory, now)
+        if not conditions:
+            written = await self._save_quiet(network, known.version, new_memory, snapshot, unread=True)
+            if written > 0:
+                self._quiet[network] = _Known(version=written, memory=new_memory)
+                return TickReport(network=network, leader=True, seconds=time.perf_counter() - started)
+            if written == LEASE_TAKEN:
+                return self._not_leased(network, started)
+        reads = await self._lease_and_read(network)
+        return reads if reads.leased else self._not_leased(network, started)
+
+    async def _tick_read(
+        self,
+        network: str,
+        spec: NetworkSpec,
+        snapshot: NetworkSnapshot,
+        reads: LeaseRead,
+        now: float,
+        started: float,
+    ) -> TickReport:
+        """The tick with the network's whole state read (`_lease_and_read`, the lease held)."""
+        memory_version, memory = AlertStore.parse_memory(reads.record)
         conditions, new_memory = evaluate(snapshot, spec, memory, now)
         # No condition and no stored alert (most ticks of a healthy fleet): nothing to apply, so the
         # history point goes with the memory's CAS, in its round trip, and only if the CAS wins.
         quiet = not conditions and not reads.members
-        point = history_point(snapshot, {}, {}) if quiet else None
-        if not await self.alerts.save_memory(network, memory_version, new_memory, point):
+        if quiet:
+            written = await self._save_quiet(network, memory_version, new_memory, snapshot, unread=False)
+            if written > 0 and reads.value is None and not reads.queue_length:
+                self._quiet[network] = _Known(version=written, memory=new_memory)
+        else:
+            written = int(await self.alerts.save_memory(network, memory_version, new_memory))
+        if written <= 0:
             logger.warning("watch tick lost to another replica network=%s owner=%s", network, self.owner_id)
             return TickReport(
                 network=network, leader=True, lost_race=True, seconds=time.perf_counter() - started
@@ -346,6 +393,33 @@ class Watcher:
             writes.append(leader_events.write_for(chain, new, channel or "", now, flap_window))
         return writes
 
+    async def _lease_and_read(self, network: str) -> LeaseRead:
+        keys = self.ctx.store.keys
+        reads = await lease_and_read(
+            self.ctx.store,
+            keys.watch_lease(network),
+            self.owner_id,
+            self.lease_ms,
+            record=keys.memory(network),
+            value=keys.silence(network),
+            index=keys.alerts(network),
+            queue=keys.outbox(network),
+        )
+        if reads.leased:
+            self._leased.add(network)
+        return reads
+
+    def _not_leased(self, network: str, started: float) -> TickReport:
+        self._leased.discard(network)
+        return TickReport(network=network, leader=False, seconds=time.perf_counter() - started)
+
+    async def _save_quiet(
+        self, network: str, version: int, memory: WatchMemory, snapshot: NetworkSnapshot, *, unread: bool
+    ) -> int:
+        point = history_point(snapshot, {}, {})
+        lease = (self.owner_id, self.lease_ms)
+        return await self.alerts.save_quiet(network, lease, version, memory, point, unread)
+
     async def release(self) -> None:
         """Leave the replica set and give up every lease this replica holds, so the others take
         over at once instead of after the heartbeat and lease TTLs (shutdown)."""
@@ -354,6 +428,13 @@ class Watcher:
         for network in self.ctx.topology.networks:
             await release_lease(self.ctx.store, self.ctx.store.keys.watch_lease(network), self.owner_id)
         self._leased.clear()
+        self._quiet.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class _Known:
+    version: int
+    memory: WatchMemory
 
 
 class _Window:

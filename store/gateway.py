@@ -298,17 +298,6 @@ class Store:
             raise LockLost(f"lock {guard.key} is no longer held by this writer")
         return result > 0
 
-    async def cas_append(
-        self, key: str, expected_version: int, data_json: str, ttl_ms: int | None, append: ListAppend
-    ) -> bool:
-        """`cas` without index, guard or audit, and `append` pushed only if the record was written."""
-        _check_ttl(ttl_ms)
-        if expected_version < 0:
-            raise StoreError("expected_version must be >= 0")
-        args: list[str | int | float] = [expected_version, data_json, ttl_ms or 0]
-        args += [append.entry, append.keep, append.ttl_ms]
-        return int(await self.run_script("cas_append", [key, append.key], args)) > 0
-
     async def claim_once(self, key: str, ttl_ms: int) -> bool:
         """Claim a slot or event exactly once across replicas (`SET NX PX`)."""
         _check_ttl(ttl_ms)

@@ -2,8 +2,9 @@
 
 A Redis list (`Keys.history`), oldest first: `append` pushes a point, trims the list to the newest
 `MAX_POINTS` and renews its TTL in one pipelined round trip (a quiet watcher tick does it in its
-memory write's round trip instead: `appending`, `Store.cas_append`), so the watcher's tick pays at
-most one call and the memory is bounded per network (about 100 bytes a point for 3 nodes: ~200 KB a network).
+memory write's round trip instead: `appending`, `store.locks.lease_and_write`), so the watcher's
+tick pays at most one call and the memory is bounded per network (about 100 bytes a point for 3
+nodes: ~200 KB a network).
 Points are written by the replica holding the network's watch lease only, so they are in time order.
 """
 
@@ -53,7 +54,8 @@ async def append(store: Store, network: str, point: HistoryPoint, max_points: in
 
 
 def appending(store: Store, network: str, point: HistoryPoint, max_points: int = MAX_POINTS) -> ListAppend:
-    """`append` as a `ListAppend`, to go in the same round trip as another write (`Store.cas_append`)."""
+    """`append` as a `ListAppend`, to go in the same round trip as another write
+    (`store.locks.lease_and_write`)."""
     return ListAppend(
         key=store.keys.history(network), entry=point.dump(), keep=max_points, ttl_ms=TTL_SECONDS * 1000
     )

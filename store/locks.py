@@ -14,13 +14,13 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
 from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import RedisError
 
-from store.gateway import Guard, Store, StoreError, Versioned, text
+from store.gateway import Guard, ListAppend, Store, StoreError, Versioned, text
 
 log = logging.getLogger(__name__)
 
@@ -190,3 +190,37 @@ async def lease_and_read(
         members=[text(m) for m in members],
         queue_length=int(length),
     )
+
+
+# What `lease_and_write` did: the record's new version (> 0), or why it wrote nothing.
+VERSION_MOVED = 0
+LEASE_TAKEN = -1
+NOT_ABSENT = -2
+
+
+async def lease_and_write(
+    store: Store,
+    key: str,
+    owner: str,
+    ttl_ms: int,
+    *,
+    record: str,
+    expected_version: int,
+    data_json: str,
+    record_ttl_ms: int,
+    append: ListAppend,
+    absent: Sequence[str] = (),
+) -> int:
+    """Hold the lease, check that every key in `absent` does not exist, compare-and-set `record` and
+    push `append`, in ONE command (a quiet watcher tick's whole write; the keys must share a hash
+    tag). Returns the new version, or `VERSION_MOVED` / `LEASE_TAKEN` / `NOT_ABSENT` when nothing
+    was written."""
+    _check_ttl(ttl_ms)
+    _check_ttl(record_ttl_ms)
+    if not owner:
+        raise StoreError("lease owner must not be empty")
+    if expected_version < 0:
+        raise StoreError("expected_version must be >= 0")
+    args: list[str | int | float] = [owner, ttl_ms, expected_version, data_json, record_ttl_ms]
+    args += [append.entry, append.keep, append.ttl_ms]
+    return int(await store.run_script("lease_write", [key, record, append.key, *absent], args))

@@ -18,7 +18,7 @@ from alerts.effects import Effect, PostAlert
 from alerts.model import AlertState
 from alerts.notifier import FlushReport, Notifier
 from alerts.watcher import LOST_POST_GRACE_SECONDS, Watcher
-from store.outbox import SlackWrite
+from store.outbox import Outbox, SlackWrite
 from tests.alerts.test_watcher_helpers import (
     INTERVAL,
     NET,
@@ -276,3 +276,34 @@ async def test_a_repaired_post_that_slack_refuses_for_good_is_not_retried_every_
         assert attempts == 1 and posts(bot) == []
         await run(bot, [watcher], 20)
         assert len(bot.fake.calls("chat.postMessage")) == attempts
+
+
+async def test_a_tick_after_a_quiet_one_reads_nothing_yet_misses_nothing_written_meanwhile(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        watcher = await started_watcher(bot, 6)
+        # A quiet tick after a quiet tick is ONE Redis command: the write, which checks the rest.
+        before = await bot.ctx.redis.info("commandstats")
+        [report] = await run(bot, [watcher], INTERVAL)
+        after = await bot.ctx.redis.info("commandstats")
+        assert report.leader and not report.conditions
+        calls = {k: after[k]["calls"] - before.get(k, {"calls": 0})["calls"] for k in after}
+        assert calls.get("cmdstat_evalsha", 0) == 1, calls
+
+        # A write queued for the network's outbox meanwhile (by a replica whose flush failed) is
+        # not left waiting behind quiet ticks: the tick takes the long way and delivers it.
+        await Outbox(bot.ctx.store).enqueue(
+            NET,
+            [SlackWrite(message="note", op="post", channel=bot.channel(NET), text="queued elsewhere")],
+        )
+        await run(bot, [watcher], INTERVAL)
+        assert [m.text for m in posts(bot)] == ["queued elsewhere"]
+        assert await Outbox(bot.ctx.store).length(NET) == 0
+
+        # Another replica writing the memory (a lease hand-over) sends the next tick the long way too,
+        # instead of losing it: it reads the new memory and writes on top of it.
+        other = Watcher(bot.ctx, "replica-a")
+        await run(bot, [other], INTERVAL)
+        [report] = await run(bot, [watcher], INTERVAL)
+        assert report.leader and not report.lost_race

@@ -5,6 +5,7 @@ from __future__ import annotations
 from store import history
 from store.gateway import Store, Versioned
 from store.history import HistoryPoint
+from store.locks import LEASE_TAKEN, NOT_ABSENT, VERSION_MOVED, lease_and_write
 
 NET = "op-mainnet"
 
@@ -47,16 +48,34 @@ async def test_an_unreadable_point_does_not_hide_the_others(store: Store) -> Non
 
 
 async def test_a_point_written_with_a_record_is_kept_only_when_the_record_is_written(store: Store) -> None:
-    record = store.keys.memory(NET)
-    for at in range(6):
-        assert await store.cas_append(
-            record, at, '{"n": 1}', 60_000, history.appending(store, NET, point(at), 4)
+    keys = store.keys
+    record, lease = keys.memory(NET), keys.watch_lease(NET)
+
+    async def write(version: int, data: str, at: float, owner: str = "me", keep: int = 4) -> int:
+        return await lease_and_write(
+            store,
+            lease,
+            owner,
+            30_000,
+            record=record,
+            expected_version=version,
+            data_json=data,
+            record_ttl_ms=60_000,
+            append=history.appending(store, NET, point(at), keep),
+            absent=(keys.silence(NET), keys.outbox(NET)),
         )
+
+    for at in range(6):
+        assert await write(at, '{"n": 1}', float(at)) == at + 1
     # A writer still at an old version loses the CAS, and its point is not appended either.
-    assert not await store.cas_append(
-        record, 2, '{"n": 2}', 60_000, history.appending(store, NET, point(99.0))
-    )
+    assert await write(2, '{"n": 2}', 99.0) == VERSION_MOVED
+    # Another replica holding the lease, or a key the tick did not read now existing: nothing written.
+    await store.redis.set(lease, "other", px=30_000)
+    assert await write(6, '{"n": 3}', 98.0, owner="me") == LEASE_TAKEN
+    await store.redis.set(lease, "me", px=30_000)
+    await store.redis.rpush(keys.outbox(NET), "queued")
+    assert await write(6, '{"n": 4}', 97.0) == NOT_ABSENT
     assert [p.at for p in await history.read(store, NET, since=0.0)] == [2.0, 3.0, 4.0, 5.0]
     assert await store.get(record) == Versioned(version=6, data='{"n": 1}')
-    assert 0 < await store.redis.ttl(store.keys.history(NET)) <= history.TTL_SECONDS
+    assert 0 < await store.redis.ttl(keys.history(NET)) <= history.TTL_SECONDS
     assert 0 < await store.redis.pttl(record) <= 60_000
