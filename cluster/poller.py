@@ -55,9 +55,9 @@ NODE_READS: dict[str, tuple[str, _Parser]] = {
     "optimism_syncStatus": ("*", _sync_fields),
     "opp2p_peerStats": ("peers", lambda v: parse_peer_stats(v).connected),
 }
-_CALLS: dict[Endpoint, list[Call]] = {
-    "conductor": [(m, ()) for m in CONDUCTOR_READS],
-    "node": [(m, ()) for m in NODE_READS],
+_CALLS: dict[Endpoint, tuple[Call, ...]] = {
+    "conductor": tuple((m, ()) for m in CONDUCTOR_READS),
+    "node": tuple((m, ()) for m in NODE_READS),
 }
 
 # 8 networks of 5 nodes is 80 requests in flight: enough to hide latency; more only makes each

@@ -185,15 +185,15 @@ class JsonRpcClient:
             )
         deadline = self.timeout if deadline is None else deadline
         started = time.perf_counter()
-        ids = [[next(self._ids) for _ in calls] for _, calls in requests]
-        bodies = [
-            (url, json.dumps(_batch_payload(i, calls)).encode())
-            for i, (url, calls) in zip(ids, requests, strict=True)
-        ]
-        answers = await self._http.post_all(bodies, deadline)
+        # Ids need only be unique within a request here: each connection carries one request at a
+        # time and is closed if an answer comes late, so a poll's bodies are encoded once, ever.
+        answers = await self._http.post_all(
+            [(url, _numbered(tuple(calls))) for url, calls in requests], deadline
+        )
         seconds = time.perf_counter() - started
         out: list[list[Any | RpcError] | RpcError] = []
-        for (url, calls), request_ids, answer in zip(requests, ids, answers, strict=True):
+        for (url, calls), answer in zip(requests, answers, strict=True):
+            request_ids = range(1, len(calls) + 1)
             observe_seconds("batch", seconds)
             if log.isEnabledFor(logging.DEBUG) and not isinstance(answer, BaseException):
                 log.debug('HTTP Request: POST %s "HTTP/1.1 %d"', redact_url(url), answer[0])
@@ -225,6 +225,21 @@ def _batch_payload(ids: Sequence[int], calls: Sequence[Call]) -> list[dict[str, 
         {"jsonrpc": "2.0", "id": i, "method": m, "params": list(p)}
         for i, (m, p) in zip(ids, calls, strict=True)
     ]
+
+
+def _numbered(calls: tuple[Call, ...]) -> bytes:
+    """The body of a batch of `calls` with ids 1..n; encoded once when the params are hashable."""
+    try:
+        return _numbered_once(calls)
+    except TypeError:  # params holding lists or dicts
+        return _encode_numbered(calls)
+
+
+def _encode_numbered(calls: tuple[Call, ...]) -> bytes:
+    return json.dumps(_batch_payload(range(1, len(calls) + 1), calls)).encode()
+
+
+_numbered_once = functools.lru_cache(maxsize=256)(_encode_numbered)
 
 
 def _decode(url: str, status: int, content: bytes, method: str | None) -> Any:

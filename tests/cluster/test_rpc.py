@@ -232,3 +232,20 @@ async def test_call_step_runs_one_call_with_its_own_client() -> None:
         result = await call_step(url, "conductor_removeServer", ["seq-2", 0], timeout=1.0)
     assert result == {"method": "conductor_removeServer", "params": ["seq-2", 0]}
     assert json.dumps(seen[0]["params"]) == '["seq-2", 0]'
+
+
+async def test_batches_answer_each_request_on_its_own(http: HttpClient) -> None:
+    async with scripted_server(echo) as (url, seen):
+        dead = f"http://127.0.0.1:{closed_port()}/"
+        first, failed, second = await JsonRpcClient(http).batches(
+            [
+                (url, [("conductor_leader", ()), ("conductor_addServerAsVoter", ["seq-3", {"v": 1}])]),
+                (dead, [("conductor_leader", ())]),
+                (url, [("conductor_active", ())]),
+            ]
+        )
+    assert isinstance(first, list) and isinstance(second, list)
+    assert [r["method"] for r in first] == ["conductor_leader", "conductor_addServerAsVoter"]
+    assert first[1]["params"] == ["seq-3", {"v": 1}] and second[0]["method"] == "conductor_active"
+    assert isinstance(failed, Unreachable)
+    assert len(seen) == 2
