@@ -224,6 +224,7 @@ async def _spawn(args: list[str]) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.bench_watch", "--replica", *args,
         stdout=asyncio.subprocess.PIPE,
+        limit=2**26,  # the figures line lists every tick gap: megabytes at 1,000 networks
     )  # fmt: skip
 
 

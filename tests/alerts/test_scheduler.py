@@ -6,7 +6,7 @@ import asyncio
 import logging
 
 import pytest
-from apscheduler.events import EVENT_JOB_MAX_INSTANCES, JobEvent
+from apscheduler.events import EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.base import STATE_PAUSED
 from prometheus_client import REGISTRY
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -54,27 +54,38 @@ async def test_skipped_ticks_are_counted_and_logged_once_per_episode(
 ) -> None:
     async with running_bot() as bot:
         scheduler = BotScheduler(bot.ctx, "replica-a")
+        go_on = asyncio.Event()
 
         async def tick(network: str) -> TickReport:
+            await go_on.wait()
             return TickReport(network=network, leader=True)
 
         scheduler.watcher.tick = tick  # type: ignore[method-assign]
 
-        def skipped_total() -> float:
-            labels = {"network": NET, "reason": "running"}
+        def skipped_total(reason: str) -> float:
+            labels = {"network": NET, "reason": reason}
             return REGISTRY.get_sample_value("conductor_bot_skipped_ticks_total", labels) or 0.0
 
-        before = skipped_total()
-        skipped = JobEvent(EVENT_JOB_MAX_INSTANCES, f"watch:{NET}", "default")
+        before, late_before = skipped_total("running"), skipped_total("late")
+        slot = scheduler.slot(NET)
+        assert NET in scheduler.slots[slot]
         scheduler.skipped.quiet_seconds = 0.0  # the episode ends at the next tick on time
         with caplog.at_level(logging.INFO, logger="bot.scheduler"):
-            for _ in range(3):
-                scheduler._on_skip(skipped)
-            await scheduler._watch(NET)
-        assert skipped_total() - before == 3
+            # The slot comes round three more times while the network's tick still runs.
+            for _ in range(4):
+                await scheduler._watch_slot(slot)
+            assert skipped_total("running") - before == 3
+            go_on.set()
+            await scheduler._ticks[NET]
+            await scheduler._watch_slot(slot)
+            await scheduler._ticks[NET]
+            # A slot job APScheduler ran too late skips the tick of each network in it.
+            scheduler._on_skip(JobEvent(EVENT_JOB_MISSED, f"watch-slot:{slot}", "default"))
+        assert skipped_total("late") - late_before == 1
         assert [r.getMessage() for r in caplog.records] == [
             "watch ticks skipped network=sim-1 reason=previous tick still running (logged once per episode)",
             "watch ticks on time again network=sim-1 skipped=3 (none for 60s)",
+            "watch ticks skipped network=sim-1 reason=event loop too busy (logged once per episode)",
         ]
         assert REGISTRY.get_sample_value("conductor_bot_lease_held", {"network": NET}) == 1
 
