@@ -112,7 +112,14 @@ async def replica(args: argparse.Namespace) -> None:
             http_pool=None if args.baseline else pool,
         )
         scheduler = BotScheduler(ctx, args.owner)
-        stats: dict[str, Any] = {"led": set(), "ticks": 0, "failed": 0, "probe_errors": 0, "gaps": []}
+        stats: dict[str, Any] = {
+            "led": set(),
+            "ticks": 0,
+            "failed": 0,
+            "probe_errors": 0,
+            "gaps": [],
+            "walls": [],
+        }
         last: dict[str, float] = {}
         tick = scheduler.watcher.tick
 
@@ -128,6 +135,7 @@ async def replica(args: argparse.Namespace) -> None:
                 stats["led"].add(network)
                 if network in last:
                     stats["gaps"].append(started - last[network])
+                stats["walls"].append(time.monotonic() - started)
                 last[network] = started
                 if report.conditions:
                     stats["probe_errors"] += 1
@@ -137,7 +145,7 @@ async def replica(args: argparse.Namespace) -> None:
         scheduler.start()
         print("started", flush=True)
         await asyncio.sleep(WARMUP_S)
-        stats.update(led=set(), ticks=0, failed=0, probe_errors=0, gaps=[])
+        stats.update(led=set(), ticks=0, failed=0, probe_errors=0, gaps=[], walls=[])
         cpu, wall = time.process_time(), time.monotonic()
         profiler = None
         if args.profile:
@@ -162,6 +170,7 @@ async def replica(args: argparse.Namespace) -> None:
             "cpu_per_tick_ms": cpu / max(stats["ticks"], 1) * 1000,
             "rss_mib": rss_mib(os.getpid()),
             "gaps": stats["gaps"],
+            "walls": stats["walls"],
         }
         await scheduler.stop()
     await redis.aclose()
@@ -302,9 +311,11 @@ async def _variant(
     nodes = sum(len(s.sequencers) for s in sim.topology.networks.values())
     window = WARMUP_S + seconds + 1.0
     gaps = [g for r in results for g in r["gaps"]]
+    walls = [w for r in results for w in r["walls"]]
     print(
         f"  {name:10s} x{replicas}: requests/node/interval {requests / nodes / (window / INTERVAL):4.2f}"
         f"  tick gap p50 {_pct(gaps, 0.5):5.2f} s p99 {_pct(gaps, 0.99):5.2f} s"
+        f"  tick wall p50 {_pct(walls, 0.5):5.3f} s p99 {_pct(walls, 0.99):5.3f} s"
         f"  fault→alert p50 {_pct(latencies, 0.5):5.2f} s p99 {_pct(latencies, 0.99):5.2f} s"
         f" ({len(latencies)}/{len(injected)} posted)  simulator {sim_cpu / window:.2f} cores"
         f" ({len(sim.pids)} processes); {machine_load()}",

@@ -7,6 +7,7 @@ with `cluster.poller`, which sends the same reads as one batch per endpoint.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -30,7 +31,8 @@ class L2BlockRefResult(_Lenient):
     timestamp: int
 
     def to_block_ref(self) -> BlockRef:
-        return BlockRef(number=self.number, hash=self.hash, timestamp=self.timestamp)
+        # Validated already (as this model): constructing skips validating it twice, per node per tick.
+        return BlockRef.model_construct(number=self.number, hash=self.hash, timestamp=self.timestamp)
 
 
 class SyncStatus(_Lenient):
@@ -95,13 +97,44 @@ def parse_server_info(value: Any) -> ServerInfo:
 
 
 def parse_membership(value: Any) -> Membership:
+    key = _membership_key(value)
+    if key is not None:
+        return _membership(key)
     r = _MEMBERSHIP.validate_python(value)
     servers, version = (r, 0) if isinstance(r, list) else (r.servers, r.version)
     if servers is None:
         return Membership(servers=None, version=version)
+    return _membership((tuple((s.id, s.addr, s.suffrage) for s in servers), version))
+
+
+_MembershipKey = tuple[tuple[tuple[str, str, int], ...], int]
+
+
+def _membership_key(value: Any) -> _MembershipKey | None:
+    """The usual answer's content as a hashable key, when every value has exactly the type it
+    should (anything else goes through validation): every node of a network answers the same
+    membership every tick, so it is built once."""
+    if not isinstance(value, dict) or not isinstance(servers := value.get("servers"), list):
+        return None
+    version = value.get("version", 0)
+    if type(version) is not int:
+        return None
+    key = []
+    for s in servers:
+        if not isinstance(s, dict):
+            return None
+        sid, addr, suffrage = s.get("id"), s.get("addr"), s.get("suffrage", 0)
+        if type(sid) is not str or type(addr) is not str or type(suffrage) is not int:
+            return None
+        key.append((sid, addr, suffrage))
+    return tuple(key), version
+
+
+@functools.lru_cache(maxsize=8192)
+def _membership(key: _MembershipKey) -> Membership:
+    servers, version = key
     return Membership(
-        servers=tuple(ServerInfo(id=s.id, addr=s.addr, suffrage=s.suffrage) for s in servers),
-        version=version,
+        servers=tuple(ServerInfo(id=i, addr=a, suffrage=s) for i, a, s in servers), version=version
     )
 
 

@@ -9,10 +9,13 @@ disagree about the live set (one saw a heartbeat expire first) still cannot both
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 
 
+# Every tick asks for its network's owner: the weights are hashed once per pair, not every time.
+@functools.lru_cache(maxsize=1 << 16)
 def weight(replica: str, network: str) -> int:
     """A stable 64-bit pseudo-random weight of the pair (the same in every process and version)."""
     digest = hashlib.blake2b(f"{replica}\x00{network}".encode(), digest_size=8).digest()
