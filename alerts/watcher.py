@@ -149,6 +149,10 @@ class Watcher:
             return True
         return rendezvous_owner(network, live) == self.owner_id
 
+    def has_work(self, network: str) -> bool:
+        """Whether a tick of `network` would do anything here: watch it, or hand its lease over."""
+        return network in self._leased or self.assigned(network)
+
     @property
     def lease_ms(self) -> int:
         return max(int(LEASE_INTERVALS * self.ctx.settings.poll_interval * 1000), 1000)

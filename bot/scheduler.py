@@ -233,8 +233,11 @@ class BotScheduler:
             self._skip(network, reason)
 
     async def _watch_slot(self, slot: int) -> None:
-        """Start the tick of every network in `slot` whose previous tick is over."""
+        """Start the tick of every network in `slot` this replica watches (or must hand over) whose
+        previous tick is over."""
         for network in self.slots[slot]:
+            if not self.watcher.has_work(network):
+                continue  # another replica's: no task for a tick that would only return
             running = self._ticks.get(network)
             if running is not None and not running.done():
                 self._skip(network, "running")

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 
 from alerts.watcher import TickReport
 from bot.scheduler import BotScheduler
+from store.rendezvous import owner
 from tests.alerts.test_watcher_helpers import NET
 from tests.fixtures.slack import StartBot
 
@@ -114,3 +115,29 @@ async def test_stop_lets_a_running_tick_finish_before_handing_the_lease_back(run
             await stopping
         assert finished == [NET]
         assert not scheduler.scheduler.running
+
+
+async def test_a_replica_starts_ticks_only_for_networks_it_watches_or_must_hand_over(
+    running_bot: StartBot,
+) -> None:
+    async with running_bot() as bot:
+        scheduler = BotScheduler(bot.ctx, "replica-a")
+        ticked: list[str] = []
+
+        async def tick(network: str) -> TickReport:
+            ticked.append(network)
+            return TickReport(network=network, leader=True)
+
+        scheduler.watcher.tick = tick  # type: ignore[method-assign]
+        slot = scheduler.slot(NET)
+        other = next(r for r in (f"replica-{i}" for i in range(100)) if owner(NET, ["replica-a", r]) == r)
+        scheduler.watcher.live = ("replica-a", other)
+        await scheduler._watch_slot(slot)
+        assert NET not in scheduler._ticks  # another replica's network: no task at all
+        scheduler.watcher._leased.add(NET)  # ... unless this replica still holds its lease
+        await scheduler._watch_slot(slot)
+        await scheduler._ticks.pop(NET)
+        scheduler.watcher.live = ("replica-a",)
+        await scheduler._watch_slot(slot)
+        await scheduler._ticks.pop(NET)
+        assert ticked == [NET, NET]
