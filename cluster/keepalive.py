@@ -188,6 +188,9 @@ class _Connection(asyncio.Protocol):
             waiter.set_exception(exc)
             return
         if answer is not None:
+            # Not kept while the connection idles: thousands of idle connections would each hold
+            # their last answer.
+            self._buffer = bytearray()
             waiter.set_result(answer)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -215,7 +218,6 @@ class _Connection(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         waiter: asyncio.Future[_Answer] = loop.create_future()
         self._waiter = waiter
-        self._buffer.clear()
         self._timer = loop.call_at(deadline, _expire, waiter)
         self._transport.write(data)
         return waiter

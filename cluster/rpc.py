@@ -195,8 +195,8 @@ class JsonRpcClient:
         for (url, calls), answer in zip(requests, answers, strict=True):
             request_ids = range(1, len(calls) + 1)
             observe_seconds("batch", seconds)
-            if log.isEnabledFor(logging.DEBUG) and not isinstance(answer, BaseException):
-                log.debug('HTTP Request: POST %s "HTTP/1.1 %d"', redact_url(url), answer[0])
+            if not isinstance(answer, BaseException):
+                _log_request(url, answer[0])
             try:
                 if isinstance(answer, BaseException):
                     raise _keepalive_error(url, answer, deadline, None) from answer
@@ -312,10 +312,14 @@ async def _post_keepalive(
         status, content = await pool.post(url, json.dumps(payload).encode(), deadline)
     except (TimeoutError, TransportError) as exc:
         raise _keepalive_error(url, exc, deadline, method) from exc
+    _log_request(url, status)
+    return status, content
+
+
+def _log_request(url: str, status: int) -> None:
     if log.isEnabledFor(logging.DEBUG):
         # The line httpx writes for each request at DEBUG, so every transport shows the same.
         log.debug('HTTP Request: POST %s "HTTP/1.1 %d"', redact_url(url), status)
-    return status, content
 
 
 def _keepalive_error(url: str, exc: BaseException, deadline: float, method: str | None) -> RpcError:
@@ -341,9 +345,7 @@ async def _post_aiohttp(
             ) as r,
         ):
             content = await r.read()
-            if log.isEnabledFor(logging.DEBUG):
-                # The line httpx writes for each request at DEBUG, so both transports show the same.
-                log.debug('HTTP Request: POST %s "HTTP/1.1 %d"', redact_url(url), r.status)
+            _log_request(url, r.status)
             return r.status, content
     except TimeoutError as exc:
         raise RpcTimeout(url, f"no answer within {deadline:g}s", method) from exc
