@@ -18,6 +18,7 @@ tick job per network, the expiry sweep) for `--seconds` after a warm-up. Variant
 Reported per replica: networks it led, ticks per interval, failed ticks (exceptions), ticks whose
 snapshot had probe errors, CPU (cores) and RSS; overall: HTTP requests per node per interval (counted
 by the simulator), tick gap p99 (time between two ticks of one network: the interval plus lateness),
+tick wall p50/p99 (from a tick's start to its end: polling, Redis and Slack included),
 fault → alert p50/p99 (split brain injected into a few networks mid-run; time until the fake Slack API
 gets the post), the simulator's CPU (its own processes, apart from the bot's), and the ceiling
 (networks one core could tick per interval at the measured CPU). `BENCH_TRACEMALLOC=1` prints each
