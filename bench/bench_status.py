@@ -7,7 +7,7 @@
     poll two, the concurrent one still one.
 (b) One snapshot of every network at 100, 300 and 1,000 networks x 3 nodes, the simulator in its own
     process (so only the bot's CPU is counted): wall time, CPU, HTTP requests per node (counted by
-    the simulator) and RSS, through the watcher's keep-alive aiohttp session (`cluster.http_pool`) vs the
+    the simulator) and RSS, through the watcher's keep-alive pool (`cluster.http_pool`) vs the
     baseline, one shared httpx client sized by `polling_limits` (what the overview poll uses).
 """
 
@@ -88,7 +88,7 @@ async def bench_many_networks(sizes: list[int], nodes: int, rpc_timeout: float) 
             ):
                 variants: list[tuple[str, Callable[[str], HttpClient]]] = [
                     ("baseline: one shared client", lambda _n: shared),
-                    ("aiohttp keep-alive (HttpPool)", pool.client),
+                    ("keep-alive pool (HttpPool)", pool.client),
                 ]
                 for label, client in variants:
                     await _snapshot_all(topology, client, rpc_timeout)  # warm-up (connections)
