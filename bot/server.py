@@ -102,6 +102,14 @@ def build_server(
     return Starlette(routes=routes, lifespan=lifespan)
 
 
+# How long a command's work waits after its ack. A burst of commands arrives over a few tens of ms;
+# work started at once (Bolt's dispatch, a status poll and render: several ms of CPU each) ran
+# between the acks and held the later ones. `bench/bench_ack.py`, bursts of 20 on 2 cores, same
+# machine: status ack p99 138 -> 47 ms, pause 71 -> 45 ms (bare Bolt 57-87 ms); the reply comes
+# 20 ms later (status one at a time: 7 -> 30 ms), well inside Slack's 30 min response_url window.
+_WORK_AFTER_ACK_SECONDS = 0.02
+
+
 def _slack_events(
     ctx: BotContext, handler: AsyncSlackRequestHandler, signing_secret: str | None
 ) -> Callable[[Request], Awaitable[Response]]:
@@ -117,6 +125,7 @@ def _slack_events(
     verifier = SignatureVerifier(signing_secret) if signing_secret else None
 
     async def after_ack(request: Request, body: bytes) -> None:
+        await asyncio.sleep(_WORK_AFTER_ACK_SECONDS)
         answer = await handler.app.async_dispatch(to_async_bolt_request(request, body))
         if answer.status != 200:
             logger.warning("slash command refused after its ack status=%s", answer.status)
