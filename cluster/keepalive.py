@@ -182,34 +182,32 @@ class _Connection(asyncio.Protocol):
             self.close()  # bytes nobody asked for: the connection is out of step
             return
         self._buffer += data
-        try:
-            answer = _parse(self._buffer, eof=False)
-        except AnswerBroken as exc:
-            waiter.set_exception(exc)
-            return
-        if answer is not None:
-            # Not kept while the connection idles: thousands of idle connections would each hold
-            # their last answer.
-            self._buffer = bytearray()
-            waiter.set_result(answer)
+        self._settle(waiter, eof=False)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self._pool._forget(self)
         waiter = self._waiter
-        if waiter is None or waiter.done():
-            return
-        try:
-            answer = _parse(self._buffer, eof=True)
-        except AnswerBroken as broken:
-            waiter.set_exception(broken)
-            return
-        if answer is not None:
-            waiter.set_result(answer)
+        if waiter is None or waiter.done() or self._settle(waiter, eof=True):
             return
         why = f": {exc}" if exc else ""
         message = f"server closed the connection without answering{why}"
         waiter.set_exception(_Stale(message, received=bool(self._buffer)))
+
+    def _settle(self, waiter: asyncio.Future[_Answer], eof: bool) -> bool:
+        """Settle `waiter` if the bytes so far are a whole (or a broken) answer; whether they were."""
+        try:
+            answer = _parse(self._buffer, eof)
+        except AnswerBroken as exc:
+            waiter.set_exception(exc)
+            return True
+        if answer is None:
+            return False
+        # Not kept while the connection idles: thousands of idle connections would each hold their
+        # last answer.
+        self._buffer = bytearray()
+        waiter.set_result(answer)
+        return True
 
     def send(self, data: bytes, deadline: float) -> asyncio.Future[_Answer]:
         """Send `data`; the future of its answer fails with TimeoutError at `deadline` (loop time).
