@@ -206,6 +206,8 @@ class BotScheduler:
                 _done, late = await asyncio.wait(running, timeout=STOP_GRACE_SECONDS)
                 if late:
                     logger.warning("scheduler stop: %d job(s) still running are cancelled", len(late))
+                    for task in late:  # ticks are our own tasks: APScheduler's shutdown cancels only its jobs
+                        task.cancel()
             self.scheduler.shutdown(wait=False)
         for network in self.ctx.topology.networks:
             metrics.LEASE_HELD.labels(network).set(0)
