@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from cluster.http_pool import HttpPool
 from cluster.poller import polling_client
 from cluster.rpc import JsonRpcClient, Unreachable
 from cluster.topology import Topology
@@ -61,6 +62,13 @@ async def test_https_endpoints_signed_by_the_bundle_are_trusted_only_with_cert_p
         async with polling_client(without) as http:
             with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
                 await JsonRpcClient(http, 2.0).call(url, "conductor_leader")
+        # The watcher's keep-alive transport trusts the same, and keeps its TLS connection.
+        async with HttpPool(topology) as pool:
+            rpc = JsonRpcClient(pool.client("op-sepolia"), 2.0)
+            assert [await rpc.call(url, "conductor_leader") for _ in range(3)] == [True] * 3
+        async with HttpPool(without) as pool:
+            with pytest.raises(Unreachable, match="CERTIFICATE_VERIFY_FAILED"):
+                await JsonRpcClient(pool.client("op-sepolia"), 2.0).call(url, "conductor_leader")
 
 
 async def test_without_https_endpoints_the_client_trusts_no_ca_rather_than_none_checked(
