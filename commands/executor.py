@@ -110,9 +110,15 @@ async def execute(
             finally:
                 if window is not None:
                     await asyncio.shield(own_operation.close_window(ctx.store, window, ctx.clock.now()))
-            if outcome.reconfirm is not None:
-                return await _reconfirm(ctx, request, outcome.reconfirm, held.lock.guard)
-            return await _finish(ctx, request, outcome, held.lock.guard)
+            if outcome.reconfirm is None:
+                return await _finish(ctx, request, outcome, held.lock.guard)
+            again = await _record(ctx, request, outcome.reconfirm, held.lock.guard, "reconfirm")
+        # Shown only once the lock is free: the approvers can act on the message and its thread
+        # at once, and an approval must not find this run still holding the lock.
+        if again is not None:
+            await update_message(ctx, again)
+            await thread_reply(ctx, again, reconfirm_text(request, outcome.reconfirm))
+        return again
     except locks.LockBusy:
         outcome.text = "another operation holds this network's lock, so nothing ran; request it again later"
         return await _finish(ctx, request, outcome, None)
@@ -134,9 +140,10 @@ async def _finish(
     ctx: BotContext, request: ApprovalRequest, outcome: Outcome, guard: Guard | None
 ) -> ApprovalRequest | None:
     event = Finish(success=outcome.success, outcome=outcome.text, step_results=tuple(outcome.results))
-    final = await _apply_and_update(ctx, request, event, guard, "finish")
+    final = await _record(ctx, request, event, guard, "finish")
     if final is None:
         return None
+    await update_message(ctx, final)
     icon = ":large_green_circle:" if outcome.success else ":red_circle:"
     # The mention tells the requester, who may have left the channel, how their request ended.
     await thread_reply(
@@ -145,29 +152,16 @@ async def _finish(
     return final
 
 
-async def _reconfirm(
-    ctx: BotContext, request: ApprovalRequest, event: Reconfirm, guard: Guard
-) -> ApprovalRequest | None:
-    again = await _apply_and_update(ctx, request, event, guard, "reconfirm")
-    if again is None:
-        return None
-    await thread_reply(ctx, again, reconfirm_text(request, event))
-    return again
-
-
-async def _apply_and_update(
+async def _record(
     ctx: BotContext, request: ApprovalRequest, event: Finish | Reconfirm, guard: Guard | None, what: str
 ) -> ApprovalRequest | None:
-    """Record `event` on the request under `guard` and update its message; None (logged) if refused."""
+    """Record `event` on the request under `guard`; None (logged) if refused."""
     decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
-    updated = decision.request
-    if updated is None:
+    if decision.request is None:
         logger.warning(
             "%s refused network=%s request=%s rule=%s", what, request.network, request.id, decision.rule
         )
-        return None
-    await update_message(ctx, updated)
-    return updated
+    return decision.request
 
 
 def reconfirm_text(request: ApprovalRequest, event: Reconfirm) -> str:
