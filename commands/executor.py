@@ -110,15 +110,13 @@ async def execute(
             finally:
                 if window is not None:
                     await asyncio.shield(own_operation.close_window(ctx.store, window, ctx.clock.now()))
-            if outcome.reconfirm is None:
-                return await _finish(ctx, request, outcome, held.lock.guard)
-            again = await _record(ctx, request, outcome.reconfirm, held.lock.guard, "reconfirm")
-        # Shown only once the lock is free: the approvers can act on the message and its thread
-        # at once, and an approval must not find this run still holding the lock.
-        if again is not None:
-            await update_message(ctx, again)
-            await thread_reply(ctx, again, reconfirm_text(request, outcome.reconfirm))
-        return again
+            recorded = await _record(ctx, request, _ending(outcome), held.lock.guard)
+        # Told only once the lock is free: whoever reads the message or its thread may act at once
+        # (approve a reconfirmed request, request the next step) and must not find this run still
+        # holding the network's lock.
+        if recorded is not None:
+            await _tell(ctx, request, recorded, outcome)
+        return recorded
     except locks.LockBusy:
         outcome.text = "another operation holds this network's lock, so nothing ran; request it again later"
         return await _finish(ctx, request, outcome, None)
@@ -139,29 +137,43 @@ async def run(ctx: BotContext, network: str, request_id: str) -> None:
 async def _finish(
     ctx: BotContext, request: ApprovalRequest, outcome: Outcome, guard: Guard | None
 ) -> ApprovalRequest | None:
-    event = Finish(success=outcome.success, outcome=outcome.text, step_results=tuple(outcome.results))
-    final = await _record(ctx, request, event, guard, "finish")
-    if final is None:
-        return None
-    await update_message(ctx, final)
-    icon = ":large_green_circle:" if outcome.success else ":red_circle:"
-    # The mention tells the requester, who may have left the channel, how their request ended.
-    await thread_reply(
-        ctx, final, f"{icon} <@{final.requester}> {escape(outcome.text, keep_user_mentions=True)}"
+    """Record how the run ended and tell Slack."""
+    recorded = await _record(ctx, request, _ending(outcome), guard)
+    if recorded is not None:
+        await _tell(ctx, request, recorded, outcome)
+    return recorded
+
+
+def _ending(outcome: Outcome) -> Finish | Reconfirm:
+    return outcome.reconfirm or Finish(
+        success=outcome.success, outcome=outcome.text, step_results=tuple(outcome.results)
     )
-    return final
 
 
 async def _record(
-    ctx: BotContext, request: ApprovalRequest, event: Finish | Reconfirm, guard: Guard | None, what: str
+    ctx: BotContext, request: ApprovalRequest, event: Finish | Reconfirm, guard: Guard | None
 ) -> ApprovalRequest | None:
     """Record `event` on the request under `guard`; None (logged) if refused."""
     decision = await approval_store.apply(ctx, request.network, request.id, event, BOT_ACTOR, guard=guard)
     if decision.request is None:
         logger.warning(
-            "%s refused network=%s request=%s rule=%s", what, request.network, request.id, decision.rule
+            "%s refused network=%s request=%s rule=%s", event.kind, request.network, request.id, decision.rule
         )
     return decision.request
+
+
+async def _tell(
+    ctx: BotContext, request: ApprovalRequest, recorded: ApprovalRequest, outcome: Outcome
+) -> None:
+    """Update the request's message and say in its thread how the run ended."""
+    await update_message(ctx, recorded)
+    if outcome.reconfirm is not None:
+        text = reconfirm_text(request, outcome.reconfirm)
+    else:
+        icon = ":large_green_circle:" if outcome.success else ":red_circle:"
+        # The mention tells the requester, who may have left the channel, how their request ended.
+        text = f"{icon} <@{recorded.requester}> {escape(outcome.text, keep_user_mentions=True)}"
+    await thread_reply(ctx, recorded, text)
 
 
 def reconfirm_text(request: ApprovalRequest, event: Reconfirm) -> str:
