@@ -1,9 +1,9 @@
 """Status latency and cost against the simulator: `python -m bench.bench_status`.
 
-(a) One 5-node network with none, one and two nodes hung (both endpoints accept and never answer):
-    the concurrent poller vs the fair baseline, a sequential poll node by node with the same batches
-    (what a status loop over the nodes does; op-conductor-ops itself is compared in
-    `bench/bench_cli_start.py`). One hung node costs both one timeout; two cost the sequential
+(a) One 5-node network with none, one and two nodes hung (both endpoints accept and never answer),
+    connections warm, medians of 3 polls each: the concurrent poller vs the fair baseline, a
+    sequential poll node by node with the same batches (what a status loop over the nodes does;
+    op-conductor-ops itself is compared in `bench/bench_cli_start.py`). One hung node costs both one timeout; two cost the sequential
     poll two, the concurrent one still one.
 (b) One snapshot of every network at 100, 300 and 1,000 networks x 3 nodes, the simulator in its own
     process (so only the bot's CPU is counted): wall time, CPU, HTTP requests per node (counted by
@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import time
 from collections.abc import Callable
 
@@ -37,21 +38,29 @@ async def _sequential_batched(spec: NetworkSpec, http: httpx.AsyncClient, rpc_ti
         await poll_node(rpc, seq)
 
 
+REPEATS = 3  # medians of this many polls per case
+
+
 async def bench_hung_node(rpc_timeout: float) -> None:
     print(f"(a) 5 nodes, rpc timeout {rpc_timeout:g}s: concurrent poller vs sequential (fair baseline)")
     async with simulate(networks=1, nodes=5) as sim, httpx.AsyncClient() as http:
         await sim.advance(6)
         spec = sim.topology().networks["sim-1"]
+        # Warm: both variants then reuse the client's open connections alike.
+        await poll_network(spec, http, sim.clock, rpc_timeout)
         for hung in ((), ("seq-2",), ("seq-2", "seq-3")):
             for node in hung:
                 await sim.hang("sim-1", node, "conductor")
                 await sim.hang("sim-1", node, "node")
-            start = time.perf_counter()
-            snap = await poll_network(spec, http, sim.clock, rpc_timeout)
-            concurrent = time.perf_counter() - start
-            start = time.perf_counter()
-            await _sequential_batched(spec, http, rpc_timeout)
-            batched = time.perf_counter() - start
+            concurrents, batcheds = [], []
+            for _ in range(REPEATS):
+                start = time.perf_counter()
+                snap = await poll_network(spec, http, sim.clock, rpc_timeout)
+                concurrents.append(time.perf_counter() - start)
+                start = time.perf_counter()
+                await _sequential_batched(spec, http, rpc_timeout)
+                batcheds.append(time.perf_counter() - start)
+            concurrent, batched = statistics.median(concurrents), statistics.median(batcheds)
             for node in hung:
                 await sim.unhang("sim-1", node, "conductor")
                 await sim.unhang("sim-1", node, "node")
