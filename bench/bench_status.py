@@ -3,8 +3,8 @@
 (a) One 5-node network with none, one and two nodes hung (both endpoints accept and never answer),
     connections warm, medians of 3 polls each: the concurrent poller vs the fair baseline, a
     sequential poll node by node with the same batches (what a status loop over the nodes does;
-    op-conductor-ops itself is compared in `bench/bench_cli_start.py`). One hung node costs both one timeout; two cost the sequential
-    poll two, the concurrent one still one.
+    op-conductor-ops itself is compared in `bench/bench_cli_start.py`). One hung node costs both one
+    timeout; two cost the sequential poll two, the concurrent one still one.
 (b) One snapshot of every network at 100, 300 and 1,000 networks x 3 nodes, the simulator in its own
     process (so only the bot's CPU is counted): wall time, CPU, HTTP requests per node (counted by
     the simulator) and RSS, through the watcher's keep-alive pool (`cluster.http_pool`) vs the
