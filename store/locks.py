@@ -80,6 +80,22 @@ async def holder_token(store: Store, key: str) -> str | None:
     return None if value is None else text(value)
 
 
+# How often a bounded wait for a lock asks again (Redis tells no one when a key is deleted, short of
+# keyspace notifications, which a server may have turned off).
+_RETRY_EVERY = 0.05
+
+
+async def _acquire_within(store: Store, key: str, ttl_ms: int, owner: str, wait: float) -> Lock | None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    while True:
+        lock = await acquire(store, key, ttl_ms, owner)
+        left = deadline - loop.time()
+        if lock is not None or left <= 0:
+            return lock
+        await asyncio.sleep(min(_RETRY_EVERY, left))
+
+
 @dataclass
 class HeldLock:
     """What `hold` yields: the lock, and an event set once renewal failed (the body should stop
@@ -112,16 +128,16 @@ async def _keep_renewed(store: Store, held: HeldLock, renew_every: float) -> Non
 
 @contextlib.asynccontextmanager
 async def hold(
-    store: Store, key: str, ttl_ms: int, renew_every: float, owner: str = ""
+    store: Store, key: str, ttl_ms: int, renew_every: float, owner: str = "", wait: float = 0.0
 ) -> AsyncIterator[HeldLock]:
     """Hold `key` while the body runs, renewing every `renew_every` seconds in the background.
 
-    Raises `LockBusy` if the lock is taken. `renew_every` should be well under the TTL (a third
-    is usual) so one slow renewal does not lose the lock.
+    Raises `LockBusy` if the lock is taken, or still taken after `wait` seconds. `renew_every`
+    should be well under the TTL (a third is usual) so one slow renewal does not lose the lock.
     """
     if renew_every <= 0 or renew_every * 1000 >= ttl_ms:
         raise StoreError("renew_every must be positive and shorter than the TTL")
-    lock = await acquire(store, key, ttl_ms, owner)
+    lock = await _acquire_within(store, key, ttl_ms, owner, wait)
     if lock is None:
         raise LockBusy(f"{key} is held by another operation")
     held = HeldLock(lock=lock)

@@ -71,6 +71,11 @@ logger = logging.getLogger(__name__)
 BOT_ACTOR = executor.BOT_ACTOR
 
 
+# A Continue or Resume click can come while the runner that parked the run is still letting go of
+# the network's lock (its last message update is made under it); the click's runner waits that out.
+HANDOVER_SECONDS = 2.0
+
+
 def task_name(network: str, run_id: str) -> str:
     return f"procedure-{network}-{run_id}"
 
@@ -82,7 +87,11 @@ async def drive(ctx: BotContext, network: str, run_id: str) -> None:
         return
     try:
         async with locks.hold(
-            ctx.store, ctx.store.keys.lock(network), executor.LOCK_TTL_MS, executor.RENEW_EVERY
+            ctx.store,
+            ctx.store.keys.lock(network),
+            executor.LOCK_TTL_MS,
+            executor.RENEW_EVERY,
+            wait=HANDOVER_SECONDS,
         ) as held:
             await drive_held(ctx, spec, run_id, held, SlackChecklist(ctx, spec))
     except locks.LockBusy:

@@ -8,6 +8,7 @@ only TTLs a test waits to run out are short. Expiry is polled on the server (bou
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import pytest
 from redis.asyncio import Redis
@@ -113,6 +114,40 @@ async def test_hold_refuses_a_busy_lock(store: Store) -> None:
     with pytest.raises(LockBusy):
         async with hold(store, key, ttl_ms=10_000, renew_every=1.0):
             pytest.fail("body must not run without the lock")
+
+
+async def test_hold_with_a_wait_takes_the_lock_its_holder_lets_go_of(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key = store.keys.lock(NET)
+    other = await acquire(store, key, ttl_ms=10_000)
+    assert other is not None
+    with pytest.raises(LockBusy):  # held throughout the wait
+        async with hold(store, key, ttl_ms=10_000, renew_every=1.0, wait=0.2):
+            pytest.fail("body must not run without the lock")
+
+    # Watched, not replaced: the waiter's first ask must come while the lock is still taken.
+    asking = asyncio.Event()
+    real_run_script = store.run_script
+
+    async def watched(name: str, keys: Sequence[str], args: Sequence[str | int | float]) -> object:
+        if name == "lock_acquire":
+            asking.set()
+        return await real_run_script(name, keys, args)
+
+    got: list[int] = []
+
+    async def waiter() -> None:
+        async with hold(store, key, ttl_ms=10_000, renew_every=1.0, wait=10.0) as held:
+            got.append(held.lock.epoch)
+
+    monkeypatch.setattr(store, "run_script", watched)
+    task = asyncio.create_task(waiter())
+    await asyncio.wait_for(asking.wait(), 5)
+    assert not got  # the first ask found the lock taken
+    await release(store, other)
+    await asyncio.wait_for(task, 5)
+    assert got == [other.epoch + 1]
 
 
 async def test_hold_signals_a_lost_lock_and_guarded_writes_stop(store: Store, redis: Redis) -> None:
