@@ -11,12 +11,14 @@ unreachable during a pause) alerts as usual: only what the approvers approved is
 One record per network is enough: a network runs one operation at a time (its lock). The record is
 written by the executor holding that lock, so a plain SET is safe; it expires by itself
 (`OPEN_TTL_MS` while running, so an executor that died does not leave it open for long; then
-`CLOSED_TTL_MS`, long enough for the alerts that fire late).
+`CLOSED_TTL_MS`, long enough for the alerts that fire late). A procedure's runner does the same for
+each act it runs (`act_window`), so the act's alerts go to the checklist's thread.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -39,6 +41,7 @@ from store.gateway import Store
 
 if TYPE_CHECKING:
     from commands.approval import ApprovalRequest
+    from commands.procedures.state import ProcedureRun
 
 logger = logging.getLogger(__name__)
 
@@ -108,8 +111,9 @@ def expected_conditions(operation: Operation) -> tuple[ExpectedCondition, ...]:
         case RemoveServer():
             return (e(condition=h.MEMBERSHIP_DRIFT), e(condition=h.LEADER_CHANGED))
         case StopSequencer():
-            # Halting the chain is what stop-sequencer is for.
-            return (e(condition=h.NO_ACTIVE), e(condition=h.CHAIN_STALLED))
+            # Halting the chain is what stop-sequencer is for; and once the unsafe head stops, every
+            # conductor's health check fails (it checks that the head advances).
+            return (e(condition=h.NO_ACTIVE), e(condition=h.CHAIN_STALLED), e(condition=h.NODE_UNHEALTHY))
         case StartSequencer():
             # The force-active hand-over stops the old sequencer before starting the new one.
             return (e(condition=h.NO_ACTIVE), e(condition=h.LEADER_CHANGED))
@@ -129,6 +133,26 @@ def window_of(request: ApprovalRequest, now: float) -> OperationWindow | None:
         ts=request.message.ts,
         started_at=now,
         expected=expected_conditions(request.operation),
+    )
+
+
+def act_window(run: ProcedureRun, acts: Sequence[Operation], now: float) -> OperationWindow | None:
+    """The window while one of a procedure run's acts runs: what the procedure causes goes to its
+    checklist's thread. It spans the run (from its start) and expects what any of its `acts`
+    causes, since an earlier act's alert may fire while a later one runs. None for a run without a
+    checklist (the terminal's)."""
+    if run.message is None:
+        return None
+    expected = dict.fromkeys(e for op in acts for e in expected_conditions(op))
+    return OperationWindow(
+        request_id=run.id,
+        network=run.network,
+        command=run.procedure.command,
+        requester=run.requester,
+        channel=run.message.channel,
+        ts=run.message.ts,
+        started_at=min(run.created_at, now),
+        expected=tuple(expected),
     )
 
 

@@ -24,6 +24,7 @@ message stale; the next replica posts a new one (the outbox's lost-post lookup w
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING, Literal
 
@@ -34,7 +35,7 @@ from cluster.poller import poll_network
 from cluster.rpc import RpcError, call_step
 from cluster.snapshot import NetworkSnapshot
 from cluster.topology import NetworkSpec
-from commands import executor, verification
+from commands import executor, own_operation, verification
 from commands.operations import StopSequencer
 from commands.plans import QUICK_TIMEOUT, Plan, StepResult
 from commands.preflight import prepare
@@ -262,6 +263,21 @@ class _Driver:
                 f"`{step.operation.command}` ({plural(len(prepared.plan.steps), 'call')}).{note}",
             )
             run = await self.apply(ActStarted(plan=prepared.plan))
+        # Under the network's lock, like the executor's: what this act causes goes to the checklist.
+        acts = [s.operation for s in steps if isinstance(s, Act)]
+        window = own_operation.act_window(run, acts, self.ctx.clock.now())
+        if window is not None:
+            await own_operation.open_window(self.ctx.store, window)
+        try:
+            return await self.calls(run, step, steps, before)
+        finally:
+            if window is not None:
+                await asyncio.shield(own_operation.close_window(self.ctx.store, window, self.ctx.clock.now()))
+
+    async def calls(
+        self, run: ProcedureRun, step: Act, steps: tuple[Step, ...], before: NetworkSnapshot | None
+    ) -> ProcedureRun:
+        """Send the act's calls from where the record says it is, then verify the outcome."""
         plan = run.plan
         assert plan is not None
         stored = dict(run.stored)

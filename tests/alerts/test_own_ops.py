@@ -49,7 +49,8 @@ def test_only_what_the_plan_does_by_design_is_expected() -> None:
     for dangerous in ("multiple_leaders", "multiple_active", "no_leader", "all_unreachable"):
         assert cause_of(transfer, dangerous, "", T0 + 1) is None
     halt = window(StopSequencer(network=NET, sequencer="seq-0"))
-    assert {e.condition for e in halt.expected} == {"no_active", "chain_stalled"}
+    # A halted chain fails every conductor's health check (the unsafe head stops): expected too.
+    assert {e.condition for e in halt.expected} == {"no_active", "chain_stalled", "node_unhealthy"}
 
 
 def test_a_burst_is_folded_per_destination() -> None:

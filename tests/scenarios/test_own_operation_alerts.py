@@ -21,6 +21,8 @@ from tests.scenarios.approval_support import (
     request_id_of,
     use_sim_settle,
 )
+from tests.scenarios.procedure_support import approved_procedure, checklist, wait_run
+from tests.scenarios.runbook_support import REQ, ROLES
 
 
 def cause_line(message: FakeMessage) -> str:
@@ -163,3 +165,25 @@ async def test_a_caused_alert_held_with_its_request_channel_goes_out_with_its_la
         assert "(resolved)" in paused.text, paused.text
         assert f"caused by request `{request_id}`" in cause_line(paused)
         assert bot.fake.messages("C0PAGES") == []
+
+
+async def test_a_procedures_acts_post_what_they_cause_in_its_checklist_thread(running_bot: StartBot) -> None:
+    async with running_bot(nodes=3, network_overrides=ROLES) as bot:
+        use_sim_settle(bot)
+        watcher = await started_watcher(bot, 10)
+        request, run_id = await approved_procedure(bot, f"procedure halt {NET}")
+        ended = await wait_run(bot, run_id)
+        assert ended.phase == "succeeded", ended.outcome
+        await run(bot, [watcher], 30)
+        sheet = checklist(bot)
+        # The chain is halted on purpose: no siren in the channel, only the request and its checklist.
+        assert [m.ts for m in posts(bot)] == [request.ts, sheet.ts]
+        caused = [r for r in sheet.replies if cause_line(r)]
+        command = ended.procedure.command
+        expected = f":link: Expected: caused by request `{run_id}`, `{command}` requested by <@{REQ}>"
+        assert caused and all(cause_line(r) == expected for r in caused)
+        texts = " ".join(r.text for r in caused)
+        # The pause act's alerts fire while the stop-sequencer act runs: still the procedure's doing.
+        assert "3 expected alerts" in texts and "Chain stalled" in texts
+        for reply in caused:
+            assert_valid_message(reply.text, reply.blocks)
