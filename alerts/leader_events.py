@@ -10,6 +10,8 @@ Exactly once across replicas: the change itself is seen by exactly one tick (the
 memory write won its compare-and-set, `alerts.watcher` step 3), and the chain is a versioned record
 (`Keys.leader_events`) written with compare-and-set (a Lua script), re-read and re-applied on a
 conflict, so two replicas can neither post two messages for one flap nor drop a change from it.
+Recording a change already in the chain changes nothing, so a tick that takes over a change a dead
+replica owed (`WatchMemory.leader_changes`) can record it again safely.
 Posts and edits go through the network's outbox like every alert write.
 
 A change the bot's own operation caused (`alerts.own_ops`: `transfer-leader`, …) goes into the
@@ -24,7 +26,7 @@ import logging
 from pydantic import BaseModel, ConfigDict
 
 from alerts.event_blocks import leader_chain_blocks, leader_chain_text
-from alerts.model import Condition, OperationCause
+from alerts.model import Condition, LeaderChange, OperationCause
 from store.gateway import Store, retry_cas
 from store.outbox import SlackWrite
 
@@ -33,14 +35,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_FLAP_WINDOW = 300.0
 # The record outlives the window a little, so a change right at its end still finds the chain.
 RECORD_MARGIN_SECONDS = 60.0
-
-
-class LeaderChange(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    at: float
-    before: str
-    after: str
 
 
 class LeaderChain(BaseModel):
@@ -68,7 +62,10 @@ class LeaderChain(BaseModel):
 def extend(
     chain: LeaderChain | None, change: LeaderChange, network: str, window: float, cause: OperationCause | None
 ) -> tuple[LeaderChain, bool]:
-    """The chain after `change`, and whether it is a new one (a new message) rather than an edit."""
+    """The chain after `change`, and whether it is a new one (a new message) rather than an edit.
+    A change already in the chain leaves it as it is (recording is idempotent)."""
+    if chain is not None and change in chain.changes:
+        return chain, False
     same_cause = (chain.cause.request_id if chain and chain.cause else None) == (
         cause.request_id if cause else None
     )
@@ -89,17 +86,31 @@ async def record(
 ) -> tuple[LeaderChain, bool] | None:
     """Add `change` to the network's chain atomically; None when the write kept conflicting."""
     key = store.keys.leader_events(network)
-    ttl_ms = int((window + RECORD_MARGIN_SECONDS) * 1000)
+    ttl_ms = int(record_lifetime(window) * 1000)
 
     async def attempt() -> tuple[LeaderChain, bool] | None:
         found = await store.get(key)
         current = LeaderChain.model_validate_json(found.data) if found is not None else None
         chain, new = extend(current, change, network, window, cause)
+        if chain is current:
+            return chain, new
         if not await store.cas(key, found.version if found else 0, chain.model_dump_json(), ttl_ms):
             return None
         return chain, new
 
     return await retry_cas(attempt)
+
+
+async def load(store: Store, network: str) -> LeaderChain | None:
+    """The network's current chain, if its record has not expired."""
+    found = await store.get(store.keys.leader_events(network))
+    return LeaderChain.model_validate_json(found.data) if found is not None else None
+
+
+def record_lifetime(window: float) -> float:
+    """Seconds a chain's record outlives its last change: a change older than this cannot be told
+    apart from one whose record expired."""
+    return window + RECORD_MARGIN_SECONDS
 
 
 def write_for(chain: LeaderChain, new: bool, alert_channel: str, now: float, window: float) -> SlackWrite:

@@ -74,6 +74,14 @@ class MessageRef(_Frozen):
     shared: bool = False
 
 
+class LeaderChange(_Frozen):
+    """One raft leader change the watcher saw (`alerts.leader_events` chains them into messages)."""
+
+    at: float
+    before: str
+    after: str
+
+
 class OperationCause(_Frozen):
     """The approved request whose operation caused an alert episode (`alerts.own_ops`): the episode
     is shown in the request's thread, naming the request."""

@@ -12,7 +12,7 @@ nor clear this tick", so a paused conductor that also stops answering is not rep
 
 from __future__ import annotations
 
-from alerts.model import Condition, fingerprint
+from alerts.model import Condition, LeaderChange, fingerprint
 from cluster.conditions import assess
 from cluster.health import STEPPING_DOWN_SECONDS, HealthMemory
 from cluster.snapshot import NetworkSnapshot
@@ -26,6 +26,10 @@ class WatchMemory(HealthMemory):
 
     # Fingerprint patterns ("net/rule" matches every subject) held this tick: see the module docstring.
     held: tuple[str, ...] = ()
+    # Leader changes seen but not yet known to be recorded and in Slack or its outbox. Written with
+    # the memory (the tick's fence) before they are recorded, so a replica dying in between leaves
+    # them to the next tick instead of losing them: the watcher drops one once it is confirmed.
+    leader_changes: tuple[LeaderChange, ...] = ()
 
 
 def is_held(alert_fingerprint: str, held: tuple[str, ...]) -> bool:
@@ -37,7 +41,9 @@ def evaluate(
     snapshot: NetworkSnapshot, spec: NetworkSpec, memory: WatchMemory, now: float
 ) -> tuple[list[Condition], WatchMemory]:
     """The conditions that hold in `snapshot`, and the memory to pass to the next tick."""
-    health = assess(snapshot, spec, HealthMemory(**memory.model_dump(exclude={"held"})), now)
+    health = assess(
+        snapshot, spec, HealthMemory(**memory.model_dump(exclude={"held", "leader_changes"})), now
+    )
     conditions = [
         Condition(
             network=snapshot.network,

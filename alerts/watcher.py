@@ -33,6 +33,10 @@ Per tick (`Watcher.tick`):
    plan explains is attributed to its request and shown in the request's thread.
    Leader changes are not alerts but events (`alerts.leader_events`): each is added, atomically,
    to the network's chain of changes, which posts one message per flap and edits it after that.
+   A change is edge-triggered (the memory written in step 3 already names the new leader), so the
+   memory also carries it as owed (`WatchMemory.leader_changes`) until a later tick finds it
+   recorded and in Slack or its outbox: a replica dying between step 3 and the outbox leaves the
+   next tick to record it (idempotently) and post it.
 5. Fold a burst of posts into one summary (`burst.group_effects`, per destination) and hand the
    effects to the notifier, which queues them in Redis and delivers them (or retries them next tick).
 6. Repair lost posts: an alert saved as "post requested" whose PostAlert never reached the outbox
@@ -62,7 +66,7 @@ from alerts.alert_store import AlertStore, Stored
 from alerts.burst import group_effects
 from alerts.effects import Effect, PostAlert, effect_fingerprints, is_post
 from alerts.history_record import history_point
-from alerts.model import AlertState, Condition
+from alerts.model import AlertState, Condition, LeaderChange
 from alerts.notifier import Notifier
 from alerts.rules import WatchMemory, evaluate
 from alerts.state import TickOutcome, observe_network
@@ -220,9 +224,19 @@ class Watcher:
         """The tick with the network's whole state read (`_lease_and_read`, the lease held)."""
         memory_version, memory = AlertStore.parse_memory(reads.record)
         conditions, new_memory = evaluate(snapshot, spec, memory, now)
-        # No condition and no stored alert (most ticks of a healthy fleet): nothing to apply, so the
-        # history point goes with the memory's CAS, in its round trip, and only if the CAS wins.
-        quiet = not conditions and not reads.members
+        silence = AlertStore.parse_silence(reads.value, now)
+        silenced_until = silence.until if silence is not None else None
+        changes = [leader_events.change_of(c, now) for c in conditions if c.rule == LEADER_CHANGED]
+        conditions = [c for c in conditions if c.rule != LEADER_CHANGED]
+        # The leader changes this tick owes Slack go into the memory it writes, before they are
+        # recorded (see `WatchMemory.leader_changes`). A silence suppresses their messages: none owed.
+        owed = (
+            [] if silenced_until is not None else [*await self._unconfirmed(network, memory, now), *changes]
+        )
+        new_memory = new_memory.model_copy(update={"leader_changes": tuple(owed)})
+        # No condition, change or stored alert (most ticks of a healthy fleet): nothing to apply, so
+        # the history point goes with the memory's CAS, in its round trip, and only if the CAS wins.
+        quiet = not conditions and not changes and not owed and not reads.members
         if quiet:
             written = await self._save_quiet(network, memory_version, new_memory, snapshot, unread=False)
             if written > 0 and reads.value is None and not reads.queue_length:
@@ -234,11 +248,7 @@ class Watcher:
             return TickReport(
                 network=network, leader=True, lost_race=True, seconds=time.perf_counter() - started
             )
-        silence = AlertStore.parse_silence(reads.value, now)
-        silenced_until = silence.until if silence is not None else None
         window = _Window(self, network)
-        changes = [c for c in conditions if c.rule == LEADER_CHANGED]
-        conditions = [c for c in conditions if c.rule != LEADER_CHANGED]
         effects: list[Effect]
         states: dict[str, AlertState]
         if quiet:
@@ -253,7 +263,7 @@ class Watcher:
         effects = group_effects(network, effects, thread_of=partial(_thread_of, states))
         if silenced_until is None:
             effects += await self._lost_posts(network, states, effects, now)
-        events = await self._leader_events(network, changes, now, window) if silenced_until is None else []
+        events = await self._leader_events(network, owed, now, window)
         if effects or events or reads.queue_length:
             report = await self.notifier.submit(network, effects, states, events)
             delivered, remaining = report.delivered, report.remaining
@@ -369,22 +379,42 @@ class Watcher:
             logger.error("alert write kept conflicting network=%s fingerprint=%s", network, fp)
         return effects or []
 
+    async def _unconfirmed(self, network: str, memory: WatchMemory, now: float) -> list[LeaderChange]:
+        """Of the leader changes earlier ticks owed Slack, those not yet known to be recorded and in
+        Slack or its outbox (their tick's replica died before it got there)."""
+        if not memory.leader_changes:
+            return []
+        chain = await leader_events.load(self.ctx.store, network)
+        told = chain is not None and await self.notifier.posted_or_queued(network, chain.message)
+        lifetime = leader_events.record_lifetime(self.ctx.settings.leader_flap_window)
+        owed: list[LeaderChange] = []
+        for change in memory.leader_changes:
+            if told and chain is not None and change in chain.changes:
+                continue
+            if now - change.at > lifetime:
+                # Its chain's record may have expired after its post: posting again could repeat it.
+                logger.error(
+                    "leader change given up network=%s change=%s->%s", network, change.before, change.after
+                )
+                continue
+            owed.append(change)
+        return owed
+
     async def _leader_events(
-        self, network: str, changes: Sequence[Condition], now: float, window: _Window
+        self, network: str, changes: Sequence[LeaderChange], now: float, window: _Window
     ) -> list[SlackWrite]:
-        """Add this tick's leader change (at most one) to the network's chain; the post or edit."""
+        """Add the owed leader changes to the network's chain (idempotently); the post or edit."""
         if not changes:
             return []
         spec = self.ctx.topology.network(network)
         channel = spec.alert_channel if spec is not None else None
         flap_window = self.ctx.settings.leader_flap_window
         writes: list[SlackWrite] = []
-        for condition in changes:
-            cause = own_ops.cause_of(await window.get(), LEADER_CHANGED, "", now)
+        for change in changes:
+            cause = own_ops.cause_of(await window.get(), LEADER_CHANGED, "", change.at)
             if cause is None and not channel:
                 logger.error("no alert_channel configured network=%s; leader change not posted", network)
                 continue
-            change = leader_events.change_of(condition, now)
             recorded = await leader_events.record(self.ctx.store, network, change, flap_window, cause)
             if recorded is None:
                 logger.error("leader change chain kept conflicting network=%s", network)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from alerts.burst import group_effects
 from alerts.effects import Effect, PostAlert, PostSummary, UpdateAlert
-from alerts.leader_events import LeaderChange, extend
-from alerts.model import OperationCause
+from alerts.leader_events import extend
+from alerts.model import LeaderChange, OperationCause
 from alerts.own_ops import SETTLE_SECONDS, cause_of
 from commands.operations import Pause, StopSequencer, TransferLeader
 from commands.own_operation import OperationWindow, expected_conditions

@@ -7,7 +7,8 @@ from typing import Any
 
 from alerts.event_blocks import leader_chain_blocks
 from alerts.ids import AlertAction
-from alerts.leader_events import LeaderChain, LeaderChange
+from alerts.leader_events import LeaderChain
+from alerts.model import LeaderChange
 from alerts.views import alerts_list_blocks
 from commands.approval_blocks import approval_blocks
 from commands.help import CATALOGUE

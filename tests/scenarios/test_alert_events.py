@@ -9,8 +9,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from alerts import leader_events as chains
+from alerts.alert_store import AlertStore
 from alerts.ids import AlertAction
+from alerts.model import LeaderChange
 from alerts.watcher import Watcher
 from commands.ids import RequestsAction
 from sim.slack_api import FakeMessage
@@ -88,7 +92,7 @@ async def test_a_leader_change_whose_post_was_lost_is_posted_with_the_next_chang
         now_leading = leader(bot)
         other = next(s for s in ("seq-0", "seq-1", "seq-2") if s != now_leading)
         # A replica recorded a change and died before queueing its post: the chain has no message.
-        lost = chains.LeaderChange(at=bot.ctx.clock.now() - 30, before=other, after=now_leading)
+        lost = LeaderChange(at=bot.ctx.clock.now() - 30, before=other, after=now_leading)
         assert await chains.record(bot.ctx.store, NET, lost, chains.DEFAULT_FLAP_WINDOW, None) is not None
         await bot.sim.kill(NET, now_leading)
         await run(bot, [watcher], 12)
@@ -97,6 +101,38 @@ async def test_a_leader_change_whose_post_was_lost_is_posted_with_the_next_chang
         assert event.text == (
             f":arrows_counterclockwise: [{NET}] Leader changed: {other} → {now_leading} → {leader(bot)}"
         )
+
+
+@pytest.mark.parametrize("recorded", [False, True], ids=["before-recording", "before-queueing"])
+async def test_a_leader_change_seen_by_a_replica_that_died_before_telling_slack_is_posted_once(
+    running_bot: StartBot, recorded: bool
+) -> None:
+    async with running_bot() as bot:
+        watcher = await started_watcher(bot, 10)
+        before = leader(bot)
+        await bot.sim.kill(NET, before)
+        await bot.sim.advance(10)
+        after = leader(bot)
+        assert after != before
+        # What a replica leaves when it dies right after its tick's memory write: the new leader
+        # remembered, the change owed, nothing queued for Slack.
+        alerts = AlertStore(bot.ctx.store)
+        version, memory = await alerts.memory(NET)
+        assert memory.leader_id == before and memory.leader_changes == ()
+        owed = LeaderChange(at=bot.ctx.clock.now(), before=before, after=after)
+        dead = memory.model_copy(
+            update={"leader_id": after, "previous_leader_id": before, "leader_changes": (owed,)}
+        )
+        assert await alerts.save_memory(NET, version, dead)
+        if recorded:  # it got as far as the chain's record, not the outbox
+            assert await chains.record(bot.ctx.store, NET, owed, chains.DEFAULT_FLAP_WINDOW, None) is not None
+
+        await run(bot, [watcher], 2)
+        [event] = leader_events(bot)
+        assert event.text == f":arrows_counterclockwise: [{NET}] Leader changed: {before} → {after}"
+        await run(bot, [watcher], 10)
+        assert len(leader_events(bot)) == 1 and event.updates == 0
+        assert (await alerts.memory(NET))[1].leader_changes == ()
 
 
 async def test_the_timeline_button_posts_the_picture_into_the_alert_thread_once(
