@@ -12,6 +12,10 @@ nor clear this tick", so a paused conductor that also stops answering is not rep
 
 from __future__ import annotations
 
+from typing import Any
+
+from pydantic import SerializerFunctionWrapHandler, model_serializer
+
 from alerts.model import Condition, LeaderChange, fingerprint
 from cluster.conditions import assess
 from cluster.health import STEPPING_DOWN_SECONDS, HealthMemory
@@ -30,6 +34,15 @@ class WatchMemory(HealthMemory):
     # the memory (the tick's fence) before they are recorded, so a replica dying in between leaves
     # them to the next tick instead of losing them: the watcher drops one once it is confirmed.
     leader_changes: tuple[LeaderChange, ...] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_no_changes(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # Written as before the field existed unless a change is owed, so a replica still on the
+        # previous version (a rolling update) keeps reading the memory of almost every tick.
+        data: dict[str, Any] = handler(self)
+        if not data.get("leader_changes", True):
+            del data["leader_changes"]
+        return data
 
 
 def is_held(alert_fingerprint: str, held: tuple[str, ...]) -> bool:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from alerts.model import Condition
+import json
+
+from alerts.model import Condition, LeaderChange
 from alerts.rules import WatchMemory, evaluate, is_held
 from cluster.snapshot import BlockRef, Membership, NodeStatus, ProbeError, ServerInfo
 from cluster.topology import Thresholds
@@ -270,3 +272,18 @@ def test_all_conductors_unreachable_is_one_alert_not_three() -> None:
     ]
     assert is_held(f"{NET}/node_unreachable/seq-0", memory.held)
     assert is_held(f"{NET}/no_leader", memory.held)
+
+
+def test_memory_owing_no_leader_change_is_written_as_a_replica_before_the_field_reads_it() -> None:
+    # A rolling update: the previous version rejects fields it does not know (extra="forbid").
+    before_the_field = {
+        "leader_id",
+        "previous_leader_id",
+        "stepping_down_since",
+        "best_unsafe_number",
+        "best_advanced_at",
+        "held",
+    }
+    assert set(json.loads(WatchMemory(leader_id="seq-1").model_dump_json())) == before_the_field
+    owed = WatchMemory(leader_changes=(LeaderChange(at=1.5, before="seq-0", after="seq-1"),))
+    assert WatchMemory.model_validate_json(owed.model_dump_json()) == owed
