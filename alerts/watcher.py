@@ -233,7 +233,8 @@ class Watcher:
         owed = (
             [] if silenced_until is not None else [*await self._unconfirmed(network, memory, now), *changes]
         )
-        new_memory = new_memory.model_copy(update={"leader_changes": tuple(owed)})
+        if owed:  # (evaluate's memory owes none)
+            new_memory = new_memory.model_copy(update={"leader_changes": tuple(owed)})
         # No condition, change or stored alert (most ticks of a healthy fleet): nothing to apply, so
         # the history point goes with the memory's CAS, in its round trip, and only if the CAS wins.
         quiet = not conditions and not changes and not owed and not reads.members
