@@ -1,7 +1,7 @@
 """The watcher at scale, as `conductor-bot run` runs it: `python -m bench.bench_watch`.
 
     python -m bench.bench_watch [--networks 100,300,1000] [--nodes 3] [--seconds 12]
-        [--variants baseline,bot,botx3,legacy] [--sim-processes K]
+        [--variants baseline,bot,botx3,legacy,defaultgc] [--sim-processes K]
 
 Per network count: the simulator in its own processes (real time; one per 250 networks, each serving
 a slice, fault injection routed to the one serving the network), one Valkey, a fake Slack Web API,
@@ -13,10 +13,13 @@ tick job per network, the expiry sweep) for `--seconds` after a warm-up. Variant
 - 1 replica: the bot as it is;
 - 3 replicas: three processes sharing the networks by rendezvous hashing;
 - legacy (opt-in): one replica reading the clusters file as before the RSS work (pure-Python YAML,
-  composed twice), the same-run baseline for RSS.
+  composed twice), the same-run baseline for RSS;
+- defaultgc (opt-in): one replica with CPython's default collector thresholds and nothing frozen,
+  the same-run baseline for `bot.gc_policy` (every other variant runs as `conductor-bot run` does).
 
 Reported per replica: networks it led, ticks per interval, failed ticks (exceptions), ticks whose
-snapshot had probe errors, CPU (cores) and RSS; overall: HTTP requests per node per interval (counted
+snapshot had probe errors, CPU (cores), RSS and the share of wall time the garbage collector held the
+event loop (and its longest pause); overall: HTTP requests per node per interval (counted
 by the simulator), tick gap p99 (time between two ticks of one network: the interval plus lateness),
 tick wall p50/p99 (from a tick's start to its end: polling, Redis and Slack included),
 fault → alert p50/p99 (split brain injected into a few networks mid-run; time until the fake Slack API
@@ -30,6 +33,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import os
 import random
@@ -70,6 +74,7 @@ async def replica(args: argparse.Namespace) -> None:
     import httpx
 
     from alerts.watcher import TickReport
+    from bot import gc_policy
     from bot.scheduler import BotScheduler
     from bot.settings import Settings
     from bot.slack_app import build_web_client
@@ -83,6 +88,9 @@ async def replica(args: argparse.Namespace) -> None:
     from store.gateway import Store
     from store.keys import Keys
 
+    if not args.default_gc:
+        gc_policy.tune()  # as `conductor-bot run` does
+    gc_pauses = _GcPauses()
     settings = Settings(
         SLACK_BOT_TOKEN="xoxb-bench",
         SLACK_API_URL=args.slack,
@@ -143,10 +151,13 @@ async def replica(args: argparse.Namespace) -> None:
             return report
 
         scheduler.watcher.tick = counted  # type: ignore[method-assign]  # instrumentation only
+        if not args.default_gc:
+            gc_policy.freeze_startup()  # `conductor-bot run` does it once the bot serves
         scheduler.start()
         print("started", flush=True)
         await asyncio.sleep(WARMUP_S)
         stats.update(led=set(), ticks=0, failed=0, probe_errors=0, gaps=[], walls=[])
+        gc_pauses.start()
         cpu, wall = time.process_time(), time.monotonic()
         profiler = None
         if args.profile:
@@ -172,10 +183,34 @@ async def replica(args: argparse.Namespace) -> None:
             "rss_mib": rss_mib(os.getpid()),
             "gaps": stats["gaps"],
             "walls": stats["walls"],
+            "gc_seconds": gc_pauses.total,
+            "gc_max": gc_pauses.longest,
         }
         await scheduler.stop()
     await redis.aclose()
     print("figures " + json.dumps(figures), flush=True)
+
+
+class _GcPauses:
+    """Time the garbage collector holds the event loop, from `start` on (CPU work of this process)."""
+
+    def __init__(self) -> None:
+        self.total = 0.0
+        self.longest = 0.0
+        self._began = 0.0
+        self._on = False
+        gc.callbacks.append(self._seen)
+
+    def start(self) -> None:
+        self.total, self.longest, self._on = 0.0, 0.0, True
+
+    def _seen(self, phase: str, _info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+        elif self._on:
+            pause = time.perf_counter() - self._began
+            self.total += pause
+            self.longest = max(self.longest, pause)
 
 
 def _legacy_topology(path: Path) -> Topology:
@@ -283,6 +318,8 @@ async def _variant(
         common.append("--baseline")
     if name == "legacy":
         common.append("--legacy-yaml")
+    if name == "defaultgc":
+        common.append("--default-gc")
     procs = [await _spawn([*common, "--owner", f"{name}-{i}"]) for i in range(replicas)]
     for p in procs:
         await _line(p, "started")
@@ -328,6 +365,7 @@ async def _variant(
             f"    {r['owner']:12s} led {r['led']:5d} networks  ticks/interval {r['ticks_per_interval']:7.1f}"
             f"  failed {r['failed']}  with conditions {r['with_conditions']}"
             f"  CPU {r['cores']:.2f} cores ({r['cpu_per_tick_ms']:.2f} ms/tick)  RSS {r['rss_mib']:.0f} MiB"
+            f"  GC {r['gc_seconds'] / seconds:.0%} of wall (longest {r['gc_max'] * 1000:.0f} ms)"
             f"  ceiling ≈{per_core:,.0f} networks/core",
             flush=True,
         )
@@ -380,6 +418,7 @@ def main() -> None:
     parser.add_argument("--replica", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--legacy-yaml", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--default-gc", action="store_true", help=argparse.SUPPRESS)
     for hidden in ("--redis", "--slack", "--clusters", "--prefix", "--owner", "--profile", "--tracemalloc"):
         parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -40,6 +40,7 @@ import uvicorn
 from redis.asyncio import Redis
 from slack_bolt.async_app import AsyncApp
 
+from bot import gc_policy
 from bot.logs import REDACTOR, register_secrets, setup_logging
 from bot.scheduler import start_scheduler, stop_scheduler, tick_age
 from bot.server import Hook, Readiness, build_server
@@ -382,8 +383,13 @@ def run_command(
         _fail(2, f"invalid settings: {e}")
     setup_logging(settings.log_level, settings.log_format)
     register_secrets(settings.secrets())
+    gc_policy.tune()
+
+    async def started(_bot: RunningBot) -> None:
+        gc_policy.freeze_startup()
+
     try:
-        asyncio.run(run(settings, http_port))
+        asyncio.run(run(settings, http_port, on_started=started))
     except ConfigurationError as e:
         _fail(2, str(e))
     except SlackRefused as e:
