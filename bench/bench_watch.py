@@ -88,8 +88,6 @@ async def replica(args: argparse.Namespace) -> None:
     from store.gateway import Store
     from store.keys import Keys
 
-    if not args.default_gc:
-        gc_policy.tune()  # as `conductor-bot run` does
     gc_pauses = _GcPauses()
     settings = Settings(
         SLACK_BOT_TOKEN="xoxb-bench",
@@ -152,7 +150,7 @@ async def replica(args: argparse.Namespace) -> None:
 
         scheduler.watcher.tick = counted  # type: ignore[method-assign]  # instrumentation only
         if not args.default_gc:
-            gc_policy.freeze_startup()  # `conductor-bot run` does it once the bot serves
+            gc_policy.apply()  # as `conductor-bot run` does once the bot serves
         scheduler.start()
         print("started", flush=True)
         await asyncio.sleep(WARMUP_S)

@@ -12,8 +12,9 @@ of every later collection: no collection at all in the same 20 s, CPU per tick 1
 Cyclic garbage still is collected, just later; the extra memory it holds is bounded by the threshold
 (a few MiB).
 
-Set by the process's entry point only: tests and the demo run many bots in one process, where a
-frozen heap would keep every earlier bot's garbage.
+Applied by the process's entry point once the bot serves, never before: tests and the demo run
+many bots in one process (and invoke the entry point in-process to see it refuse bad settings),
+where a frozen heap would keep every earlier bot's garbage.
 """
 
 from __future__ import annotations
@@ -23,13 +24,10 @@ import gc
 YOUNG_THRESHOLD = 20_000
 
 
-def tune() -> None:
-    """Collect the young generation every `YOUNG_THRESHOLD` net allocations (CPython: 700)."""
-    _, older, oldest = gc.get_threshold()
-    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)
-
-
-def freeze_startup() -> None:
-    """Move everything alive now (what start-up built) out of the collector's reach for good."""
+def apply() -> None:
+    """Collect the young generation every `YOUNG_THRESHOLD` net allocations (CPython: 700), and
+    move everything alive now (what start-up built) out of the collector's reach for good."""
     gc.collect()
     gc.freeze()
+    _, older, oldest = gc.get_threshold()
+    gc.set_threshold(YOUNG_THRESHOLD, older, oldest)

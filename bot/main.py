@@ -383,10 +383,9 @@ def run_command(
         _fail(2, f"invalid settings: {e}")
     setup_logging(settings.log_level, settings.log_format)
     register_secrets(settings.secrets())
-    gc_policy.tune()
 
     async def started(_bot: RunningBot) -> None:
-        gc_policy.freeze_startup()
+        gc_policy.apply()
 
     try:
         asyncio.run(run(settings, http_port, on_started=started))
