@@ -213,6 +213,7 @@ async def test_every_verb_runs_from_the_terminal_in_runbook_order(terminal: Term
     assert net.active_sequencers() == []
     await ok("start-sequencer", NETWORK, "seq-1")
     assert net.active_sequencers() == ["seq-1"]
+
     # Disaster recovery only: with a healthy leader, preflight refuses the override as in Slack.
     # (Once the restarted sequencer's conductor reports healthy again: on a loaded machine its
     # health check can still fail for a moment, and then the override is allowed, rightly.)
