@@ -22,12 +22,13 @@ top-level message. A network-wide silence suppresses leader change messages like
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable, Sequence
 
 from pydantic import BaseModel, ConfigDict
 
 from alerts.event_blocks import leader_chain_blocks, leader_chain_text
 from alerts.model import Condition, LeaderChange, OperationCause
-from store.gateway import Store, retry_cas
+from store.gateway import Store, Versioned, retry_cas
 from store.outbox import SlackWrite
 
 logger = logging.getLogger(__name__)
@@ -86,11 +87,11 @@ async def record(
 ) -> tuple[LeaderChain, bool] | None:
     """Add `change` to the network's chain atomically; None when the write kept conflicting."""
     key = store.keys.leader_events(network)
-    ttl_ms = int(record_lifetime(window) * 1000)
+    ttl_ms = int((window + RECORD_MARGIN_SECONDS) * 1000)
 
     async def attempt() -> tuple[LeaderChain, bool] | None:
         found = await store.get(key)
-        current = LeaderChain.model_validate_json(found.data) if found is not None else None
+        current = _chain(found)
         chain, new = extend(current, change, network, window, cause)
         if chain is current:
             return chain, new
@@ -101,16 +102,38 @@ async def record(
     return await retry_cas(attempt)
 
 
-async def load(store: Store, network: str) -> LeaderChain | None:
-    """The network's current chain, if its record has not expired."""
-    found = await store.get(store.keys.leader_events(network))
+def _chain(found: Versioned | None) -> LeaderChain | None:
     return LeaderChain.model_validate_json(found.data) if found is not None else None
 
 
-def record_lifetime(window: float) -> float:
-    """Seconds a chain's record outlives its last change: a change older than this cannot be told
-    apart from one whose record expired."""
-    return window + RECORD_MARGIN_SECONDS
+async def still_owed(
+    store: Store,
+    network: str,
+    owed: Sequence[LeaderChange],
+    now: float,
+    window: float,
+    told: Callable[[str], Awaitable[bool]],
+) -> list[LeaderChange]:
+    """Of the changes earlier ticks owed Slack (`WatchMemory.leader_changes`), those not yet in the
+    chain's record with its message in Slack or its outbox (`told`, by message key): their tick's
+    replica died before it got there. A change older than the record's lifetime is given up, since
+    its record may have expired after its post and posting again could repeat it."""
+    if not owed:
+        return []
+    chain = _chain(await store.get(store.keys.leader_events(network)))
+    done = chain is not None and await told(chain.message)
+    lifetime = window + RECORD_MARGIN_SECONDS
+    left: list[LeaderChange] = []
+    for change in owed:
+        if done and chain is not None and change in chain.changes:
+            continue
+        if now - change.at > lifetime:
+            logger.error(
+                "leader change given up network=%s change=%s->%s", network, change.before, change.after
+            )
+            continue
+        left.append(change)
+    return left
 
 
 def write_for(chain: LeaderChain, new: bool, alert_channel: str, now: float, window: float) -> SlackWrite:

@@ -231,7 +231,19 @@ class Watcher:
         # The leader changes this tick owes Slack go into the memory it writes, before they are
         # recorded (see `WatchMemory.leader_changes`). A silence suppresses their messages: none owed.
         owed = (
-            [] if silenced_until is not None else [*await self._unconfirmed(network, memory, now), *changes]
+            []
+            if silenced_until is not None
+            else [
+                *await leader_events.still_owed(
+                    self.ctx.store,
+                    network,
+                    memory.leader_changes,
+                    now,
+                    self.ctx.settings.leader_flap_window,
+                    partial(self.notifier.posted_or_queued, network),
+                ),
+                *changes,
+            ]
         )
         if owed:  # (evaluate's memory owes none)
             new_memory = new_memory.model_copy(update={"leader_changes": tuple(owed)})
@@ -379,27 +391,6 @@ class Watcher:
         if effects is None:
             logger.error("alert write kept conflicting network=%s fingerprint=%s", network, fp)
         return effects or []
-
-    async def _unconfirmed(self, network: str, memory: WatchMemory, now: float) -> list[LeaderChange]:
-        """Of the leader changes earlier ticks owed Slack, those not yet known to be recorded and in
-        Slack or its outbox (their tick's replica died before it got there)."""
-        if not memory.leader_changes:
-            return []
-        chain = await leader_events.load(self.ctx.store, network)
-        told = chain is not None and await self.notifier.posted_or_queued(network, chain.message)
-        lifetime = leader_events.record_lifetime(self.ctx.settings.leader_flap_window)
-        owed: list[LeaderChange] = []
-        for change in memory.leader_changes:
-            if told and chain is not None and change in chain.changes:
-                continue
-            if now - change.at > lifetime:
-                # Its chain's record may have expired after its post: posting again could repeat it.
-                logger.error(
-                    "leader change given up network=%s change=%s->%s", network, change.before, change.after
-                )
-                continue
-            owed.append(change)
-        return owed
 
     async def _leader_events(
         self, network: str, changes: Sequence[LeaderChange], now: float, window: _Window
